@@ -1,0 +1,37 @@
+"""The time seam: every component that waits or reads the time takes a ``Clock``.
+
+The real clock reads the event loop's monotonic time and the UTC wall clock. Tests inject their
+own to drive token refresh, rate limiting and window planning without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+__all__ = ["Clock", "SystemClock"]
+
+
+class Clock(Protocol):
+    """Monotonic seconds, UTC wall time, and an awaitable sleep."""
+
+    def monotonic(self) -> float: ...
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock: ``time.monotonic``, ``datetime.now(UTC)``, ``asyncio.sleep``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))

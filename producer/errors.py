@@ -1,0 +1,88 @@
+"""The exception tree of the producer: the retry decision is encoded in the type.
+
+    ProducerError
+    ├── ConfigError                  bad environment, contract file or CLI input → exit 2
+    ├── SourceError                  anything that went wrong talking to the platform API
+    │   ├── TransientSourceError     retry later (429, 5xx, reset, truncated body); has retry_after
+    │   ├── PermanentSourceError     retrying the same request cannot help (4xx, loop in cursors)
+    │   ├── QuotaExceededError       a 429 whose Retry-After exceeds the cap (daily limits)
+    │   └── AuthError                no valid token can be had (invalid_client, repeated 401s)
+    ├── StoreError                   object store failed after its own retries
+    │   └── PreconditionFailedError  a conditional write (If-Match / If-None-Match) lost
+    ├── CheckpointConflictError      the checkpoint CAS was lost: another writer owns the domain
+    └── AccountingError              fetched != landed + dead-lettered for a window: never commit
+
+Messages never contain secrets or tokens: raise sites pass identifiers, not credentials.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountingError",
+    "AuthError",
+    "CheckpointConflictError",
+    "ConfigError",
+    "PermanentSourceError",
+    "PreconditionFailedError",
+    "ProducerError",
+    "QuotaExceededError",
+    "SourceError",
+    "StoreError",
+    "TransientSourceError",
+]
+
+
+class ProducerError(Exception):
+    """Base of every error the producer raises on purpose."""
+
+
+class ConfigError(ProducerError):
+    """Configuration or input is wrong; the process exits 2 with this one-line message."""
+
+
+class SourceError(ProducerError):
+    """The platform API did not give us what we asked for."""
+
+
+class TransientSourceError(SourceError):
+    """A failure that may go away: retry after ``retry_after`` seconds (None: use backoff)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSourceError(SourceError):
+    """Retrying the same request cannot succeed (a 4xx other than 401/429, a cursor loop)."""
+
+
+class QuotaExceededError(SourceError):
+    """A 429 asked us to wait longer than we are willing to (a daily cap): give up the request."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(SourceError):
+    """No valid token: the client is rejected (``reason`` is e.g. ``invalid_client``)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class StoreError(ProducerError):
+    """The object store failed a request after its own retries."""
+
+
+class PreconditionFailedError(StoreError):
+    """A conditional write was refused: the object exists, or its ETag changed."""
+
+
+class CheckpointConflictError(ProducerError):
+    """Another writer advanced the checkpoint first; this worker does not own the domain."""
+
+
+class AccountingError(ProducerError):
+    """A window's counts do not add up (fetched != landed + dead-lettered)."""

@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated environment, strict task hygiene, and the real local servers.
+
+The server fixtures live in ``tests/fixtures/`` (simulator, moto S3) and are loaded as plugins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.s3"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No MESH_* or AWS_* from the developer's shell leaks into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("MESH_", "AWS_")):
+            monkeypatch.delenv(name)
+    empty = tmp_path / "aws-config-empty"
+    empty.mkdir()
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
+    yield
+
+
+@pytest.fixture(autouse=True)
+async def _no_leftover_tasks() -> AsyncIterator[None]:
+    """A test that leaves tasks running on its loop fails."""
+    before = asyncio.all_tasks()
+    yield
+    await asyncio.sleep(0)
+    leftover = [
+        t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
+    ]
+    assert not leftover, f"tasks left running: {[t.get_name() for t in leftover]}"
