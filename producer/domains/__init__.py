@@ -1,0 +1,74 @@
+"""Step 3 (map): the registry of business domains and what each plugs into the flow.
+
+A ``DomainSpec`` names a domain's extractor (how its source objects are fetched for a window),
+its mapper (source object → contract record or rejection), and how to read a source object's
+time and identity (to assign it to exactly one window and drop repeats). Each domain's module
+is owned by that domain's team; this registry only wires them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from producer.clock import Clock
+from producer.domains import telephony
+from producer.domains.telephony import Mapped
+from producer.settings import DomainSettings
+from producer.source.client import ApiClient
+from producer.source.jobs import ConversationJobs
+from producer.windows import Window
+
+__all__ = ["DomainSpec", "Extractor", "Mapped", "domain_spec"]
+
+
+class Extractor(Protocol):
+    """Fetches a domain's source objects for one window."""
+
+    async def availability(self) -> datetime | None:
+        """Until when the source has complete data (None: no such limit)."""
+        ...
+
+    def fetch(self, window: Window) -> AsyncGenerator[list[Any], None]:
+        """Pages of source objects that may belong to ``window`` (the worker filters)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSpec:
+    """How one domain plugs into the generic worker."""
+
+    name: str
+    map_record: Callable[[Any], Mapped]
+    record_time: Callable[[Any], datetime | None]
+    record_id: Callable[[Any], str | None]
+    make_extractor: Callable[[ApiClient, DomainSettings, Clock], Extractor]
+
+
+def _telephony_extractor(api: ApiClient, settings: DomainSettings, clock: Clock) -> Extractor:
+    return ConversationJobs(
+        api, clock=clock, poll_seconds=settings.job_poll_seconds, page_size=settings.page_size
+    )
+
+
+def _conversation_id(source: Any) -> str | None:
+    value = source.get("conversationId") if isinstance(source, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+_SPECS = {
+    "telephony": DomainSpec(
+        name="telephony",
+        map_record=telephony.map_conversation,
+        record_time=telephony.conversation_start,
+        record_id=_conversation_id,
+        make_extractor=_telephony_extractor,
+    ),
+}
+
+
+def domain_spec(name: str) -> DomainSpec:
+    """The spec of a known domain; KeyError for an unknown name."""
+    return _SPECS[name]

@@ -1,0 +1,113 @@
+"""The command line: ``mesh-producer run [--once] | demo | simulate``.
+
+Parses arguments, loads settings, sets up logging and hands over to ``daemon``, ``demo`` or the
+simulator. Exit codes: 0 done, 2 bad configuration or input (one line on stderr saying what and
+where), 1 anything else (a domain that could not land its windows is named on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from producer.errors import ConfigError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mesh-producer",
+        description="Export contact-center domains as governed data products into a lake.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the producer (configured by MESH_* variables)")
+    run.add_argument(
+        "--once", action="store_true", help="land every closed, available window, then exit"
+    )
+    demo = commands.add_parser(
+        "demo", help="the embedded default: simulator + file:// lake, all in one command"
+    )
+    demo.add_argument("--lake", type=Path, default=Path("lake"), help="lake folder (./lake)")
+    demo.add_argument("--hours", type=float, default=6.0, help="hours of history to export")
+    sim = commands.add_parser("simulate", help="serve the Genesys Cloud simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8089)
+    sim.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="an OAuth client the simulator accepts (repeatable)",
+    )
+    sim.add_argument("--rate-limit-per-minute", type=int, default=300)
+    sim.add_argument("--conversations-per-hour", type=float, default=240.0)
+    sim.add_argument("--token-lifetime-seconds", type=int, default=86399)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(once=args.once)
+        if args.command == "demo":
+            from producer.demo import run_demo
+
+            return asyncio.run(run_demo(lake_dir=args.lake, hours=args.hours))
+        return _simulate(args)
+    except ConfigError as exc:
+        print(f"mesh-producer: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(*, once: bool) -> int:
+    from producer import daemon
+    from producer.logs import configure_logging
+    from producer.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    result = asyncio.run(daemon.run(settings, once=once))
+    for name, report in result.reports.items():
+        if report.error is not None:
+            print(f"mesh-producer: domain {name} failed: {report.error}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from producer.logs import configure_logging
+    from producer.simulator import SimulatorConfig, serve_forever
+
+    clients: dict[str, str] = {}
+    for item in args.client or ["telephony-client:telephony-secret"]:
+        client_id, sep, secret = item.partition(":")
+        if not sep or not client_id or not secret:
+            raise ConfigError(f"--client: expected ID:SECRET, got {item!r}")
+        clients[client_id] = secret
+    configure_logging("INFO", "console")
+    config = SimulatorConfig(
+        clients=clients,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+        conversations_per_hour=args.conversations_per_hour,
+        token_lifetime_seconds=args.token_lifetime_seconds,
+    )
+
+    async def serve() -> None:
+        import signal
+
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        print(f"simulator on http://{args.host}:{args.port} clients={sorted(clients)}", flush=True)
+        await serve_forever(config, args.host, args.port, stopping)
+
+    asyncio.run(serve())
+    return 0

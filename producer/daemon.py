@@ -1,0 +1,270 @@
+"""The composition root and lifecycle: builds every component, runs one task tree, stops cleanly.
+
+``run()`` opens the long-lived resources (HTTP sessions, object stores, the metrics server) in an
+``AsyncExitStack``, then one root ``TaskGroup`` holds one supervised task per domain. Each domain
+has its own task group with its token refresher (``{domain}:token``) and its window loop
+(``{domain}:worker``), its own OAuth client, limiter, validator, prefix and checkpoint: a domain
+that fails is logged, counted, shown on ``/readyz`` and restarted with backoff while the others
+go on. SIGTERM/SIGINT only set ``stopping``; windows in flight get the shutdown grace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from producer.auth import TokenManager
+from producer.checkpoint import CheckpointStore
+from producer.clock import Clock, SystemClock
+from producer.contracts.registry import Contract, load_contracts, select_contract
+from producer.contracts.validate import Validator
+from producer.domains import domain_spec
+from producer.errors import ConfigError
+from producer.lake.store import open_store
+from producer.lake.writer import BatchWriter
+from producer.logs import bind_domain
+from producer.ratelimit import DomainLimiter
+from producer.settings import Settings
+from producer.source.client import ApiClient, open_session
+from producer.source.retry import RetryPolicy
+from producer.telemetry.health import Health
+from producer.telemetry.metrics import Metrics
+from producer.telemetry.server import serve_http
+from producer.worker import DomainReport, DomainWorker, WindowAbandonedError
+
+__all__ = ["RunResult", "run"]
+
+_log = structlog.get_logger("producer.daemon")
+_RESTART_CAP_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Per-domain reports; ``ok`` when every domain finished without error."""
+
+    reports: dict[str, DomainReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(report.error is None for report in self.reports.values())
+
+
+async def run(
+    settings: Settings,
+    *,
+    once: bool,
+    stopping: asyncio.Event | None = None,
+    registry: CollectorRegistry | None = None,
+    clock: Clock | None = None,
+    install_signal_handlers: bool = True,
+) -> RunResult:
+    """Run every enabled domain; with ``once``, until each has landed all it can, else forever.
+
+    Raises ``ConfigError`` (exit 2) for problems found while building the components (a broken
+    contract, an unknown schema version). Anything else a domain hits is reported in its
+    ``DomainReport.error``.
+    """
+    stopping = stopping or asyncio.Event()
+    metrics = Metrics(registry or CollectorRegistry())
+    contracts = load_contracts(settings.contracts_dir)
+    runtime = _Runtime(
+        settings=settings,
+        metrics=metrics,
+        health=Health(list(settings.domains)),
+        clock=clock or SystemClock(),
+        stopping=stopping,
+        once=once,
+        contracts={
+            name: select_contract(contracts, name, settings.domain(name).schema_version)
+            for name in settings.domains
+        },
+        reports={name: DomainReport(name) for name in settings.domains},
+    )
+    loop = asyncio.get_running_loop()
+    if install_signal_handlers:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, _on_signal, stopping, sig)
+    try:
+        async with AsyncExitStack() as stack:
+            port = await stack.enter_async_context(
+                serve_http(
+                    metrics.registry,
+                    runtime.health,
+                    host=settings.http_host,
+                    port=settings.http_port,
+                    before_scrape=lambda: _export_readiness(runtime.health, metrics),
+                )
+            )
+            _log.info("daemon_started", domains=list(settings.domains), http_port=port, once=once)
+            async with asyncio.TaskGroup() as root:
+                for name in settings.domains:
+                    root.create_task(runtime.supervise(name), name=f"{name}:supervisor")
+            runtime.health.alive = False
+    finally:
+        if install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+    _log.info(
+        "daemon_stopped",
+        domains={name: report.error or "ok" for name, report in runtime.reports.items()},
+    )
+    return RunResult(runtime.reports)
+
+
+def _export_readiness(health: Health, metrics: Metrics) -> None:
+    not_ready = health.not_ready()
+    for name in health.domains:
+        metrics.for_domain(name).ready(name not in not_ready)
+
+
+def _on_signal(stopping: asyncio.Event, sig: signal.Signals) -> None:
+    _log.info("shutdown_requested", signal=sig.name)
+    stopping.set()
+
+
+@dataclass(slots=True)
+class _Runtime:
+    """What every domain's supervisor shares: settings, telemetry, clock and the stop signal."""
+
+    settings: Settings
+    metrics: Metrics
+    health: Health
+    clock: Clock
+    stopping: asyncio.Event
+    once: bool
+    contracts: dict[str, Contract]
+    reports: dict[str, DomainReport]
+
+    async def supervise(self, name: str) -> None:
+        """Run one domain; on failure record it, back off and restart (never crosses domains)."""
+        bind_domain(name)
+        status = self.health.status(name)
+        domain_metrics = self.metrics.for_domain(name)
+        backoff = 1.0
+        while not self.stopping.is_set():
+            try:
+                self.reports[name] = await self._run_domain(name)
+            except Exception as exc:  # the supervisor contains any failure of its domain
+                error = _leaf(exc)
+                if isinstance(error, ConfigError):
+                    raise error from None
+                if isinstance(error, WindowAbandonedError):
+                    _log.info("domain_stopped_mid_window", error=str(error))
+                    return
+                status.worker_running = False
+                status.worker_error = f"{type(error).__name__}: {error}"
+                domain_metrics.restarted()
+                _log.error(
+                    "domain_failed",
+                    error=str(error),
+                    error_type=type(error).__name__,
+                    restart_in_s=None if self.once else backoff,
+                )
+                if self.once:
+                    self.reports[name].error = status.worker_error
+                    return
+            else:
+                return
+            with suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await self.stopping.wait()
+            backoff = min(_RESTART_CAP_S, backoff * 2)
+
+    async def _run_domain(self, name: str) -> DomainReport:
+        """Build one domain's components and run its token task and window loop together."""
+        domain = self.settings.domain(name)
+        spec = domain_spec(name)
+        domain_metrics = self.metrics.for_domain(name)
+        status = self.health.status(name)
+        async with AsyncExitStack() as stack:
+            session = await stack.enter_async_context(open_session())
+            tokens = TokenManager(
+                domain=name,
+                token_url=f"{self.settings.login_base_url}/oauth/token",
+                client_id=domain.client_id,
+                client_secret=domain.client_secret,
+                client_secret_file=domain.client_secret_file,
+                session=session,
+                metrics=domain_metrics,
+                clock=self.clock,
+                margin_seconds=domain.token_refresh_margin_seconds,
+                request_timeout_s=self.settings.request_timeout_seconds,
+            )
+            status.token_ready = lambda: tokens.ready
+            status.token_error = lambda: tokens.last_error
+            api = ApiClient(
+                domain=name,
+                base_url=self.settings.api_base_url,
+                session=session,
+                tokens=tokens,
+                limiter=DomainLimiter(
+                    per_minute=domain.rate_limit_per_minute,
+                    clock=self.clock,
+                    metrics=domain_metrics,
+                ),
+                priority=domain.priority,
+                metrics=domain_metrics,
+                clock=self.clock,
+                retry=RetryPolicy(budget_s=self.settings.request_retry_seconds),
+                request_timeout_s=self.settings.request_timeout_seconds,
+                max_retry_after_s=self.settings.max_retry_after_seconds,
+            )
+            store = await stack.enter_async_context(
+                open_store(self.settings.lake, bucket=domain.bucket)
+            )
+            start_at = self.settings.start_at or (self.clock.now() - timedelta(hours=24))
+            worker = DomainWorker(
+                spec=spec,
+                extractor=spec.make_extractor(api, domain, self.clock),
+                contract=self.contracts[name],
+                validator=Validator(self.contracts[name]),
+                writer=BatchWriter(
+                    store,
+                    prefix=domain.prefix,
+                    domain=name,
+                    major=self.contracts[name].major,
+                    compression=self.settings.compression,
+                    part_max_records=domain.part_max_records,
+                    metrics=domain_metrics,
+                    object_metadata={
+                        "x-schema-version": self.contracts[name].version,
+                        "domain": name,
+                    },
+                ),
+                checkpoints=CheckpointStore(
+                    store, prefix=domain.prefix, domain=name, metrics=domain_metrics
+                ),
+                start_at=start_at,
+                window_seconds=self.settings.window_seconds,
+                clock=self.clock,
+                metrics=domain_metrics,
+                status=status,
+            )
+            async with asyncio.TaskGroup() as group:
+                refresher = group.create_task(tokens.run_refresher(), name=f"{name}:token")
+                status.worker_running = True
+                status.worker_error = None
+                work = group.create_task(
+                    worker.run_windows(
+                        once=self.once,
+                        stopping=self.stopping,
+                        grace_s=self.settings.shutdown_grace_seconds,
+                    ),
+                    name=f"{name}:worker",
+                )
+                work.add_done_callback(lambda _: refresher.cancel())
+            status.worker_running = False
+            return work.result()
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real exception inside (nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -1,0 +1,248 @@
+"""Step 2 (extract): ``ApiClient``, the single request path to the platform API.
+
+Every call of a domain goes through here: wait on the domain's limiter, add the bearer token
+and ``x-priority`` header, send, and decide by status. 2xx returns the parsed JSON. 429 pauses
+the whole domain for ``Retry-After`` (3 s if absent) and retries, unless the wait exceeds the cap
+(a daily limit: ``QuotaExceededError``). 5xx, resets and unparseable bodies retry with backoff
+within a time budget, then raise ``TransientSourceError``. 401 invalidates exactly that token and
+retries the same request with a fresh one. Other 4xx raise ``PermanentSourceError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+import structlog
+
+from producer.clock import Clock
+from producer.errors import (
+    AuthError,
+    PermanentSourceError,
+    QuotaExceededError,
+    TransientSourceError,
+)
+from producer.ratelimit import DomainLimiter
+from producer.source.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from producer.telemetry.metrics import DomainMetrics
+
+__all__ = ["ApiClient", "ApiResponse", "TokenProvider", "open_session"]
+
+_log = structlog.get_logger("producer.source")
+_MAX_UNAUTHORIZED = 3
+
+
+class TokenProvider(Protocol):
+    """What the client needs from the domain's ``TokenManager``."""
+
+    async def token(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """A successful response: status, parsed JSON body (None when empty), headers."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    reason: str
+    retry_after: float | None
+    detail: str
+
+
+class ApiClient:
+    """One domain's HTTP client to the platform API. Safe for concurrent use."""
+
+    def __init__(
+        self,
+        *,
+        domain: str,
+        base_url: str,
+        session: aiohttp.ClientSession,
+        tokens: TokenProvider,
+        limiter: DomainLimiter,
+        priority: str,
+        metrics: DomainMetrics,
+        clock: Clock,
+        retry: RetryPolicy,
+        request_timeout_s: float = 30.0,
+        max_retry_after_s: float = 180.0,
+    ) -> None:
+        self._domain = domain
+        self._base_url = base_url.rstrip("/")
+        self._session = session
+        self._tokens = tokens
+        self._limiter = limiter
+        self._priority = priority
+        self._metrics = metrics
+        self._clock = clock
+        self._retry = retry
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        self._max_retry_after_s = max_retry_after_s
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        auth: bool = True,
+    ) -> ApiResponse:
+        """Send one logical request, retrying as the module docstring says.
+
+        ``path`` is relative to the API base URL (``/api/v2/...``) or an absolute URL (a
+        pre-signed download, sent with ``auth=False``). Raises ``TransientSourceError`` when the
+        retry budget is spent, ``QuotaExceededError``, ``AuthError`` or ``PermanentSourceError``.
+        Cancellation abandons the request; nothing is left behind.
+        """
+        url = path if path.startswith(("http://", "https://")) else self._base_url + path
+        what = f"{method} {path.split('?', 1)[0]}"
+        started = self._clock.monotonic()
+        attempt = 0
+        unauthorized = 0
+        while True:
+            attempt += 1
+            await self._limiter.acquire()
+            token = await self._tokens.token() if auth else None
+            outcome = await self._attempt(method, url, params, json, token)
+            if isinstance(outcome, ApiResponse):
+                return outcome
+            if outcome.reason == "unauthorized":
+                assert token is not None
+                self._tokens.invalidate(token)
+                unauthorized += 1
+                if unauthorized > _MAX_UNAUTHORIZED:
+                    self._metrics.auth_failed("bad_credentials")
+                    raise AuthError(
+                        f"{what}: rejected with 401 {unauthorized} times with fresh tokens",
+                        reason="bad_credentials",
+                    )
+            if outcome.reason == "permanent":
+                raise PermanentSourceError(f"{what}: {outcome.detail}")
+            delay = self._next_delay(attempt, unauthorized, outcome)
+            if outcome.reason == "throttled" and delay > self._max_retry_after_s:
+                raise QuotaExceededError(
+                    f"{what}: throttled with Retry-After {delay:.0f} s, above the "
+                    f"{self._max_retry_after_s:.0f} s cap (a quota, not a burst)",
+                    retry_after=delay,
+                )
+            elapsed = self._clock.monotonic() - started
+            if self._retry.exhausted(elapsed, delay):
+                raise TransientSourceError(
+                    f"{what}: gave up after {attempt} attempts in {elapsed:.1f} s "
+                    f"({outcome.reason}: {outcome.detail})",
+                    retry_after=outcome.retry_after,
+                )
+            self._metrics.api_retry(outcome.reason)
+            _log.info(
+                "api_retry",
+                request=what,
+                reason=outcome.reason,
+                detail=outcome.detail,
+                attempt=attempt,
+                delay_s=round(delay, 3),
+            )
+            if outcome.reason == "throttled":
+                # The pause holds every request of the domain, not only this one.
+                self._limiter.pause(delay)
+            else:
+                await self._clock.sleep(delay)
+
+    def _next_delay(self, attempt: int, unauthorized: int, failure: _Failure) -> float:
+        if failure.reason == "unauthorized":
+            # The first 401 retries at once with a fresh token; repeated ones back off.
+            return 0.0 if unauthorized == 1 else self._retry.delay(unauthorized, None)
+        if failure.reason == "throttled":
+            return self._retry.delay(attempt, failure.retry_after, throttled=True)
+        return self._retry.delay(attempt, failure.retry_after)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        token: str | None,
+    ) -> ApiResponse | _Failure:
+        headers = {"Accept": "application/json", "x-priority": self._priority}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        body = orjson.dumps(json) if json is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        sent = self._clock.monotonic()
+        try:
+            async with self._session.request(
+                method, url, params=params, data=body, headers=headers, timeout=self._timeout
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                response_headers = response.headers.copy()  # case-insensitive
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._metrics.api_response("error", self._clock.monotonic() - sent)
+            return _Failure("connection", None, type(exc).__name__)
+        self._metrics.api_response(_status_class(status), self._clock.monotonic() - sent)
+        if 200 <= status < 300:
+            try:
+                parsed = orjson.loads(raw) if raw.strip() else None
+            except orjson.JSONDecodeError:
+                return _Failure("bad_body", None, f"{status} with a body that is not JSON")
+            return ApiResponse(status, parsed, response_headers)
+        return self._classify(status, raw, response_headers, unauthorized=token is not None)
+
+    def _classify(
+        self, status: int, raw: bytes, headers: Mapping[str, str], *, unauthorized: bool
+    ) -> _Failure:
+        detail = _error_detail(status, raw, headers)
+        retry_after = parse_retry_after(headers.get("Retry-After"), now_unix=time.time())
+        if status == 401 and unauthorized:
+            return _Failure("unauthorized", None, detail)
+        if status == 429:
+            self._metrics.throttled()
+            return _Failure("throttled", retry_after, detail)
+        if status in RETRYABLE_STATUSES:
+            return _Failure("server_error", retry_after, detail)
+        return _Failure("permanent", None, detail)
+
+
+def _status_class(status: int) -> str:
+    return "429" if status == 429 else f"{status // 100}xx"
+
+
+def _error_detail(status: int, raw: bytes, headers: Mapping[str, str]) -> str:
+    """``status code: message [correlation id]`` from the platform's error body, if any."""
+    code = message = ""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        code = str(parsed.get("code") or parsed.get("error") or "")
+        message = str(parsed.get("message") or parsed.get("error_description") or "")[:200]
+    correlation = headers.get("ININ-Correlation-Id", "")
+    text = f"{status} {code}".strip()
+    if message:
+        text += f": {message}"
+    if correlation:
+        text += f" [correlation {correlation}]"
+    return text
+
+
+@asynccontextmanager
+async def open_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for one domain (its own connection pool), closed on exit."""
+    connector = aiohttp.TCPConnector(limit=16, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector, raise_for_status=False) as session:
+        yield session

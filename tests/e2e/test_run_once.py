@@ -1,0 +1,162 @@
+"""End to end: ``mesh-producer run --once`` as a subprocess against the simulator and moto S3.
+
+The lake is read back with boto3 and compared with the simulator's ground truth: every
+conversation that started in the landed windows is present exactly once across data and DLQ,
+DLQ lines carry their reasons, the checkpoint balances, and a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from producer.lake.encode import decode_part
+from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.windows import align_down
+from tests.fixtures.s3 import read_lake
+
+pytestmark = pytest.mark.e2e
+
+_NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
+_START = _NOW - timedelta(hours=2, minutes=7)
+
+
+@pytest.fixture
+def simulator_config() -> SimulatorConfig:
+    """A frozen simulator clock, so a second run finds no newly available window."""
+    return SimulatorConfig(
+        clients={"telephony-client": "telephony-secret"},
+        conversations_per_hour=400.0,
+        availability_lag_seconds=900.0,
+        now=lambda: _NOW,
+    )
+
+
+def _env(simulator: RunningSimulator, endpoint: str, bucket: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
+    env.update(
+        {
+            "MESH_GENESYS_API_URL": simulator.base_url,
+            "MESH_GENESYS_LOGIN_URL": simulator.base_url,
+            "MESH_LAKE_URL": f"s3://{bucket}",
+            "MESH_START_AT": _START.isoformat(),
+            "MESH_HTTP_PORT": "0",
+            "MESH_HTTP_HOST": "127.0.0.1",
+            "MESH_TELEPHONY__CLIENT_ID": "telephony-client",
+            "MESH_TELEPHONY__CLIENT_SECRET": "telephony-secret",
+            "MESH_TELEPHONY__JOB_POLL_SECONDS": "0.05",
+            "MESH_TELEPHONY__PAGE_SIZE": "40",
+            "MESH_REQUEST_RETRY_SECONDS": "60",
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+        }
+    )
+    return env
+
+
+async def _run_once(env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "producer",
+        "run",
+        "--once",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=100)
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+def _lines(objects: dict[str, bytes], marker: str) -> Iterator[dict[str, Any]]:
+    for key, data in sorted(objects.items()):
+        if marker in key:
+            for line in decode_part(data, "gzip"):
+                yield orjson.loads(line)
+
+
+async def test_run_once_lands_every_conversation_exactly_once_despite_faults(
+    simulator: RunningSimulator, moto_server: str, bucket: str, tmp_path: Path
+) -> None:
+    """Faults on (429s, a 503, a truncated page): every conversation lands exactly once."""
+    simulator.sim.throttle_next(2, retry_after=1)
+    simulator.sim.fail_next(1, 503)
+    simulator.sim.truncate_next(1)
+    env = _env(simulator, moto_server, bucket)
+
+    code, output = await _run_once(env)
+    assert code == 0, output
+
+    objects = read_lake(moto_server, bucket)
+    checkpoint = orjson.loads(objects["telephony-cdr-export/_state/checkpoint.json"])
+    watermark = datetime.fromisoformat(checkpoint["watermark"])
+    # Windows end at the availability date (frozen now - 15 min), aligned down.
+    assert watermark == align_down(_NOW - timedelta(minutes=15), 900)
+
+    truth = {
+        c["conversationId"]
+        for c in simulator.sim.conversations(_START, watermark)
+        if _START <= datetime.fromisoformat(c["conversationStart"]) < watermark
+    }
+    landed = [line["data"]["interaction_id"] for line in _lines(objects, "/v1/")]
+    dead = [line["source"]["conversationId"] for line in _lines(objects, "/failed-records/")]
+    assert len(landed) == len(set(landed)), "a conversation landed twice"
+    assert len(dead) == len(set(dead)), "a conversation was dead-lettered twice"
+    assert not set(landed) & set(dead), "a conversation is both landed and dead-lettered"
+    assert set(landed) | set(dead) == truth
+    assert landed and dead, "the simulator's mix must produce both outcomes"
+    for line in _lines(objects, "/failed-records/"):
+        assert line["errors"], line
+        assert all(error["rule"] and error["message"] for error in line["errors"])
+        assert line["stage"] in {"parse", "mapping", "validation"}
+
+    totals = checkpoint["totals"]
+    assert totals["fetched"] == len(truth)
+    assert totals["landed"] == len(landed)
+    assert totals["dead_lettered"] == len(dead)
+    statuses = {record.status for record in simulator.sim.requests}
+    assert {429, 503} <= statuses, "the faults must actually have been served"
+
+    code, output = await _run_once(env)
+    assert code == 0, output
+    assert read_lake(moto_server, bucket) == objects, "a second run changed the lake"
+
+
+async def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:
+    """A bad variable: exit 2, one line on stderr naming the variable and the problem."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
+    env.update(
+        {
+            "MESH_TELEPHONY__CLIENT_ID": "x",
+            "MESH_TELEPHONY__CLIENT_SECRET": "y",
+            "MESH_WINDOW_SECONDS": "7000",
+        }
+    )
+    code, output = await _run_once(env)
+    assert code == 2
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert "MESH_WINDOW_SECONDS" in lines[0]
+    assert "divide a day" in lines[0]
+
+
+async def test_missing_client_id_exits_2_naming_it() -> None:
+    """An enabled domain without its OAuth client id is named by its variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
+    code, output = await _run_once(env)
+    assert code == 2
+    assert output.strip().splitlines() == [
+        "mesh-producer: MESH_TELEPHONY__CLIENT_ID: required because telephony is in MESH_DOMAINS"
+    ]
