@@ -1,0 +1,293 @@
+"""Step 6, commit: the domain's checkpoint (watermark + counts), advanced by ETag compare-and-swap.
+
+Owns the versioned checkpoint JSON at ``{prefix}/_state/checkpoint.json``, loading it, and
+committing it conditionally so two replicas can never both own a domain. It is called only after a
+window's data and DLQ parts are written; it must not write lake data, and it never "repairs" a
+corrupt or foreign checkpoint by starting over: that is an operator's decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from producer.errors import CheckpointConflictError, PreconditionFailedError, StoreError
+from producer.lake.keys import checkpoint_key
+from producer.lake.store import ObjectStore
+from producer.telemetry.metrics import DomainMetrics
+from producer.windows import Window
+
+__all__ = ["FORMAT_VERSION", "Checkpoint", "CheckpointStore", "Counts", "WindowRecord"]
+
+FORMAT_VERSION = 1
+_T = TypeVar("_T")
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
+_JSON_OPTIONS |= orjson.OPT_APPEND_NEWLINE
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Records of a window (or in total) by outcome; ``balanced`` is the accounting invariant."""
+
+    fetched: int = 0
+    landed: int = 0
+    dead_lettered: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.fetched, self.landed, self.dead_lettered) < 0:
+            raise ValueError(f"counts cannot be negative: {self}")
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.fetched + other.fetched,
+            self.landed + other.landed,
+            self.dead_lettered + other.dead_lettered,
+        )
+
+    @property
+    def balanced(self) -> bool:
+        """True when ``fetched == landed + dead_lettered``."""
+        return self.fetched == self.landed + self.dead_lettered
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    """The last window landed: its bounds, its counts and how many parts of each kind it has."""
+
+    start: datetime
+    end: datetime
+    counts: Counts
+    data_parts: int
+    dlq_parts: int
+
+    @property
+    def window(self) -> Window:
+        """The window as a ``Window`` (raises ``ValueError`` if the bounds are not one)."""
+        return Window(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A domain's committed progress: every window ending at or before ``watermark`` is landed.
+
+    ``totals`` accumulate the counts of every window committed. Datetimes must be aware.
+    """
+
+    domain: str
+    watermark: datetime
+    schema_version: str
+    totals: Counts
+    last_window: WindowRecord | None
+    updated_at: datetime
+    format_version: int = field(default=FORMAT_VERSION)
+
+    def __post_init__(self) -> None:
+        instants = [self.watermark, self.updated_at]
+        if self.last_window is not None:
+            instants += [self.last_window.start, self.last_window.end]
+        if any(instant.tzinfo is None for instant in instants):
+            raise ValueError("checkpoint datetimes must be timezone-aware (UTC)")
+
+    def advanced(
+        self, record: WindowRecord, *, schema_version: str, updated_at: datetime
+    ) -> Checkpoint:
+        """The checkpoint after ``record`` landed: totals added, watermark never moved back.
+
+        A window behind the watermark (a re-sweep for late data) keeps the watermark.
+        """
+        return Checkpoint(
+            domain=self.domain,
+            watermark=max(self.watermark, record.end),
+            schema_version=schema_version,
+            totals=self.totals + record.counts,
+            last_window=record,
+            updated_at=updated_at,
+        )
+
+
+class CheckpointStore:
+    """Loads and commits one domain's checkpoint in its data product's ``_state``.
+
+    Not shared between tasks; one worker per domain owns it.
+    """
+
+    def __init__(
+        self, store: ObjectStore, *, prefix: str, domain: str, metrics: DomainMetrics
+    ) -> None:
+        self.store = store
+        self.domain = domain
+        self.metrics = metrics
+        self.key = checkpoint_key(prefix)
+        self._known: tuple[str, Checkpoint] | None = None  # the last state seen, with its ETag
+
+    async def load(self) -> tuple[Checkpoint | None, str | None]:
+        """The stored checkpoint and its ETag, or ``(None, None)`` when there is none yet.
+
+        A checkpoint that cannot be read (bad JSON, missing field, another domain's, a newer
+        format) raises ``StoreError`` naming the key: the domain must not silently restart.
+        """
+        found = await self.store.get(self.key)
+        if found is None:
+            self._known = None
+            return None, None
+        checkpoint = self._parse(found.data)
+        self._known = (found.etag, checkpoint)
+        return checkpoint, found.etag
+
+    async def commit(self, checkpoint: Checkpoint, *, expect_etag: str | None) -> str:
+        """Store ``checkpoint`` if the stored one still has ``expect_etag``; returns the new ETag.
+
+        ``expect_etag=None`` creates the first checkpoint and fails if one exists. A lost
+        condition raises ``CheckpointConflictError`` (another writer owns the domain).
+        ``ValueError`` for another domain's checkpoint, unbalanced counts, or a watermark older
+        than the stored one. If cancelled, the checkpoint is either the old or the new one.
+        """
+        self._check(checkpoint)
+        if expect_etag is not None:
+            previous = await self._expected(expect_etag)
+            if checkpoint.watermark < previous.watermark:
+                raise ValueError(
+                    f"refusing to move the {self.domain} watermark back from "
+                    f"{previous.watermark.isoformat()} to {checkpoint.watermark.isoformat()}"
+                )
+        body = _encode(checkpoint)
+        try:
+            etag = await self.store.put(
+                self.key, body, if_match=expect_etag, if_none_match=expect_etag is None
+            )
+        except PreconditionFailedError:
+            # botocore retries a put whose response was lost; the retry then fails its own
+            # condition. Identical bytes (same updated_at) mean the first attempt was ours.
+            current = await self.store.get(self.key)
+            if current is None or current.data != body:
+                raise self._conflict() from None
+            etag = current.etag
+        self.metrics.object_written("checkpoint", len(body))
+        self._known = (etag, checkpoint)
+        return etag
+
+    def _check(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.domain != self.domain:
+            raise ValueError(f"checkpoint of {checkpoint.domain!r} given to {self.domain!r}")
+        windows = [] if checkpoint.last_window is None else [checkpoint.last_window.counts]
+        for counts in [checkpoint.totals, *windows]:
+            if not counts.balanced:
+                raise ValueError(
+                    f"refusing to commit unbalanced counts for {self.domain}: fetched "
+                    f"{counts.fetched} != landed {counts.landed} + dead-lettered "
+                    f"{counts.dead_lettered}"
+                )
+
+    async def _expected(self, expect_etag: str) -> Checkpoint:
+        if self._known is not None and self._known[0] == expect_etag:
+            return self._known[1]
+        found = await self.store.get(self.key)
+        if found is None or found.etag != expect_etag:
+            raise self._conflict()
+        checkpoint = self._parse(found.data)
+        self._known = (found.etag, checkpoint)
+        return checkpoint
+
+    def _conflict(self) -> CheckpointConflictError:
+        return CheckpointConflictError(
+            f"{self.store.description}/{self.key} was changed by another writer: "
+            f"{self.domain} is owned elsewhere"
+        )
+
+    def _parse(self, data: bytes) -> Checkpoint:
+        where = f"{self.store.description}/{self.key}"
+        try:
+            checkpoint = _decode(data)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(
+                f"checkpoint {where} is corrupt ({type(exc).__name__}: {exc}); fix or remove it"
+            ) from None
+        if checkpoint.domain != self.domain:
+            raise StoreError(
+                f"checkpoint {where} belongs to domain {checkpoint.domain!r}, not "
+                f"{self.domain!r}: two domains share one prefix?"
+            )
+        return checkpoint
+
+
+def _encode(checkpoint: Checkpoint) -> bytes:
+    last = checkpoint.last_window
+    document = {
+        "format_version": checkpoint.format_version,
+        "domain": checkpoint.domain,
+        "watermark": _utc(checkpoint.watermark),
+        "schema_version": checkpoint.schema_version,
+        "totals": _counts(checkpoint.totals),
+        "last_window": None
+        if last is None
+        else {
+            "start": _utc(last.start),
+            "end": _utc(last.end),
+            "counts": _counts(last.counts),
+            "data_parts": last.data_parts,
+            "dlq_parts": last.dlq_parts,
+        },
+        "updated_at": _utc(checkpoint.updated_at),
+    }
+    return orjson.dumps(document, option=_JSON_OPTIONS)
+
+
+def _decode(data: bytes) -> Checkpoint:
+    document = orjson.loads(data)
+    version = document["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"format_version {version!r} is newer than this producer's")
+    last = document["last_window"]
+    return Checkpoint(
+        domain=_typed(document["domain"], str),
+        watermark=_instant(document["watermark"]),
+        schema_version=_typed(document["schema_version"], str),
+        totals=_counts_from(document["totals"]),
+        last_window=None
+        if last is None
+        else WindowRecord(
+            start=_instant(last["start"]),
+            end=_instant(last["end"]),
+            counts=_counts_from(last["counts"]),
+            data_parts=_typed(last["data_parts"], int),
+            dlq_parts=_typed(last["dlq_parts"], int),
+        ),
+        updated_at=_instant(document["updated_at"]),
+        format_version=version,
+    )
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC)
+
+
+def _counts(counts: Counts) -> dict[str, int]:
+    return {
+        "fetched": counts.fetched,
+        "landed": counts.landed,
+        "dead_lettered": counts.dead_lettered,
+    }
+
+
+def _counts_from(value: Any) -> Counts:
+    return Counts(
+        fetched=_typed(value["fetched"], int),
+        landed=_typed(value["landed"], int),
+        dead_lettered=_typed(value["dead_lettered"], int),
+    )
+
+
+def _instant(value: Any) -> datetime:
+    instant = datetime.fromisoformat(_typed(value, str))
+    if instant.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone")
+    return instant.astimezone(UTC)
+
+
+def _typed(value: Any, kind: type[_T]) -> _T:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise TypeError(f"expected {kind.__name__}, got {value!r}")
+    return value
