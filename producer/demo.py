@@ -31,7 +31,9 @@ async def run_demo(*, lake_dir: Path, hours: float) -> int:
     """Run the demo; returns the exit code (0 when every domain landed its windows)."""
     configure_logging("WARNING", "console")
     lake_dir = lake_dir.resolve()
-    config = SimulatorConfig(clients={_CLIENT_ID: _CLIENT_SECRET})
+    # The simulator's per-token limit is raised so the demo takes seconds, not minutes; the
+    # producer's own limiter still paces every request.
+    config = SimulatorConfig(clients={_CLIENT_ID: _CLIENT_SECRET}, rate_limit_per_minute=3000)
     async with serve(config) as simulator:
         settings = Settings(
             domains=("telephony",),
@@ -45,6 +47,7 @@ async def run_demo(*, lake_dir: Path, hours: float) -> int:
                 client_id=_CLIENT_ID,
                 client_secret=SecretStr(_CLIENT_SECRET),
                 job_poll_seconds=0.05,
+                rate_limit_per_minute=2400,
             ),
         )
         print(

@@ -35,6 +35,7 @@ def simulator_config() -> SimulatorConfig:
     return SimulatorConfig(
         clients={"telephony-client": "telephony-secret"},
         conversations_per_hour=400.0,
+        rate_limit_per_minute=3000,
         availability_lag_seconds=900.0,
         now=lambda: _NOW,
     )
@@ -54,6 +55,7 @@ def _env(simulator: RunningSimulator, endpoint: str, bucket: str) -> dict[str, s
             "MESH_TELEPHONY__CLIENT_SECRET": "telephony-secret",
             "MESH_TELEPHONY__JOB_POLL_SECONDS": "0.05",
             "MESH_TELEPHONY__PAGE_SIZE": "40",
+            "MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE": "2400",
             "MESH_REQUEST_RETRY_SECONDS": "60",
             "AWS_ENDPOINT_URL_S3": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",

@@ -1,0 +1,84 @@
+"""Simulator fault switches: which of the next requests misbehave, and how.
+
+Pure bookkeeping used by ``Simulator`` (the switches) and the fault middleware in ``app.py``
+(which applies them). A switch covers the next ``n`` requests whose URL path contains a given
+substring. This module does no I/O and knows nothing about aiohttp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Fault", "FaultKind", "FaultPlan"]
+
+FaultKind = Literal["fail", "throttle", "truncate", "malformed", "reset"]
+
+
+@dataclass(slots=True)
+class Fault:
+    """One armed switch: ``kind`` applies to the next ``remaining`` matching requests."""
+
+    kind: FaultKind
+    remaining: int
+    path_contains: str
+    status: int = 503
+    retry_after: float | None = None
+
+
+@dataclass(slots=True)
+class _Delay:
+    remaining: int
+    path_contains: str
+    delay_seconds: float
+
+
+class FaultPlan:
+    """The armed switches, consumed in the order they were armed.
+
+    A request takes at most one outcome fault (fail, throttle, truncate, malformed, reset) and,
+    independently, at most one delay, so ``slow_next`` composes with the others.
+    """
+
+    def __init__(self) -> None:
+        self._outcomes: list[Fault] = []
+        self._delays: list[_Delay] = []
+
+    def arm(self, fault: Fault) -> None:
+        """Add an outcome switch; ``remaining <= 0`` arms nothing."""
+        if fault.remaining > 0:
+            self._outcomes.append(fault)
+
+    def arm_delay(self, n: int, delay_seconds: float, path_contains: str) -> None:
+        """Delay the next ``n`` matching requests by ``delay_seconds`` before they are handled."""
+        if n > 0 and delay_seconds > 0:
+            self._delays.append(_Delay(n, path_contains, delay_seconds))
+
+    def take_outcome(self, path: str) -> Fault | None:
+        """The first armed outcome matching ``path``, with one use consumed; None if none."""
+        for fault in self._outcomes:
+            if fault.path_contains in path:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._outcomes.remove(fault)
+                return fault
+        return None
+
+    def take_delay(self, path: str) -> float:
+        """Seconds to stall a request on ``path`` (0.0 when no delay switch matches)."""
+        for delay in self._delays:
+            if delay.path_contains in path:
+                delay.remaining -= 1
+                if delay.remaining <= 0:
+                    self._delays.remove(delay)
+                return delay.delay_seconds
+        return 0.0
+
+    def pending(self) -> int:
+        """How many faulty requests are still armed (outcomes and delays together)."""
+        return sum(f.remaining for f in self._outcomes) + sum(d.remaining for d in self._delays)
+
+    def clear(self) -> None:
+        """Disarm every switch."""
+        self._outcomes.clear()
+        self._delays.clear()

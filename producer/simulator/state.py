@@ -1,0 +1,280 @@
+"""Simulator state: configuration, fault switches, tokens, rate windows, jobs and observations.
+
+One ``Simulator`` per served app. Tests and the demo drive it through its switches
+(``fail_next``, ``throttle_next``, ``revoke_tokens``…) and assert on what it observed
+(``requests``, ``tokens_issued``). The route modules read and update it; it holds no sockets.
+Tokens are kept in memory only to check them: records carry a fingerprint, never a token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from producer.simulator import data
+from producer.simulator.faults import Fault, FaultPlan
+from producer.simulator.jobs import Job, JobOutcome
+from producer.simulator.timeline import epoch_ms
+
+__all__ = [
+    "RateDecision",
+    "RequestRecord",
+    "Simulator",
+    "SimulatorConfig",
+    "TokenGrant",
+    "token_fingerprint",
+]
+
+_WINDOW_SECONDS = 60.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def token_fingerprint(token: str) -> str:
+    """First 8 hex digits of the token's SHA-256: safe to log and compare, not to use."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+@dataclass
+class SimulatorConfig:
+    """Knobs of the simulated platform; [U] facts of the reference are knobs, never constants."""
+
+    clients: dict[str, str]
+    token_lifetime_seconds: int = 86399
+    rate_limit_per_minute: int = 300
+    conversations_per_hour: float = 240.0
+    seed: int = 7
+    availability_lag_seconds: float = 900.0
+    job_queued_seconds: float = 0.05
+    job_pending_seconds: float = 0.2
+    job_expiry_seconds: float = 3600.0
+    max_concurrent_jobs: int = 5
+    results_page_size_default: int = 1000
+    results_page_size_max: int = 1000
+    now: Callable[[], datetime] = _utc_now
+    # beyond the shared API: more [U] knobs and the monotonic clock seam
+    invalid_client_status: int = 401
+    rotation_revokes_tokens: bool = False
+    omit_empty_conversations: bool = True
+    monotonic: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        if self.token_lifetime_seconds <= 0 or self.rate_limit_per_minute < 0:
+            raise ValueError("token lifetime must be > 0 and rate limit >= 0")
+        if self.results_page_size_default > self.results_page_size_max:
+            raise ValueError("results_page_size_default must not exceed results_page_size_max")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the simulator saw. ``status`` 0 means the connection was dropped."""
+
+    time: float
+    method: str
+    path: str
+    query: str
+    status: int
+    token_fingerprint: str | None
+    client_id: str | None
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """Who a presented bearer token belongs to, or why it is refused."""
+
+    status: Literal["valid", "unknown", "expired", "revoked"]
+    fingerprint: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The sliding-window verdict for one request and the ``inin-ratelimit-*`` values."""
+
+    allowed: bool
+    limit: int
+    count: int
+    reset_seconds: int
+
+
+@dataclass(slots=True)
+class _Token:
+    client_id: str
+    expires_at: float
+    revoked: bool = False
+
+
+class Simulator:
+    """The platform's state and the fault switches of one simulator server."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.tokens_issued = 0
+        self.requests: list[RequestRecord] = []
+        self.jobs: dict[str, Job] = {}
+        self.faults = FaultPlan()
+        self._secrets = dict(config.clients)
+        self._tokens: dict[str, _Token] = {}
+        self._windows: dict[str, deque[float]] = {}
+        self._job_outcomes: deque[JobOutcome] = deque()
+
+    # -- fault switches: each covers the next n requests whose path contains path_contains --
+
+    def fail_next(
+        self,
+        n: int,
+        status: int = 503,
+        *,
+        retry_after: float | None = None,
+        path_contains: str = "/api/v2/",
+    ) -> None:
+        """Answer the next ``n`` matching requests with ``status`` and the standard error body."""
+        self.faults.arm(Fault("fail", n, path_contains, status=status, retry_after=retry_after))
+
+    def throttle_next(
+        self, n: int, *, retry_after: float | None = 2.0, path_contains: str = "/api/v2/"
+    ) -> None:
+        """Answer the next ``n`` matching requests 429 (``retry_after=None``: no header)."""
+        self.faults.arm(Fault("throttle", n, path_contains, status=429, retry_after=retry_after))
+
+    def truncate_next(self, n: int, *, path_contains: str = "/results") -> None:
+        """Answer 200 with the real body cut in half (Content-Length matches the cut body)."""
+        self.faults.arm(Fault("truncate", n, path_contains))
+
+    def malformed_next(self, n: int, *, path_contains: str = "/results") -> None:
+        """Answer 200 with an HTML error page instead of JSON."""
+        self.faults.arm(Fault("malformed", n, path_contains))
+
+    def slow_next(self, n: int, delay_seconds: float, *, path_contains: str = "/api/v2/") -> None:
+        """Stall the next ``n`` matching requests ``delay_seconds`` before handling them."""
+        self.faults.arm_delay(n, delay_seconds, path_contains)
+
+    def reset_next(self, n: int, *, path_contains: str = "/api/v2/") -> None:
+        """Close the connection of the next ``n`` matching requests without any response.
+
+        Note that aiohttp's client retries an idempotent request once on such a disconnect.
+        """
+        self.faults.arm(Fault("reset", n, path_contains))
+
+    def fail_next_job(self, state: str = "FAILED") -> None:
+        """The next submitted job ends FAILED, or (``"EXPIRED"``) expires as it completes."""
+        if state not in ("FAILED", "EXPIRED"):
+            raise ValueError(f"fail_next_job takes FAILED or EXPIRED, not {state!r}")
+        self._job_outcomes.append("FAILED" if state == "FAILED" else "EXPIRED")
+
+    def token_endpoint_down(self, n: int, status: int = 503) -> None:
+        """The next ``n`` token requests fail with ``status``."""
+        self.fail_next(n, status, path_contains="/oauth/token")
+
+    def revoke_tokens(self) -> None:
+        """Every token issued so far is refused from now on (401 ``bad.credentials``)."""
+        for token in self._tokens.values():
+            token.revoked = True
+
+    def set_secret(self, client_id: str, secret: str) -> None:
+        """Rotate (or add) a client's secret: the old one gets ``invalid_client`` from now on.
+
+        Tokens already issued survive unless ``config.rotation_revokes_tokens``.
+        """
+        self._secrets[client_id] = secret
+        if self.config.rotation_revokes_tokens:
+            for token in self._tokens.values():
+                if token.client_id == client_id:
+                    token.revoked = True
+
+    # -- used by the routes --
+
+    def authenticate_client(self, client_id: str, secret: str) -> bool:
+        """Whether ``secret`` is the current secret of ``client_id`` (constant-time compare)."""
+        expected = self._secrets.get(client_id)
+        return expected is not None and hmac.compare_digest(expected.encode(), secret.encode())
+
+    def issue_token(self, client_id: str) -> str:
+        """A new opaque bearer token for ``client_id``, valid for the configured lifetime."""
+        token = secrets.token_urlsafe(48)
+        expires_at = self.config.monotonic() + self.config.token_lifetime_seconds
+        self._tokens[token] = _Token(client_id, expires_at)
+        self.tokens_issued += 1
+        return token
+
+    def check_token(self, token: str) -> TokenGrant:
+        """Whether a presented bearer token is valid, and whose it is."""
+        fingerprint = token_fingerprint(token)
+        found = self._tokens.get(token)
+        if found is None:
+            return TokenGrant("unknown", fingerprint)
+        if found.revoked:
+            return TokenGrant("revoked", fingerprint, found.client_id)
+        if self.config.monotonic() >= found.expires_at:
+            return TokenGrant("expired", fingerprint, found.client_id)
+        return TokenGrant("valid", fingerprint, found.client_id)
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke one token (``DELETE /api/v2/tokens/me``)."""
+        if token in self._tokens:
+            self._tokens[token].revoked = True
+
+    def seconds_left(self, token: str) -> float:
+        """Remaining lifetime of a known token in seconds (0 if unknown or expired)."""
+        found = self._tokens.get(token)
+        return 0.0 if found is None else max(0.0, found.expires_at - self.config.monotonic())
+
+    def take_slot(self, fingerprint: str) -> RateDecision | None:
+        """Count one request against the token's sliding 60 s window; None when unlimited.
+
+        A refused request does not use a slot. ``reset_seconds`` is the whole number of seconds
+        until the oldest counted request leaves the window (at least 1).
+        """
+        limit = self.config.rate_limit_per_minute
+        if limit == 0:
+            return None
+        now = self.config.monotonic()
+        window = self._windows.setdefault(fingerprint, deque())
+        while window and window[0] <= now - _WINDOW_SECONDS:
+            window.popleft()
+        allowed = len(window) < limit
+        if allowed:
+            window.append(now)
+        reset = max(1, math.ceil(window[0] + _WINDOW_SECONDS - now)) if window else 60
+        return RateDecision(allowed, limit, len(window), reset)
+
+    def next_job_outcome(self) -> JobOutcome:
+        """How the job being submitted will end (consumes one ``fail_next_job``)."""
+        return self._job_outcomes.popleft() if self._job_outcomes else "FULFILLED"
+
+    def running_jobs(self) -> list[Job]:
+        """Jobs holding a concurrency slot (QUEUED or PENDING)."""
+        now = self.config.monotonic()
+        return [job for job in self.jobs.values() if job.state(now) in ("QUEUED", "PENDING")]
+
+    def available_ms(self) -> int:
+        """The analytics data availability date (now - lag), in epoch ms."""
+        lag_ms = round(self.config.availability_lag_seconds * 1000)
+        return epoch_ms(self.config.now()) - lag_ms
+
+    def record(self, entry: RequestRecord) -> None:
+        """Log one observed request."""
+        self.requests.append(entry)
+
+    # -- observations for assertions --
+
+    def conversations(
+        self, interval_start: datetime, interval_end: datetime
+    ) -> list[dict[str, Any]]:
+        """Ground truth: the records a job over this interval would return right now (asc)."""
+        start_ms, end_ms = epoch_ms(interval_start), epoch_ms(interval_end)
+        available = self.available_ms()
+        cfg = self.config
+        found = data.select(cfg.seed, cfg.conversations_per_hour, start_ms, end_ms, available)
+        return [data.record(arrival, available) for arrival in found]
