@@ -106,7 +106,7 @@ def _simulate(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        print(f"simulator on http://{args.host}:{args.port} clients={sorted(clients)}", flush=True)
+        # serve_forever logs the bound base URL (simulator_listening), also for --port 0.
         await serve_forever(config, args.host, args.port, stopping)
 
     asyncio.run(serve())

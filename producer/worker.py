@@ -82,7 +82,7 @@ class DomainWorker:
         clock: Clock,
         metrics: DomainMetrics,
         status: DomainStatus,
-        max_window_attempts: int = 5,
+        max_window_attempts: int = 3,
         retry_cap_s: float = 300.0,
     ) -> None:
         self._spec = spec
@@ -144,7 +144,7 @@ class DomainWorker:
                 )
                 if once and failures >= self._max_window_attempts:
                     raise
-                await _wait(stopping, min(self._retry_cap_s, 2.0**failures))
+                await _wait(stopping, min(self._retry_cap_s, 2.0 ** (failures - 1)))
                 continue
             failures = 0
             watermark = window.end

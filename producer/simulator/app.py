@@ -79,6 +79,7 @@ async def _observe(request: web.Request, handler: _Handler) -> web.StreamRespons
                 token_fingerprint=request.get(TOKEN_FINGERPRINT),
                 client_id=request.get(CLIENT_ID),
                 correlation_id=correlation_id,
+                priority=request.headers.get("x-priority"),
             )
         )
 

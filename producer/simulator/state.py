@@ -87,6 +87,7 @@ class RequestRecord:
     token_fingerprint: str | None
     client_id: str | None
     correlation_id: str
+    priority: str | None = None  # the x-priority header the client sent (the platform ignores it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,234 @@
+"""The daemon in-process: accounting in metrics and checkpoint, failed windows, health, shutdown.
+
+Runs ``daemon.run`` against the simulator and both lakes (``file://`` and moto S3) with a fresh
+Prometheus registry per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from producer import daemon
+from producer.checkpoint import CheckpointStore
+from producer.errors import ConfigError
+from producer.lake.store import open_store
+from producer.settings import LakeLocation, Settings, TelephonySettings
+from producer.simulator import RunningSimulator
+from producer.telemetry.metrics import Metrics
+from producer.windows import align_down
+
+_START = align_down(datetime.now(UTC) - timedelta(hours=1, minutes=30), 900)
+
+
+def _settings(
+    simulator: RunningSimulator, lake_url: str, *, secret: str = "telephony-secret", **extra: Any
+) -> Settings:
+    return Settings(
+        domains=("telephony",),
+        genesys_api_url=simulator.base_url,
+        genesys_login_url=simulator.base_url,
+        lake_url=lake_url,
+        start_at=_START,
+        http_port=extra.pop("http_port", 0),
+        http_host="127.0.0.1",
+        request_retry_seconds=10,
+        telephony=TelephonySettings(
+            client_id="telephony-client",
+            client_secret=SecretStr(secret),
+            job_poll_seconds=0.02,
+            page_size=50,
+            rate_limit_per_minute=3000,
+        ),
+        **extra,
+    )
+
+
+def _sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, {"domain": "telephony", **labels}) or 0.0
+
+
+async def _checkpoint(lake_url: str) -> Any:
+    async with open_store(LakeLocation.parse(lake_url)) as store:
+        metrics = Metrics(CollectorRegistry()).for_domain("telephony")
+        loaded, _ = await CheckpointStore(
+            store, prefix="telephony-cdr-export", domain="telephony", metrics=metrics
+        ).load()
+    return loaded
+
+
+async def test_run_once_accounting_holds_in_metrics_and_checkpoint(
+    simulator: RunningSimulator, lake_url: str
+) -> None:
+    """fetched = landed + dead_lettered, identical in the metrics and in the checkpoint."""
+    registry = CollectorRegistry()
+    result = await daemon.run(
+        _settings(simulator, lake_url), once=True, registry=registry, install_signal_handlers=False
+    )
+    assert result.ok, result.reports
+    fetched = _sample(registry, "mesh_records_total", outcome="fetched")
+    landed = _sample(registry, "mesh_records_total", outcome="landed")
+    dead = _sample(registry, "mesh_records_total", outcome="dead_lettered")
+    assert fetched > 0
+    assert fetched == landed + dead
+    checkpoint = await _checkpoint(lake_url)
+    assert checkpoint is not None
+    assert (checkpoint.totals.fetched, checkpoint.totals.landed) == (fetched, landed)
+    assert checkpoint.totals.dead_lettered == dead
+    report = result.reports["telephony"]
+    assert report.counts == checkpoint.totals
+    assert checkpoint.watermark == report.watermark
+    windows = _sample(registry, "mesh_windows_total", outcome="landed")
+    assert windows == report.windows >= 1
+
+
+async def test_failed_job_is_rerun_not_skipped(simulator: RunningSimulator, tmp_path: Path) -> None:
+    """A job that ends FAILED fails its window; the retry lands it and the counts still match."""
+    lake_url = (tmp_path / "lake").as_uri()
+    simulator.sim.fail_next_job()
+    registry = CollectorRegistry()
+    result = await daemon.run(
+        _settings(simulator, lake_url), once=True, registry=registry, install_signal_handlers=False
+    )
+    assert result.ok, result.reports
+    assert _sample(registry, "mesh_windows_total", outcome="failed") == 1
+    checkpoint = await _checkpoint(lake_url)
+    first = _START
+    truth = {
+        c["conversationId"]
+        for c in simulator.sim.conversations(first, checkpoint.watermark)
+        if first <= datetime.fromisoformat(c["conversationStart"]) < checkpoint.watermark
+    }
+    assert checkpoint.totals.fetched == len(truth)
+
+
+async def test_wrong_secret_fails_the_domain_and_commits_nothing(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """invalid_client: run --once reports the domain as failed; no checkpoint is written."""
+    lake_url = (tmp_path / "lake").as_uri()
+    result = await daemon.run(
+        _settings(simulator, lake_url, secret="wrong"),
+        once=True,
+        registry=CollectorRegistry(),
+        install_signal_handlers=False,
+    )
+    assert not result.ok
+    error = result.reports["telephony"].error
+    assert error is not None
+    assert "invalid_client" in error
+    assert "wrong" not in error
+    assert await _checkpoint(lake_url) is None
+
+
+async def test_broken_contract_is_a_config_error(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """A contract file that does not parse stops start-up with a ConfigError naming it."""
+    contracts = tmp_path / "contracts" / "telephony"
+    contracts.mkdir(parents=True)
+    (contracts / "1.0.json").write_text("{not json")
+    settings = _settings(
+        simulator, (tmp_path / "lake").as_uri(), contracts_dir=tmp_path / "contracts"
+    )
+    with pytest.raises(ConfigError, match=r"1\.0\.json"):
+        await daemon.run(settings, once=True, install_signal_handlers=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def test_readyz_names_the_domain_without_a_token(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """With a rejected secret, /readyz is 503 naming telephony; /healthz and /metrics answer."""
+    port = _free_port()
+    stopping = asyncio.Event()
+    settings = _settings(simulator, (tmp_path / "lake").as_uri(), secret="wrong", http_port=port)
+    running = asyncio.create_task(
+        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            status, body = await _get(f"{base}/readyz")
+            if "invalid_client" in body:
+                break
+        assert status == 503
+        assert "telephony" in body
+        assert "invalid_client" in body
+        assert (await _get(f"{base}/healthz"))[0] == 200
+        status, metrics = await _get(f"{base}/metrics")
+        assert status == 200
+        assert 'mesh_domain_ready{domain="telephony"} 0.0' in metrics
+        assert "wrong" not in metrics
+    finally:
+        stopping.set()
+        result = await asyncio.wait_for(running, timeout=30)
+    assert result.reports["telephony"].windows == 0
+
+
+async def test_readyz_is_ready_once_the_domain_runs(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """With a good client the domain becomes ready and /readyz answers 200."""
+    port = _free_port()
+    stopping = asyncio.Event()
+    settings = _settings(simulator, (tmp_path / "lake").as_uri(), http_port=port)
+    running = asyncio.create_task(
+        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
+    )
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            status, body = await _get(f"http://127.0.0.1:{port}/readyz")
+            if status == 200:
+                break
+        assert status == 200, body
+    finally:
+        stopping.set()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def test_stop_mid_window_abandons_it_without_committing(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """Stopping during a slow window: after the grace it is cancelled, nothing is committed."""
+    lake_url = (tmp_path / "lake").as_uri()
+    simulator.sim.slow_next(1, 20.0, path_contains="/results")
+    stopping = asyncio.Event()
+    settings = _settings(simulator, lake_url, shutdown_grace_seconds=0.5)
+    running = asyncio.create_task(
+        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
+    )
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if any(r.path.endswith("/results") for r in simulator.sim.requests) or any(
+            r.method == "POST" for r in simulator.sim.requests
+        ):
+            break
+    await asyncio.sleep(0.3)
+    stopping.set()
+    result = await asyncio.wait_for(running, timeout=10)
+    assert result.ok
+    assert result.reports["telephony"].windows == 0
+    assert await _checkpoint(lake_url) is None
+    assert not list((tmp_path / "lake").rglob("*.ndjson.gz")), "no part of the cut window"
