@@ -30,7 +30,7 @@ _CLIENT_SECRET = "demo-telephony-secret"  # noqa: S105 - the in-process simulato
 async def run_demo(*, lake_dir: Path, hours: float) -> int:
     """Run the demo; returns the exit code (0 when every domain landed its windows)."""
     configure_logging("WARNING", "console")
-    lake_dir = lake_dir.resolve()
+    lake_dir = Path.cwd() / lake_dir if not lake_dir.is_absolute() else lake_dir
     # The simulator's per-token limit is raised so the demo takes seconds, not minutes; the
     # producer's own limiter still paces every request.
     config = SimulatorConfig(clients={_CLIENT_ID: _CLIENT_SECRET}, rate_limit_per_minute=3000)

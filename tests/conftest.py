@@ -6,7 +6,7 @@ The server fixtures live in ``tests/fixtures/`` (simulator, moto S3) and are loa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.s3"]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No MESH_* or AWS_* from the developer's shell leaks into a test."""
     import os
 
@@ -26,7 +26,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     empty.mkdir()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
-    yield
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ Faults are switched on in the simulator; the client, token manager and limiter a
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ async def test_429_retry_after_is_honoured(harness: Harness) -> None:
     assert response.status == 200
     log = [r for r in harness.simulator.sim.requests if r.path.endswith("/availability")]
     assert [r.status for r in log] == [429, 429, 200]
-    for throttled, following in zip(log, log[1:], strict=False):
+    for throttled, following in itertools.pairwise(log):
         assert following.time - throttled.time >= 1.0
     assert harness.retries("throttled") == 2
 
@@ -157,7 +158,7 @@ async def test_retry_budget_ends_in_a_transient_error(simulator: RunningSimulato
 
 async def test_other_4xx_is_permanent_and_not_retried(harness: Harness) -> None:
     """An unknown job is a 404: raised at once, not retried."""
-    with pytest.raises(PermanentSourceError, match="404 not.found"):
+    with pytest.raises(PermanentSourceError, match=r"404 not\.found"):
         await harness.api.call("GET", f"{_JOBS}/no-such-job")
     log = [r for r in harness.simulator.sim.requests if r.path.endswith("/no-such-job")]
     assert len(log) == 1

@@ -26,11 +26,12 @@ from producer.simulator import RunningSimulator
 from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
 
+_SECRET = "telephony-secret"
 _START = align_down(datetime.now(UTC) - timedelta(hours=1, minutes=30), 900)
 
 
 def _settings(
-    simulator: RunningSimulator, lake_url: str, *, secret: str = "telephony-secret", **extra: Any
+    simulator: RunningSimulator, lake_url: str, *, secret: str = _SECRET, **extra: Any
 ) -> Settings:
     return Settings(
         domains=("telephony",),
