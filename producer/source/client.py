@@ -124,7 +124,7 @@ class ApiClient:
                 self._tokens.invalidate(token)
                 unauthorized += 1
                 if unauthorized > _MAX_UNAUTHORIZED:
-                    self._metrics.auth_failed("bad_credentials")
+                    # Each 401 was already counted by the TokenManager's invalidate().
                     raise AuthError(
                         f"{what}: rejected with 401 {unauthorized} times with fresh tokens",
                         reason="bad_credentials",

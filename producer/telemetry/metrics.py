@@ -104,7 +104,7 @@ class Metrics:
         self.auth_failures = Counter(
             "mesh_auth_failures_total",
             "Authentication failures by reason (invalid_client, unauthorized_client, "
-            "bad_credentials, token_endpoint_error).",
+            "bad_credentials, token_endpoint_error, secret_unavailable).",
             ["domain", "reason"],
             registry=registry,
         )

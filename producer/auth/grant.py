@@ -1,0 +1,218 @@
+"""Step 2a (auth), the token endpoint: one client-credentials grant over HTTP Basic.
+
+Owns the client secret (inline ``SecretStr`` or a mounted Kubernetes Secret file, re-read when it
+changes and on ``invalid_client``) and the mapping of token responses to a low-cardinality
+reason. The only auth module that imports aiohttp. It keeps no token, makes one request per call
+(plus one retry after a rotated secret) and never puts a secret or token in an error or log.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+from pydantic import SecretStr
+
+from producer.errors import ConfigError
+
+__all__ = ["GrantRefused", "SecretSource", "TokenEndpoint"]
+
+_log = structlog.get_logger("producer.auth")
+_Stamp = tuple[int, int, int, int]
+
+
+class GrantRefused(Exception):
+    """One grant attempt failed; ``reason`` is one of ``invalid_client``, ``unauthorized_client``,
+    ``token_endpoint_error`` or ``secret_unavailable``. Never carries a secret or token.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class SecretSource:
+    """The client secret: a fixed ``SecretStr``, or a mounted file re-read when it changes.
+
+    A file is read lazily; a trailing newline is stripped. An unreadable or empty file (a
+    rotation in progress) keeps the last secret read. ``repr()`` names the file, not the value.
+    """
+
+    __slots__ = ("_path", "_secret", "_stamp")
+
+    def __init__(self, secret: SecretStr | None, path: Path | None) -> None:
+        if secret is None and path is None:
+            raise ConfigError("the OAuth client needs client_secret or client_secret_file")
+        self._secret = secret if path is None else None
+        self._path = path
+        self._stamp: _Stamp | None = None
+
+    def __repr__(self) -> str:
+        where = "inline" if self._path is None else f"file={str(self._path)!r}"
+        return f"SecretSource({where})"
+
+    @property
+    def value(self) -> SecretStr:
+        """The current secret; raises ``GrantRefused("secret_unavailable")`` if none was read."""
+        if self._secret is None:
+            raise GrantRefused("secret_unavailable", detail="secret file unreadable or empty")
+        return self._secret
+
+    def refresh_if_changed(self) -> bool:
+        """Re-read the file if its device, inode, size or mtime changed; True if the value did."""
+        stamp = self._stat()
+        if stamp is None or (stamp == self._stamp and self._secret is not None):
+            return False
+        return self._read(stamp)
+
+    def reload(self) -> bool:
+        """Re-read the file whatever its stat says; True when the secret value changed."""
+        stamp = self._stat()
+        return False if stamp is None else self._read(stamp)
+
+    def _stat(self) -> _Stamp | None:
+        if self._path is None:
+            return None
+        try:
+            st = self._path.stat()  # follows the ..data symlink a Kubernetes volume swaps
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _read(self, stamp: _Stamp) -> bool:
+        assert self._path is not None
+        try:
+            stripped = self._path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError):
+            return False
+        if not stripped:
+            return False
+        changed = self._secret is not None and self._secret.get_secret_value() != stripped
+        self._secret = SecretStr(stripped)
+        self._stamp = stamp
+        return changed
+
+
+class TokenEndpoint:
+    """``POST {url}`` with ``grant_type=client_credentials`` and HTTP Basic for one client."""
+
+    def __init__(
+        self,
+        *,
+        domain: str,
+        url: str,
+        client_id: str,
+        secret: SecretSource,
+        session: aiohttp.ClientSession,
+        timeout_s: float,
+    ) -> None:
+        self._domain = domain
+        self._url = url
+        self._client_id = client_id
+        self._secret = secret
+        self._session = session
+        self._timeout_s = timeout_s
+
+    def __repr__(self) -> str:
+        return f"TokenEndpoint(url={self._url!r}, client_id={self._client_id!r})"
+
+    async def grant(self) -> tuple[str, float]:
+        """``(access_token, expires_in seconds)``, or ``GrantRefused``.
+
+        The secret file is re-read first if it changed; on ``invalid_client`` it is re-read
+        again and, if the value differs from the one just refused, the grant is retried once.
+        """
+        if self._secret.refresh_if_changed():
+            _log.info("client_secret_reloaded", domain=self._domain, trigger="file_changed")
+        try:
+            return await self._request()
+        except GrantRefused as exc:
+            if exc.reason != "invalid_client" or not self._secret.reload():
+                raise
+        _log.info("client_secret_reloaded", domain=self._domain, trigger="invalid_client")
+        return await self._request()
+
+    async def _request(self) -> tuple[str, float]:
+        # No secret or token is bound to a local name here, so no rendered traceback shows one.
+        status = 0
+        body: Any = None
+        retry_after: str | None = None
+        transport_error = ""
+        try:
+            async with self._session.post(
+                self._url,
+                data={"grant_type": "client_credentials"},
+                headers={
+                    "Authorization": _basic_credentials(self._client_id, self._secret.value),
+                    "Accept": "application/json",
+                },
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+            ) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                try:
+                    body = await response.json(content_type=None)
+                except ValueError:
+                    body = None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            transport_error = type(exc).__name__
+        if transport_error:
+            raise GrantRefused("token_endpoint_error", detail=transport_error)
+        if status == 200:
+            return _parse_grant(body)
+        raise _refusal(status, body, _parse_retry_after(retry_after))
+
+
+def _basic_credentials(client_id: str, secret: SecretStr) -> str:
+    pair = f"{client_id}:{secret.get_secret_value()}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _parse_grant(body: Any) -> tuple[str, float]:
+    if not isinstance(body, dict):
+        raise GrantRefused("token_endpoint_error", status=200, detail="body is not an object")
+    lifetime = body.get("expires_in")
+    kind = body.get("token_type", "bearer")
+    if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise GrantRefused("token_endpoint_error", status=200, detail="no access_token")
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+        raise GrantRefused("token_endpoint_error", status=200, detail="bad expires_in")
+    if not isinstance(kind, str) or kind.lower() != "bearer":
+        raise GrantRefused("token_endpoint_error", status=200, detail="token_type not bearer")
+    return body["access_token"], float(lifetime)
+
+
+def _refusal(status: int, body: Any, retry_after: float | None) -> GrantRefused:
+    error = body.get("error") if isinstance(body, dict) else None
+    if status == 401 or error == "invalid_client":
+        return GrantRefused("invalid_client", status=status)
+    if error == "unauthorized_client":
+        return GrantRefused("unauthorized_client", status=status)
+    known = error if error in {"invalid_request", "unsupported_grant_type"} else ""
+    return GrantRefused(
+        "token_endpoint_error", status=status, detail=known, retry_after=retry_after
+    )
