@@ -97,17 +97,29 @@ class TelephonySettings(DomainSettings):
 
 
 class QualitySettings(DomainSettings):
-    """Quality defaults: normal priority, ``qms-scores-export``."""
+    """Quality defaults: normal priority, ``qms-scores-export``; windows by changed date."""
 
     priority: Priority = "normal"
     prefix: str = Field(default="qms-scores-export", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    page_size: int = Field(default=100, gt=0, le=10_000)
+    settle_seconds: float = Field(default=120.0, ge=0)
 
 
 class WfmSettings(DomainSettings):
-    """WFM defaults: low priority, ``wfm-schedules-export``."""
+    """WFM defaults: low priority, ``wfm-schedules-export``; weekly snapshots."""
 
     priority: Priority = "low"
     prefix: str = Field(default="wfm-schedules-export", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    business_units: Annotated[tuple[str, ...], NoDecode] = ()
+    snapshot_seconds: float = Field(default=3600.0, gt=0)
+    horizon_weeks: int = Field(default=2, ge=0, le=26)
+
+    @field_validator("business_units", mode="before")
+    @classmethod
+    def _split_units(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from producer.clock import Clock
 from producer.domains import telephony
-from producer.domains.telephony import Mapped
+from producer.domains.mapped import Mapped
 from producer.settings import DomainSettings
 from producer.source.client import ApiClient
 from producer.source.jobs import ConversationJobs

@@ -20,34 +20,15 @@ rejected at stage ``parse``. Pure: no I/O, and never raises on arbitrary JSON.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from producer.contracts.validate import Issue
+from producer.domains.mapped import Mapped
 
 __all__ = ["ACTIVE_RULE", "Mapped", "conversation_start", "map_conversation"]
 
 ACTIVE_RULE = "conversation_active"
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """The result of mapping one source object.
-
-    ``record`` set and no ``issues``: mapped OK (``stage`` is ``"mapping"``). Otherwise rejected
-    at ``stage`` ``"parse"`` (source unusable, ``record`` None) or ``"mapping"`` (``record``
-    holds what could be mapped, for the DLQ).
-    """
-
-    record: dict[str, Any] | None
-    issues: tuple[Issue, ...]
-    stage: str
-
-    @property
-    def ok(self) -> bool:
-        """True when the source mapped to a record with no issues."""
-        return self.record is not None and not self.issues
 
 
 def conversation_start(source: Any) -> datetime | None:
