@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from producer.errors import ConfigError
 
@@ -46,13 +47,28 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate-limit-per-minute", type=int, default=300)
     sim.add_argument("--conversations-per-hour", type=float, default=240.0)
     sim.add_argument("--token-lifetime-seconds", type=int, default=86399)
+    for register in _command_groups():
+        register(commands)
     return parser
+
+
+def _command_groups() -> list[Callable[[Any], None]]:
+    """Command groups that live with their feature: each adds a subparser with ``func`` set.
+
+    A group's ``add_parser(subparsers)`` registers its commands and sets ``func`` (a callable
+    taking the parsed ``argparse.Namespace`` and returning an exit code) as the parser default.
+    """
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
+        func = getattr(args, "func", None)
+        if func is not None:
+            code: int = func(args)
+            return code
         if args.command == "run":
             return _run(once=args.once)
         if args.command == "demo":
