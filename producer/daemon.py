@@ -241,7 +241,7 @@ class _Runtime:
                     store, prefix=domain.prefix, domain=name, metrics=domain_metrics
                 ),
                 start_at=start_at,
-                window_seconds=self.settings.window_seconds,
+                planner=spec.make_planner(self.settings.window_seconds, domain),
                 clock=self.clock,
                 metrics=domain_metrics,
                 status=status,

@@ -1,17 +1,29 @@
-"""Step 1, plan: which window to export next. Pure functions, no I/O, no clock reads.
+"""Step 1, plan: which windows to export next. Pure: no I/O, no clock reads.
 
-Windows are half-open UTC intervals ``[start, end)`` of ``window_seconds``, aligned to multiples
-of that length since the Unix epoch, so they tile time with no gap or overlap and every replica
-computes the same keys. A window is exported only once it is closed (``end <= now``) and the
-source says its data is available (``end <= available_until``).
+Windows are half-open UTC intervals ``[start, end)``. ``IncrementalPlanner`` (event data:
+Telephony, Quality) tiles time with windows of ``window_seconds`` aligned to multiples of that
+length since the epoch, each exported once it is closed (``end <= now``) and the source says its
+data is available (``end <= available_until``). ``SnapshotPlanner`` (state that changes after
+publication: WFM schedules) re-exports the current and upcoming UTC weeks on a schedule.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-__all__ = ["Window", "align_down", "format_instant", "next_window", "parse_instant"]
+__all__ = [
+    "IncrementalPlanner",
+    "Planner",
+    "SnapshotPlanner",
+    "Window",
+    "align_down",
+    "format_instant",
+    "next_window",
+    "parse_instant",
+    "week_start",
+]
 
 _STAMP = "%Y%m%dT%H%M%SZ"
 
@@ -45,6 +57,28 @@ class Window:
     def contains(self, instant: datetime) -> bool:
         """True when ``start <= instant < end``."""
         return self.start <= instant < self.end
+
+
+class Planner(Protocol):
+    """Decides which windows a domain exports next; pure apart from what ``completed`` records."""
+
+    def align(self, start_at: datetime) -> datetime:
+        """The first watermark of a domain without checkpoint."""
+        ...
+
+    def due(
+        self, watermark: datetime, *, now: datetime, available_until: datetime | None
+    ) -> list[Window]:
+        """Windows to export now, in order (empty: nothing is due)."""
+        ...
+
+    def completed(self, window: Window, *, now: datetime) -> None:
+        """``window`` landed at ``now``."""
+        ...
+
+    def idle_seconds(self, watermark: datetime, *, now: datetime) -> float:
+        """How long to wait when nothing is due."""
+        ...
 
 
 def format_instant(instant: datetime) -> str:
@@ -92,3 +126,97 @@ def next_window(
     if available_until is not None and window.end > available_until:
         return None
     return window
+
+
+def week_start(instant: datetime) -> datetime:
+    """Monday 00:00 UTC of the week that contains ``instant``."""
+    day = instant.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+class IncrementalPlanner:
+    """Consecutive closed windows after the watermark (Telephony, Quality).
+
+    Each window is exported once, when it is closed and available; the watermark then moves to
+    its end.
+    """
+
+    def __init__(self, window_seconds: int) -> None:
+        self.window_seconds = window_seconds
+
+    def align(self, start_at: datetime) -> datetime:
+        """Where a domain without checkpoint starts: ``start_at`` aligned down to a window."""
+        return align_down(start_at, self.window_seconds)
+
+    def due(
+        self, watermark: datetime, *, now: datetime, available_until: datetime | None
+    ) -> list[Window]:
+        """The next window if it is closed and available, else nothing."""
+        window = next_window(
+            watermark, self.window_seconds, now=now, available_until=available_until
+        )
+        return [window] if window is not None else []
+
+    def completed(self, window: Window, *, now: datetime) -> None:
+        """Nothing to remember: the watermark carries all the state."""
+
+    def idle_seconds(self, watermark: datetime, *, now: datetime) -> float:
+        """Until the next window closes, between 1 s and 60 s."""
+        closes = align_down(watermark, self.window_seconds).timestamp() + self.window_seconds
+        return max(1.0, min(60.0, closes - now.timestamp()))
+
+
+class SnapshotPlanner:
+    """Weekly snapshots (WFM): closed weeks once more, open weeks every ``snapshot_seconds``.
+
+    Windows are UTC weeks from Monday 00:00. A week that has ended since the watermark gets one
+    final snapshot, after which the watermark moves past it. The current week and the next
+    ``horizon_weeks`` are re-exported whenever their last snapshot is older than
+    ``snapshot_seconds``; unchanged content rewrites nothing (deterministic keys and bytes).
+    """
+
+    def __init__(self, *, horizon_weeks: int, snapshot_seconds: float) -> None:
+        self.horizon_weeks = horizon_weeks
+        self.snapshot_seconds = snapshot_seconds
+        self._last_snapshot: dict[Window, datetime] = {}
+
+    def align(self, start_at: datetime) -> datetime:
+        """Where a domain without checkpoint starts: the Monday of ``start_at``'s week."""
+        return week_start(start_at)
+
+    def due(
+        self, watermark: datetime, *, now: datetime, available_until: datetime | None
+    ) -> list[Window]:
+        """Closed weeks after the watermark, then the open weeks whose snapshot is stale."""
+        week = timedelta(days=7)
+        windows: list[Window] = []
+        start = week_start(watermark)
+        if start < watermark:  # never re-open a week the watermark is inside of
+            start += week
+        last = week_start(now) + week * (self.horizon_weeks + 1)
+        while start < last:
+            window = Window(start, start + week)
+            closed = window.end <= now
+            if closed or self._stale(window, now):
+                windows.append(window)
+            start += week
+        return windows
+
+    def _stale(self, window: Window, now: datetime) -> bool:
+        taken = self._last_snapshot.get(window)
+        return taken is None or (now - taken).total_seconds() >= self.snapshot_seconds
+
+    def completed(self, window: Window, *, now: datetime) -> None:
+        """Remember when ``window`` was last snapshotted; forget weeks that are gone."""
+        self._last_snapshot[window] = now
+        horizon = week_start(now)
+        for old in [w for w in self._last_snapshot if w.end <= horizon]:
+            del self._last_snapshot[old]
+
+    def idle_seconds(self, watermark: datetime, *, now: datetime) -> float:
+        """Until the stalest open week is due again, between 1 s and the snapshot interval."""
+        if not self._last_snapshot:
+            return 1.0
+        oldest = min(self._last_snapshot.values())
+        wait = self.snapshot_seconds - (now - oldest).total_seconds()
+        return max(1.0, min(self.snapshot_seconds, wait))

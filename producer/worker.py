@@ -28,7 +28,7 @@ from producer.errors import AccountingError, CheckpointConflictError, ProducerEr
 from producer.lake.writer import BatchWriter
 from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
-from producer.windows import Window, align_down, next_window
+from producer.windows import Planner, Window
 
 __all__ = ["DomainReport", "DomainWorker", "WindowAbandonedError", "WindowResult"]
 
@@ -78,7 +78,7 @@ class DomainWorker:
         writer: BatchWriter,
         checkpoints: CheckpointStore,
         start_at: datetime,
-        window_seconds: int,
+        planner: Planner,
         clock: Clock,
         metrics: DomainMetrics,
         status: DomainStatus,
@@ -91,8 +91,8 @@ class DomainWorker:
         self._validator = validator
         self._writer = writer
         self._checkpoints = checkpoints
-        self._start_at = align_down(start_at, window_seconds)
-        self._window_seconds = window_seconds
+        self._planner = planner
+        self._start_at = planner.align(start_at)
         self._clock = clock
         self._metrics = metrics
         self._status = status
@@ -100,6 +100,8 @@ class DomainWorker:
         self._retry_cap_s = retry_cap_s
         self._checkpoint: Checkpoint | None = None
         self._etag: str | None = None
+        self._watermark = self._start_at
+        self._available: datetime | None = None
 
     async def run_windows(
         self, *, once: bool, stopping: asyncio.Event, grace_s: float
@@ -113,52 +115,50 @@ class DomainWorker:
         report = DomainReport(self._spec.name)
         self._checkpoint, self._etag = await self._checkpoints.load()
         self._status.lake_error = None
-        watermark = self._checkpoint.watermark if self._checkpoint else self._start_at
-        report.watermark = watermark
-        self._metrics.watermark(watermark.timestamp())
+        if self._checkpoint is not None:
+            self._watermark = self._checkpoint.watermark
+        report.watermark = self._watermark
+        self._metrics.watermark(self._watermark.timestamp())
         failures = 0
         while not stopping.is_set():
             try:
-                available = await self._extractor.availability()
-                if available is not None:
-                    self._metrics.source_available(available.timestamp())
-                window = next_window(
-                    watermark,
-                    self._window_seconds,
-                    now=self._clock.now(),
-                    available_until=available,
-                )
-                if window is None:
+                self._available = await self._extractor.availability()
+                if self._available is not None:
+                    self._metrics.source_available(self._available.timestamp())
+                now = self._clock.now()
+                due = self._planner.due(self._watermark, now=now, available_until=self._available)
+                if not due:
                     if once:
                         break
-                    await _wait(stopping, self._idle_seconds(watermark))
+                    await _wait(stopping, self._planner.idle_seconds(self._watermark, now=now))
                     continue
-                result = await self._run_with_grace(window, stopping, grace_s)
+                for window in due:
+                    if stopping.is_set():
+                        break
+                    result = await self._run_with_grace(window, stopping, grace_s)
+                    self._planner.completed(window, now=self._clock.now())
+                    report.windows += 1
+                    report.counts = report.counts + result.counts
+                    report.data_parts += result.data_parts
+                    report.dlq_parts += result.dlq_parts
+                    report.watermark = self._watermark
             except (CheckpointConflictError, WindowAbandonedError):
                 raise
             except ProducerError as exc:
                 failures += 1
                 self._metrics.window_done("failed", 0.0)
                 _log.warning(
-                    "window_failed", error=str(exc), error_type=type(exc).__name__, attempt=failures
+                    "window_failed",
+                    error=str(exc),
+                    error_type=type(exc).__name__,
+                    attempt=failures,
                 )
                 if once and failures >= self._max_window_attempts:
                     raise
                 await _wait(stopping, min(self._retry_cap_s, 2.0 ** (failures - 1)))
                 continue
             failures = 0
-            watermark = window.end
-            report.windows += 1
-            report.counts = report.counts + result.counts
-            report.data_parts += result.data_parts
-            report.dlq_parts += result.dlq_parts
-            report.watermark = watermark
         return report
-
-    def _idle_seconds(self, watermark: datetime) -> float:
-        """How long to sleep when no window is ready: until the next one closes, at most 60 s."""
-        closes = watermark.timestamp() + self._window_seconds
-        return max(1.0, min(_IDLE_POLL_S, closes - self._clock.now().timestamp()))
 
     async def _run_with_grace(
         self, window: Window, stopping: asyncio.Event, grace_s: float
@@ -246,13 +246,27 @@ class DomainWorker:
         )
         return line, False
 
+    def _next_watermark(self, window: Window) -> datetime:
+        """``window.end`` if the window continues the watermark and is final, else unchanged.
+
+        Final means closed and fully available: a snapshot of a week still in progress (WFM) is
+        committed (its counts and objects) without moving the watermark past it.
+        """
+        final = window.end <= self._clock.now() and (
+            self._available is None or window.end <= self._available
+        )
+        if final and window.start <= self._watermark < window.end:
+            return window.end
+        return self._watermark
+
     async def _commit(
         self, window: Window, counts: Counts, data_parts: int, dlq_parts: int
     ) -> None:
         previous = self._checkpoint
+        watermark = self._next_watermark(window)
         checkpoint = Checkpoint(
             domain=self._spec.name,
-            watermark=window.end,
+            watermark=watermark,
             schema_version=self._contract.version,
             totals=(previous.totals if previous else Counts()) + counts,
             last_window=WindowRecord(
@@ -266,6 +280,7 @@ class DomainWorker:
         )
         self._etag = await self._checkpoints.commit(checkpoint, expect_etag=self._etag)
         self._checkpoint = checkpoint
+        self._watermark = watermark
 
     def _account(
         self, window: Window, counts: Counts, out_of_window: int, duplicates: int, elapsed: float
@@ -277,7 +292,7 @@ class DomainWorker:
         self._metrics.records("out_of_window", out_of_window)
         self._metrics.records("duplicate", duplicates)
         self._metrics.window_done("landed", elapsed)
-        self._metrics.watermark(window.end.timestamp())
+        self._metrics.watermark(self._watermark.timestamp())
         _log.info(
             "window_landed",
             window=window.label,

@@ -1,8 +1,9 @@
 """Step 3 (map): the registry of business domains and what each plugs into the flow.
 
-A ``DomainSpec`` names a domain's extractor (how its source objects are fetched for a window),
-its mapper (source object → contract record or rejection), and how to read a source object's
-time and identity (to assign it to exactly one window and drop repeats). Each domain's module
+A ``DomainSpec`` names a domain's planner (which windows are due: consecutive windows or weekly
+snapshots), its extractor (how its source objects are fetched for a window), its mapper (source
+object → contract record or rejection), and how to read a source object's time and identity (to
+assign it to exactly one window and drop repeats). Each domain's module
 is owned by that domain's team; this registry only wires them.
 """
 
@@ -19,7 +20,7 @@ from producer.domains.mapped import Mapped
 from producer.settings import DomainSettings
 from producer.source.client import ApiClient
 from producer.source.jobs import ConversationJobs
-from producer.windows import Window
+from producer.windows import IncrementalPlanner, Planner, Window
 
 __all__ = ["DomainSpec", "Extractor", "Mapped", "domain_spec"]
 
@@ -45,12 +46,17 @@ class DomainSpec:
     record_time: Callable[[Any], datetime | None]
     record_id: Callable[[Any], str | None]
     make_extractor: Callable[[ApiClient, DomainSettings, Clock], Extractor]
+    make_planner: Callable[[int, DomainSettings], Planner]
 
 
 def _telephony_extractor(api: ApiClient, settings: DomainSettings, clock: Clock) -> Extractor:
     return ConversationJobs(
         api, clock=clock, poll_seconds=settings.job_poll_seconds, page_size=settings.page_size
     )
+
+
+def _incremental(window_seconds: int, settings: DomainSettings) -> Planner:
+    return IncrementalPlanner(window_seconds)
 
 
 def _conversation_id(source: Any) -> str | None:
@@ -65,6 +71,7 @@ _SPECS = {
         record_time=telephony.conversation_start,
         record_id=_conversation_id,
         make_extractor=_telephony_extractor,
+        make_planner=_incremental,
     ),
 }
 
