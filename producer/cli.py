@@ -94,7 +94,7 @@ def _run(*, once: bool) -> int:
     for name, report in result.reports.items():
         if report.error is not None:
             print(f"mesh-producer: domain {name} failed: {report.error}", file=sys.stderr)
-    return 0 if result.ok else 1
+    return result.exit_code
 
 
 def _simulate(args: argparse.Namespace) -> int:

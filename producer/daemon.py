@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from producer.auth import TokenManager
 from producer.checkpoint import CheckpointStore
 from producer.clock import Clock, SystemClock
-from producer.contracts.registry import Contract, load_contracts, select_contract
+from producer.contracts.registry import load_domain_contracts, select_contract
 from producer.contracts.validate import Validator
 from producer.domains import domain_spec
 from producer.errors import ConfigError
@@ -54,6 +54,15 @@ class RunResult:
     def ok(self) -> bool:
         return all(report.error is None for report in self.reports.values())
 
+    @property
+    def exit_code(self) -> int:
+        """0 all landed; 2 a domain's configuration (contract, schema version) is wrong; 1 else."""
+        if self.ok:
+            return 0
+        if any(report.config_error for report in self.reports.values()):
+            return 2
+        return 1
+
 
 async def run(
     settings: Settings,
@@ -66,13 +75,12 @@ async def run(
 ) -> RunResult:
     """Run every enabled domain; with ``once``, until each has landed all it can, else forever.
 
-    Raises ``ConfigError`` (exit 2) for problems found while building the components (a broken
-    contract, an unknown schema version). Anything else a domain hits is reported in its
-    ``DomainReport.error``.
+    Whatever a domain hits, a broken contract or an unknown schema version included, stays that
+    domain's failure: it is reported in its ``DomainReport.error`` (and ``/readyz``) and, unless
+    ``once``, the domain restarts with backoff while the others go on.
     """
     stopping = stopping or asyncio.Event()
     metrics = Metrics(registry or CollectorRegistry())
-    contracts = load_contracts(settings.contracts_dir)
     runtime = _Runtime(
         settings=settings,
         metrics=metrics,
@@ -80,10 +88,6 @@ async def run(
         clock=clock or SystemClock(),
         stopping=stopping,
         once=once,
-        contracts={
-            name: select_contract(contracts, name, settings.domain(name).schema_version)
-            for name in settings.domains
-        },
         reports={name: DomainReport(name) for name in settings.domains},
     )
     loop = asyncio.get_running_loop()
@@ -138,7 +142,6 @@ class _Runtime:
     clock: Clock
     stopping: asyncio.Event
     once: bool
-    contracts: dict[str, Contract]
     reports: dict[str, DomainReport]
 
     async def supervise(self, name: str) -> None:
@@ -152,8 +155,6 @@ class _Runtime:
                 self.reports[name] = await self._run_domain(name)
             except Exception as exc:  # the supervisor contains any failure of its domain
                 error = _leaf(exc)
-                if isinstance(error, ConfigError):
-                    raise error from None
                 if isinstance(error, WindowAbandonedError):
                     _log.info("domain_stopped_mid_window", error=str(error))
                     return
@@ -167,7 +168,8 @@ class _Runtime:
                     restart_in_s=None if self.once else backoff,
                 )
                 if self.once:
-                    self.reports[name].error = status.worker_error
+                    self.reports[name].error = str(error)
+                    self.reports[name].config_error = isinstance(error, ConfigError)
                     return
             else:
                 return
@@ -180,6 +182,11 @@ class _Runtime:
         """Build one domain's components and run its token task and window loop together."""
         domain = self.settings.domain(name)
         spec = domain_spec(name)
+        # Loaded per domain and per (re)start: one domain's broken contract stays its own
+        # failure, and a fixed file is picked up by the next restart.
+        contract = select_contract(
+            load_domain_contracts(self.settings.contracts_dir, name), name, domain.schema_version
+        )
         domain_metrics = self.metrics.for_domain(name)
         status = self.health.status(name)
         async with AsyncExitStack() as stack:
@@ -222,18 +229,18 @@ class _Runtime:
             worker = DomainWorker(
                 spec=spec,
                 extractor=spec.make_extractor(api, domain, self.clock),
-                contract=self.contracts[name],
-                validator=Validator(self.contracts[name]),
+                contract=contract,
+                validator=Validator(contract),
                 writer=BatchWriter(
                     store,
                     prefix=domain.prefix,
                     domain=name,
-                    major=self.contracts[name].major,
+                    major=contract.major,
                     compression=self.settings.compression,
                     part_max_records=domain.part_max_records,
                     metrics=domain_metrics,
                     object_metadata={
-                        "x-schema-version": self.contracts[name].version,
+                        "x-schema-version": contract.version,
                         "domain": name,
                     },
                 ),

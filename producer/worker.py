@@ -63,6 +63,7 @@ class DomainReport:
     dlq_parts: int = 0
     watermark: datetime | None = None
     error: str | None = None
+    config_error: bool = False
 
 
 class DomainWorker:

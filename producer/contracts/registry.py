@@ -33,6 +33,7 @@ __all__ = [
     "Contract",
     "compile_schema",
     "load_contracts",
+    "load_domain_contracts",
     "select_contract",
 ]
 
@@ -123,6 +124,20 @@ def load_contracts(directory: Path) -> dict[str, list[Contract]]:
         if contracts:
             found[folder.name] = sorted(contracts, key=lambda c: (c.major, c.minor))
     return found
+
+
+def load_domain_contracts(directory: Path, domain: str) -> dict[str, list[Contract]]:
+    """Load only ``{directory}/{domain}/*.json`` (one domain's failure stays its own).
+
+    Same result shape and errors as ``load_contracts``, for that one domain.
+    """
+    folder = directory / domain
+    if not folder.is_dir():
+        raise ConfigError(
+            f"MESH_CONTRACTS_DIR: no contract folder {folder} for the {domain} domain"
+        )
+    contracts = [_load_file(path) for path in sorted(folder.glob("*.json")) if path.is_file()]
+    return {domain: sorted(contracts, key=lambda c: (c.major, c.minor))} if contracts else {}
 
 
 def select_contract(

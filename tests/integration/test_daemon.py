@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from producer import daemon
 from producer.checkpoint import CheckpointStore
-from producer.errors import ConfigError
 from producer.lake.store import open_store
 from producer.settings import LakeLocation, Settings, TelephonySettings
 from producer.simulator import RunningSimulator
@@ -130,18 +128,22 @@ async def test_wrong_secret_fails_the_domain_and_commits_nothing(
     assert await _checkpoint(lake_url) is None
 
 
-async def test_broken_contract_is_a_config_error(
+async def test_broken_contract_fails_its_domain_with_exit_2(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
-    """A contract file that does not parse stops start-up with a ConfigError naming it."""
+    """A contract file that does not parse: the domain fails naming the file; exit code 2."""
     contracts = tmp_path / "contracts" / "telephony"
     contracts.mkdir(parents=True)
     (contracts / "1.0.json").write_text("{not json")
     settings = _settings(
         simulator, (tmp_path / "lake").as_uri(), contracts_dir=tmp_path / "contracts"
     )
-    with pytest.raises(ConfigError, match=r"1\.0\.json"):
-        await daemon.run(settings, once=True, install_signal_handlers=False)
+    result = await daemon.run(settings, once=True, install_signal_handlers=False)
+    report = result.reports["telephony"]
+    assert report.config_error
+    assert report.error is not None
+    assert "1.0.json" in report.error
+    assert result.exit_code == 2
 
 
 def _free_port() -> int:
