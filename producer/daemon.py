@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
 from prometheus_client import CollectorRegistry
 
 from producer.auth import TokenManager
+from producer.budget import PriorityBudget
 from producer.checkpoint import CheckpointStore
 from producer.clock import Clock, SystemClock
 from producer.contracts.registry import load_domain_contracts, select_contract
@@ -88,6 +89,11 @@ async def run(
         clock=clock or SystemClock(),
         stopping=stopping,
         once=once,
+        shared_budget=(
+            PriorityBudget(settings.org_rate_limit_per_minute)
+            if settings.org_rate_limit_per_minute
+            else None
+        ),
         reports={name: DomainReport(name) for name in settings.domains},
     )
     loop = asyncio.get_running_loop()
@@ -103,6 +109,11 @@ async def run(
                     host=settings.http_host,
                     port=settings.http_port,
                     before_scrape=lambda: _export_readiness(runtime.health, metrics),
+                    admin=(
+                        (settings.admin_token.get_secret_value(), runtime.limiters)
+                        if settings.admin_token is not None
+                        else None
+                    ),
                 )
             )
             _log.info("daemon_started", domains=list(settings.domains), http_port=port, once=once)
@@ -143,6 +154,8 @@ class _Runtime:
     stopping: asyncio.Event
     once: bool
     reports: dict[str, DomainReport]
+    shared_budget: PriorityBudget | None = None
+    limiters: dict[str, DomainLimiter] = field(default_factory=dict)
 
     async def supervise(self, name: str) -> None:
         """Run one domain; on failure record it, back off and restart (never crosses domains)."""
@@ -203,6 +216,14 @@ class _Runtime:
                 margin_seconds=domain.token_refresh_margin_seconds,
                 request_timeout_s=self.settings.request_timeout_seconds,
             )
+            limiter = DomainLimiter(
+                per_minute=domain.rate_limit_per_minute,
+                priority=domain.priority,
+                clock=self.clock,
+                metrics=domain_metrics,
+                shared=self.shared_budget,
+            )
+            self.limiters[name] = limiter
             status.token_ready = lambda: tokens.ready
             status.token_error = lambda: tokens.last_error
             api = ApiClient(
@@ -210,12 +231,7 @@ class _Runtime:
                 base_url=self.settings.api_base_url,
                 session=session,
                 tokens=tokens,
-                limiter=DomainLimiter(
-                    per_minute=domain.rate_limit_per_minute,
-                    clock=self.clock,
-                    metrics=domain_metrics,
-                ),
-                priority=domain.priority,
+                limiter=limiter,
                 metrics=domain_metrics,
                 clock=self.clock,
                 retry=RetryPolicy(budget_s=self.settings.request_retry_seconds),

@@ -16,13 +16,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from producer.simulator import data
 from producer.simulator.faults import Fault, FaultPlan
 from producer.simulator.jobs import Job, JobOutcome
 from producer.simulator.timeline import epoch_ms
+from producer.simulator.workforce import SearchShape, Workforce
 
 __all__ = [
     "RateDecision",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 _WINDOW_SECONDS = 60.0
+_ORG_WINDOW = "org"  # the shared window's key (token fingerprints are 8 hex digits)
 
 
 def _utc_now() -> datetime:
@@ -52,6 +54,8 @@ class SimulatorConfig:
     clients: dict[str, str]
     token_lifetime_seconds: int = 86399
     rate_limit_per_minute: int = 300
+    # An org-wide budget over every token (0 = none): the burst scenario's throttled shared quota.
+    org_rate_limit_per_minute: int = 0
     conversations_per_hour: float = 240.0
     seed: int = 7
     availability_lag_seconds: float = 900.0
@@ -67,6 +71,15 @@ class SimulatorConfig:
     rotation_revokes_tokens: bool = False
     omit_empty_conversations: bool = True
     monotonic: Callable[[], float] = time.monotonic
+    # WFM (reference §7): schedules, the agent-schedule search's response shapes, downloads
+    wfm_agents_per_unit: int = 8  # business units get 1.5x, 1x and 0.5x this many agents
+    wfm_published_weeks_ahead: int = 3  # weeks after the current BU week that are published
+    wfm_invalid_shift_ratio: float = 0.03  # shifts that break the contract on purpose
+    wfm_search_shape: SearchShape = "auto"  # auto: inline, or a downloadUrl when large
+    wfm_inline_max_shifts: int = 50  # "auto": a larger result comes as a downloadUrl
+    wfm_async_over_days: float | None = None  # a longer search range answers Processing
+    wfm_search_max_days: int = 31  # a longer range is a 400 invalid.date [U]
+    wfm_download_ttl_seconds: float = 300.0  # how long a pre-signed download URL works
 
     def __post_init__(self) -> None:
         if self.token_lifetime_seconds <= 0 or self.rate_limit_per_minute < 0:
@@ -129,6 +142,12 @@ class Simulator:
         self._tokens: dict[str, _Token] = {}
         self._windows: dict[str, deque[float]] = {}
         self._job_outcomes: deque[JobOutcome] = deque()
+        self.workforce = Workforce(
+            seed=config.seed,
+            agents_per_unit=config.wfm_agents_per_unit,
+            invalid_ratio=config.wfm_invalid_shift_ratio,
+            weeks_ahead=config.wfm_published_weeks_ahead,
+        )
 
     # -- fault switches: each covers the next n requests whose path contains path_contains --
 
@@ -173,6 +192,18 @@ class Simulator:
         if state not in ("FAILED", "EXPIRED"):
             raise ValueError(f"fail_next_job takes FAILED or EXPIRED, not {state!r}")
         self._job_outcomes.append("FAILED" if state == "FAILED" else "EXPIRED")
+
+    def processing_next(self, n: int) -> None:
+        """The next ``n`` WFM agent-schedule searches answer ``Processing`` (§7.2 shape 3)."""
+        self.workforce.processing_pending += n
+
+    def republish(self, business_unit_id: str, week_date: date | str) -> list[str]:
+        """Publish a changed version of a BU week (``yyyy-MM-dd``, its first BU-local day).
+
+        Moves the mid-week shift of two agents; returns the changed shift ids. ``KeyError`` for
+        an unknown unit, ``ValueError`` for a day that does not start one of its weeks.
+        """
+        return self.workforce.republish(business_unit_id, week_date)
 
     def token_endpoint_down(self, n: int, status: int = 503) -> None:
         """The next ``n`` token requests fail with ``status``."""
@@ -238,17 +269,29 @@ class Simulator:
         until the oldest counted request leaves the window (at least 1).
         """
         limit = self.config.rate_limit_per_minute
-        if limit == 0:
+        org_limit = self.config.org_rate_limit_per_minute
+        if limit == 0 and org_limit == 0:
             return None
         now = self.config.monotonic()
-        window = self._windows.setdefault(fingerprint, deque())
+        windows = []
+        if limit:
+            windows.append((self._slide(fingerprint, now), limit))
+        if org_limit:
+            windows.append((self._slide(_ORG_WINDOW, now), org_limit))
+        allowed = all(len(window) < cap for window, cap in windows)
+        if allowed:
+            for window, _ in windows:
+                window.append(now)
+        # Describe the tightest bucket: the one that refused, else the per-token one.
+        window, cap = next(((w, c) for w, c in windows if len(w) >= c), windows[0])
+        reset = max(1, math.ceil(window[0] + _WINDOW_SECONDS - now)) if window else 60
+        return RateDecision(allowed, cap, len(window), reset)
+
+    def _slide(self, key: str, now: float) -> deque[float]:
+        window = self._windows.setdefault(key, deque())
         while window and window[0] <= now - _WINDOW_SECONDS:
             window.popleft()
-        allowed = len(window) < limit
-        if allowed:
-            window.append(now)
-        reset = max(1, math.ceil(window[0] + _WINDOW_SECONDS - now)) if window else 60
-        return RateDecision(allowed, limit, len(window), reset)
+        return window
 
     def next_job_outcome(self) -> JobOutcome:
         """How the job being submitted will end (consumes one ``fail_next_job``)."""
@@ -279,3 +322,11 @@ class Simulator:
         cfg = self.config
         found = data.select(cfg.seed, cfg.conversations_per_hour, start_ms, end_ms, available)
         return [data.record(arrival, available) for arrival in found]
+
+    def shifts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Ground truth: every shift an agent-schedule search over ``[start, end)`` returns now.
+
+        All business units; each is ``{businessUnitId, businessUnitTimeZone, userId, shift}``,
+        sorted by unit, user, shift start and shift id.
+        """
+        return self.workforce.shifts(start, end, self.config.now())

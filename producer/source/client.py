@@ -72,7 +72,6 @@ class ApiClient:
         session: aiohttp.ClientSession,
         tokens: TokenProvider,
         limiter: DomainLimiter,
-        priority: str,
         metrics: DomainMetrics,
         clock: Clock,
         retry: RetryPolicy,
@@ -84,7 +83,6 @@ class ApiClient:
         self._session = session
         self._tokens = tokens
         self._limiter = limiter
-        self._priority = priority
         self._metrics = metrics
         self._clock = clock
         self._retry = retry
@@ -176,7 +174,8 @@ class ApiClient:
         json: Any,
         token: str | None,
     ) -> ApiResponse | _Failure:
-        headers = {"Accept": "application/json", "x-priority": self._priority}
+        # The platform has no request priority; the header carries ours for proxies and logs.
+        headers = {"Accept": "application/json", "x-priority": self._limiter.priority}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         body = orjson.dumps(json) if json is not None else None
@@ -194,6 +193,7 @@ class ApiClient:
             self._metrics.api_response("error", self._clock.monotonic() - sent)
             return _Failure("connection", None, type(exc).__name__)
         self._metrics.api_response(_status_class(status), self._clock.monotonic() - sent)
+        self._limiter.advise(response_headers)
         if 200 <= status < 300:
             try:
                 parsed = orjson.loads(raw) if raw.strip() else None
@@ -211,6 +211,7 @@ class ApiClient:
             return _Failure("unauthorized", None, detail)
         if status == 429:
             self._metrics.throttled()
+            self._limiter.throttled()
             return _Failure("throttled", retry_after, detail)
         if status in RETRYABLE_STATUSES:
             return _Failure("server_error", retry_after, detail)

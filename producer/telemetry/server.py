@@ -2,25 +2,30 @@
 
 ``/metrics`` exposes the injected Prometheus registry; ``/healthz`` answers 200 while the event
 loop and the supervisors are alive; ``/readyz`` answers 200 when every enabled domain is ready,
-else 503 with a JSON body naming each domain that is not and why. Serves until cancelled.
+else 503 with a JSON body naming each domain that is not and why; ``/admin/quotas`` only when an
+admin token is configured (``telemetry/admin.py``). Serves until the context closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from producer.telemetry.admin import QuotaControl, add_admin_routes
 from producer.telemetry.health import Health
 
 __all__ = ["serve_http"]
 
 
 def _app(
-    registry: CollectorRegistry, health: Health, before_scrape: Callable[[], None] | None
+    registry: CollectorRegistry,
+    health: Health,
+    before_scrape: Callable[[], None] | None,
+    admin: tuple[str, Mapping[str, QuotaControl]] | None,
 ) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         if before_scrape is not None:
@@ -43,6 +48,8 @@ def _app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if admin is not None:
+        add_admin_routes(app, *admin)
     return app
 
 
@@ -54,12 +61,14 @@ async def serve_http(
     host: str,
     port: int,
     before_scrape: Callable[[], None] | None = None,
+    admin: tuple[str, Mapping[str, QuotaControl]] | None = None,
 ) -> AsyncIterator[int]:
     """Serve the endpoints while the context is open; yields the bound port (port 0 = any).
 
     ``before_scrape`` refreshes gauges computed from state (readiness) just before ``/metrics``.
+    ``admin`` = (bearer token, limiters by domain) adds the runtime quota endpoint.
     """
-    runner = web.AppRunner(_app(registry, health, before_scrape), access_log=None)
+    runner = web.AppRunner(_app(registry, health, before_scrape, admin), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -288,8 +288,9 @@ class TestRevocation:
                 base_url=running.base_url,
                 session=session,
                 tokens=manager,
-                limiter=DomainLimiter(per_minute=60_000, clock=clock, metrics=metrics),
-                priority="high",
+                limiter=DomainLimiter(
+                    per_minute=60_000, priority="high", clock=clock, metrics=metrics
+                ),
                 metrics=metrics,
                 clock=clock,
                 retry=RetryPolicy(rng=random.Random(3)),

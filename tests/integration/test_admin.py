@@ -1,0 +1,136 @@
+"""The runtime quota endpoint on a running daemon: off by default, bearer token required."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from producer import daemon
+from producer.settings import Settings, TelephonySettings
+from producer.simulator import RunningSimulator
+
+_ADMIN = "admin-token-for-tests"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _running(
+    simulator: RunningSimulator, tmp_path: Path, admin_token: str | None
+) -> AsyncIterator[str]:
+    port = _free_port()
+    settings = Settings(
+        domains=("telephony",),
+        genesys_api_url=simulator.base_url,
+        genesys_login_url=simulator.base_url,
+        lake_url=(tmp_path / "lake").as_uri(),
+        http_port=port,
+        http_host="127.0.0.1",
+        admin_token=SecretStr(admin_token) if admin_token else None,
+        telephony=TelephonySettings(
+            client_id="telephony-client",
+            client_secret=SecretStr("telephony-secret"),
+            job_poll_seconds=0.02,
+        ),
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(
+        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):  # until the domain has built its limiter
+                await asyncio.sleep(0.05)
+                headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+                try:
+                    async with session.get(f"{base}/admin/quotas", headers=headers) as response:
+                        if response.status != 200 or "telephony" in await response.text():
+                            break
+                except aiohttp.ClientConnectionError:
+                    continue
+        yield base
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+@pytest.fixture
+async def admin(simulator: RunningSimulator, tmp_path: Path) -> AsyncIterator[str]:
+    async for base in _running(simulator, tmp_path, _ADMIN):
+        yield base
+
+
+async def _call(
+    method: str, url: str, token: str | None = None, body: Any = None
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, headers=headers, json=body) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def test_refuses_requests_without_the_token(admin: str) -> None:
+    """No token or a wrong one: 401 for reading and for changing; nothing changes."""
+    assert (await _call("GET", f"{admin}/admin/quotas"))[0] == 401
+    assert (await _call("GET", f"{admin}/admin/quotas", "nope"))[0] == 401
+    status, _ = await _call("PUT", f"{admin}/admin/quotas/telephony", "nope", {"per_minute": 1})
+    assert status == 401
+    status, body = await _call("GET", f"{admin}/admin/quotas", _ADMIN)
+    assert status == 200
+    assert body["telephony"]["per_minute"] == 240
+
+
+async def test_reads_and_changes_quota_and_priority(admin: str) -> None:
+    """With the token: the quota and priority change at once and read back."""
+    status, body = await _call(
+        "PUT", f"{admin}/admin/quotas/telephony", _ADMIN, {"per_minute": 90, "priority": "low"}
+    )
+    assert status == 200
+    assert body["telephony"] == {"per_minute": 90, "effective_per_minute": 90, "priority": "low"}
+    status, metrics = await _call_text(f"{admin}/metrics")
+    assert 'mesh_ratelimit_quota_per_minute{domain="telephony"} 90.0' in metrics
+    assert _ADMIN not in metrics
+
+
+async def _call_text(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"per_minute": 0}, {"per_minute": "fast"}, {"priority": "urgent"}, {}, {"quota": 5}, [1]],
+)
+async def test_rejects_bad_changes(admin: str, body: Any) -> None:
+    """Invalid values are refused with 400 and a reason."""
+    status, answer = await _call("PUT", f"{admin}/admin/quotas/telephony", _ADMIN, body)
+    assert status == 400
+    assert answer["error"]
+
+
+async def test_unknown_domain_is_404(admin: str) -> None:
+    """A domain that is not running cannot be changed."""
+    status, _ = await _call("PUT", f"{admin}/admin/quotas/billing", _ADMIN, {"per_minute": 5})
+    assert status == 404
+
+
+async def test_endpoint_is_off_without_admin_token(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """Without MESH_ADMIN_TOKEN there is no admin route at all."""
+    async for base in _running(simulator, tmp_path, None):
+        assert (await _call_text(f"{base}/admin/quotas"))[0] == 404
