@@ -23,7 +23,7 @@ async def _token(session: aiohttp.ClientSession, base: str, client: str, secret:
     async with session.post(
         f"{base}/oauth/token",
         data={"grant_type": "client_credentials"},
-        auth=aiohttp.BasicAuth(client, secret),
+        headers={"Authorization": aiohttp.encode_basic_auth(client, secret)},
     ) as response:
         body = await response.json()
         token: str = body["access_token"]
