@@ -8,6 +8,7 @@ corrupt or foreign checkpoint by starting over: that is an operator's decision.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,7 +21,14 @@ from producer.lake.store import ObjectStore
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "CheckpointStore", "Counts", "WindowRecord"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "CheckpointStore",
+    "Counts",
+    "RecentWindow",
+    "WindowRecord",
+]
 
 FORMAT_VERSION = 1
 _T = TypeVar("_T")
@@ -47,6 +55,13 @@ class Counts:
             self.dead_lettered + other.dead_lettered,
         )
 
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(
+            self.fetched - other.fetched,
+            self.landed - other.landed,
+            self.dead_lettered - other.dead_lettered,
+        )
+
     @property
     def balanced(self) -> bool:
         """True when ``fetched == landed + dead_lettered``."""
@@ -70,10 +85,25 @@ class WindowRecord:
 
 
 @dataclass(frozen=True)
+class RecentWindow:
+    """A window inside the re-sweep horizon: its latest counts and when it was first exported.
+
+    ``first_exported_at`` is reused as the ``rejected_at`` of its dead letters on every later
+    export, so an unchanged window produces byte-identical objects and is not rewritten.
+    """
+
+    counts: Counts
+    first_exported_at: datetime
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """A domain's committed progress: every window ending at or before ``watermark`` is landed.
 
-    ``totals`` accumulate the counts of every window committed. Datetimes must be aware.
+    ``totals`` are the counts of what the lake holds: the sum over every window committed, with a
+    re-swept window's latest counts replacing its earlier ones. ``recent`` keeps the counts of the
+    windows still inside the re-sweep horizon (``Window.label`` → ``RecentWindow``) so that
+    replacement is exact. Datetimes must be aware.
     """
 
     domain: str
@@ -83,6 +113,7 @@ class Checkpoint:
     last_window: WindowRecord | None
     updated_at: datetime
     format_version: int = field(default=FORMAT_VERSION)
+    recent: Mapping[str, RecentWindow] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         instants = [self.watermark, self.updated_at]
@@ -231,6 +262,13 @@ def _encode(checkpoint: Checkpoint) -> bytes:
             "dlq_parts": last.dlq_parts,
         },
         "updated_at": _utc(checkpoint.updated_at),
+        "recent_windows": {
+            label: {
+                "counts": _counts(recent.counts),
+                "first_exported_at": _utc(recent.first_exported_at),
+            }
+            for label, recent in sorted(checkpoint.recent.items())
+        },
     }
     return orjson.dumps(document, option=_JSON_OPTIONS)
 
@@ -257,6 +295,13 @@ def _decode(data: bytes) -> Checkpoint:
         ),
         updated_at=_instant(document["updated_at"]),
         format_version=version,
+        recent={
+            _typed(label, str): RecentWindow(
+                counts=_counts_from(recent["counts"]),
+                first_exported_at=_instant(recent["first_exported_at"]),
+            )
+            for label, recent in _typed(document.get("recent_windows", {}), dict).items()
+        },
     )
 
 

@@ -268,6 +268,10 @@ class _Runtime:
                 clock=self.clock,
                 metrics=domain_metrics,
                 status=status,
+                resweep_hours=_first_set(
+                    domain.resweep_hours, self.settings.resweep_hours, spec.default_resweep_hours
+                ),
+                resweep_interval_s=domain.resweep_interval_seconds,
             )
             async with asyncio.TaskGroup() as group:
                 refresher = group.create_task(tokens.run_refresher(), name=f"{name}:token")
@@ -284,6 +288,11 @@ class _Runtime:
                 work.add_done_callback(lambda _: refresher.cancel())
             status.worker_running = False
             return work.result()
+
+
+def _first_set(*values: float | None) -> float:
+    """The first value that is not None (the last one always is set)."""
+    return next(value for value in values if value is not None)
 
 
 def _leaf(exc: BaseException) -> BaseException:

@@ -61,6 +61,8 @@ class DomainSettings(BaseModel):
     job_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     page_size: int = Field(default=1000, gt=0, le=10_000)
     part_max_records: int = Field(default=50_000, gt=0)
+    resweep_hours: float | None = Field(default=None, ge=0, le=24 * 14)
+    resweep_interval_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("schema_version")
     @classmethod
@@ -183,6 +185,12 @@ class Settings(BaseSettings):
     alert_threshold_ratio: float = Field(default=0.05, gt=0, le=1)
     alert_min_records: int = Field(default=50, ge=1)
     alert_window_seconds: int = Field(default=3600, gt=0)
+    alert_cooldown_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="after an alert, no other for the same domain this long; "
+        "unset: `MESH_ALERT_WINDOW_SECONDS`",
+    )
     telephony: TelephonySettings | None = None
     quality: QualitySettings | None = None
     wfm: WfmSettings | None = None

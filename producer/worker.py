@@ -13,22 +13,21 @@ from __future__ import annotations
 import asyncio
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
 import structlog
 
-from producer.checkpoint import Checkpoint, CheckpointStore, Counts, WindowRecord
+from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow, WindowRecord
 from producer.clock import Clock
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
 from producer.domains import DomainSpec, Extractor
-from producer.envelope import dead_letter_line, envelope_line
 from producer.errors import AccountingError, CheckpointConflictError, ProducerError
-from producer.lake.writer import BatchWriter
+from producer.lake.writer import BatchWriter, WindowLanded
+from producer.routing import Route, WindowRouter
 from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
-from producer.windows import Planner, Window
+from producer.windows import Planner, Window, parse_instant
 
 __all__ = ["DomainReport", "DomainWorker", "WindowAbandonedError", "WindowResult"]
 
@@ -85,6 +84,8 @@ class DomainWorker:
         status: DomainStatus,
         max_window_attempts: int = 3,
         retry_cap_s: float = 300.0,
+        resweep_hours: float = 0.0,
+        resweep_interval_s: float = 3600.0,
     ) -> None:
         self._spec = spec
         self._extractor = extractor
@@ -103,11 +104,17 @@ class DomainWorker:
         self._etag: str | None = None
         self._watermark = self._start_at
         self._available: datetime | None = None
+        self._resweep_hours = resweep_hours
+        self._resweep_interval_s = resweep_interval_s
+        self._next_resweep: datetime | None = None
 
     async def run_windows(
         self, *, once: bool, stopping: asyncio.Event, grace_s: float
     ) -> DomainReport:
         """Export windows until stopped (or, with ``once``, until none is closed and available).
+
+        When no new window is due, landed windows inside the re-sweep horizon are re-exported
+        once per interval, so late changes land (a re-export rewrites only changed objects).
 
         Returns the report of what landed. Raises after ``max_window_attempts`` consecutive
         failures in ``once`` mode; in continuous mode failures back off and retry forever.
@@ -128,6 +135,8 @@ class DomainWorker:
                     self._metrics.source_available(self._available.timestamp())
                 now = self._clock.now()
                 due = self._planner.due(self._watermark, now=now, available_until=self._available)
+                if not due:
+                    due = self._resweep_due(now)
                 if not due:
                     if once:
                         break
@@ -161,6 +170,24 @@ class DomainWorker:
             failures = 0
         return report
 
+    def _resweep_due(self, now: datetime) -> list[Window]:
+        """Landed windows inside the re-sweep horizon, once per interval (late data).
+
+        Only windows this domain has exported are re-exported; unchanged ones rewrite nothing.
+        """
+        if self._resweep_hours <= 0 or self._checkpoint is None:
+            return []
+        if self._next_resweep is not None and now < self._next_resweep:
+            return []
+        self._next_resweep = now + timedelta(seconds=self._resweep_interval_s)
+        horizon = self._watermark - timedelta(hours=self._resweep_hours)
+        windows = []
+        for label in self._checkpoint.recent:
+            start, end = (parse_instant(part) for part in label.split("-"))
+            if horizon < end <= self._watermark:
+                windows.append(Window(start, end))
+        return sorted(windows)
+
     async def _run_with_grace(
         self, window: Window, stopping: asyncio.Event, grace_s: float
     ) -> WindowResult:
@@ -186,66 +213,52 @@ class DomainWorker:
     async def run_window(self, window: Window) -> WindowResult:
         """The six steps for one window; commits the checkpoint last. Raises on any failure."""
         started = self._clock.monotonic()
-        spec = self._spec
-        fetched = landed = dead = out_of_window = duplicates = 0
-        seen: set[str] = set()
+        recent = self._checkpoint.recent.get(window.label) if self._checkpoint else None
+        router = WindowRouter(
+            spec=self._spec,
+            contract=self._contract,
+            validator=self._validator,
+            window=window,
+            # A re-export keeps the first rejection time, so unchanged parts stay byte-identical.
+            rejected_at=recent.first_exported_at if recent else self._clock.now(),
+        )
+        routes = dict.fromkeys(Route, 0)
         write = self._writer.open_window(window)
         async with aclosing(self._extractor.fetch(window)) as pages:  # 2 extract
             async for page in pages:
                 for source in page:
-                    started_at = spec.record_time(source)
-                    if started_at is not None and not window.contains(started_at):
-                        out_of_window += 1  # belongs to the window it started in
-                        continue
-                    record_id = spec.record_id(source)
-                    if record_id is not None:
-                        if record_id in seen:
-                            duplicates += 1
-                            continue
-                        seen.add(record_id)
-                    fetched += 1
-                    line, ok = self._process(window, source)  # 3 map, 4 validate
-                    if ok:
-                        await write.add_landed(line)  # 5 write
-                        landed += 1
-                    else:
-                        await write.add_dead_letter(line)
-                        dead += 1
+                    routed = router.route(source)  # 3 map, 4 validate
+                    routes[routed.route] += 1
+                    if routed.route is Route.LANDED:
+                        await write.add_landed(routed.line)  # 5 write
+                    elif routed.route is Route.DEAD_LETTERED:
+                        await write.add_dead_letter(routed.line)
         written = await write.finish()
-        counts = Counts(fetched=fetched, landed=landed, dead_lettered=dead)
-        if not counts.balanced or (written.landed, written.dead_lettered) != (landed, dead):
+        landed, dead = routes[Route.LANDED], routes[Route.DEAD_LETTERED]
+        counts = Counts(fetched=landed + dead, landed=landed, dead_lettered=dead)
+        if (written.landed, written.dead_lettered) != (landed, dead):
             raise AccountingError(
-                f"window {window.label}: fetched {fetched}, landed {landed}/{written.landed}, "
-                f"dead-lettered {dead}/{written.dead_lettered}"
+                f"window {window.label}: routed {landed} landed and {dead} dead-lettered, "
+                f"wrote {written.landed} and {written.dead_lettered}"
             )
-        await self._commit(window, counts, written.data_parts, written.dlq_parts)  # 6 commit
+        unchanged = recent is not None and recent.counts == counts and not written.bytes_written
+        if not unchanged:
+            await self._commit(window, counts, written)  # 6 commit
         elapsed = self._clock.monotonic() - started
-        self._account(window, counts, out_of_window, duplicates, elapsed)
+        if recent is not None:
+            self._metrics.resweep("unchanged" if unchanged else "changed")
+        if not unchanged:
+            self._account(window, counts, routes, elapsed, resweep=recent is not None)
+        else:
+            _log.debug("window_unchanged", window=window.label)
         return WindowResult(
-            window, counts, out_of_window, duplicates, written.data_parts, written.dlq_parts
+            window,
+            counts,
+            routes[Route.OUT_OF_WINDOW],
+            routes[Route.DUPLICATE],
+            written.data_parts,
+            written.dlq_parts,
         )
-
-    def _process(self, window: Window, source: Any) -> tuple[bytes, bool]:
-        """Map and validate one source object: (envelope line, True) or (DLQ line, False)."""
-        mapped = self._spec.map_record(source)
-        issues = mapped.issues
-        stage = mapped.stage
-        if mapped.record is not None and not issues:
-            issues = tuple(self._validator.check(mapped.record))
-            if not issues:
-                return envelope_line(self._contract, mapped.record), True
-            stage = "validation"
-        line = dead_letter_line(
-            domain=self._spec.name,
-            schema_version=self._contract.version,
-            window=window,
-            rejected_at=self._clock.now(),
-            stage=stage,
-            issues=issues,
-            record=mapped.record,
-            source=source,
-        )
-        return line, False
 
     def _next_watermark(self, window: Window) -> datetime:
         """``window.end`` if the window continues the watermark and is final, else unchanged.
@@ -260,50 +273,72 @@ class DomainWorker:
             return window.end
         return self._watermark
 
-    async def _commit(
-        self, window: Window, counts: Counts, data_parts: int, dlq_parts: int
-    ) -> None:
+    async def _commit(self, window: Window, counts: Counts, written: WindowLanded) -> None:
+        """Advance the checkpoint by CAS: totals, the recent-window ledger, the watermark."""
         previous = self._checkpoint
+        now = self._clock.now()
         watermark = self._next_watermark(window)
+        recent = dict(previous.recent) if previous else {}
+        totals = previous.totals if previous else Counts()
+        earlier = recent.get(window.label)
+        if earlier is not None:  # a re-export replaces the window's earlier counts
+            totals = totals - earlier.counts
+        totals = totals + counts
+        recent[window.label] = RecentWindow(counts, earlier.first_exported_at if earlier else now)
+        horizon = watermark - timedelta(hours=self._resweep_hours)
+        recent = {label: kept for label, kept in recent.items() if _window_end(label) > horizon}
         checkpoint = Checkpoint(
             domain=self._spec.name,
             watermark=watermark,
             schema_version=self._contract.version,
-            totals=(previous.totals if previous else Counts()) + counts,
+            totals=totals,
             last_window=WindowRecord(
                 start=window.start,
                 end=window.end,
                 counts=counts,
-                data_parts=data_parts,
-                dlq_parts=dlq_parts,
+                data_parts=written.data_parts,
+                dlq_parts=written.dlq_parts,
             ),
-            updated_at=self._clock.now(),
+            updated_at=now,
+            recent=recent,
         )
         self._etag = await self._checkpoints.commit(checkpoint, expect_etag=self._etag)
         self._checkpoint = checkpoint
         self._watermark = watermark
 
     def _account(
-        self, window: Window, counts: Counts, out_of_window: int, duplicates: int, elapsed: float
+        self,
+        window: Window,
+        counts: Counts,
+        routes: dict[Route, int],
+        elapsed: float,
+        *,
+        resweep: bool,
     ) -> None:
         """Metrics and the one summary line, after the window is committed."""
         self._metrics.records("fetched", counts.fetched)
         self._metrics.records("landed", counts.landed)
         self._metrics.records("dead_lettered", counts.dead_lettered)
-        self._metrics.records("out_of_window", out_of_window)
-        self._metrics.records("duplicate", duplicates)
+        self._metrics.records("out_of_window", routes[Route.OUT_OF_WINDOW])
+        self._metrics.records("duplicate", routes[Route.DUPLICATE])
         self._metrics.window_done("landed", elapsed)
         self._metrics.watermark(self._watermark.timestamp())
         _log.info(
             "window_landed",
             window=window.label,
+            resweep=resweep,
             fetched=counts.fetched,
             landed=counts.landed,
             dead_lettered=counts.dead_lettered,
-            out_of_window=out_of_window,
-            duplicates=duplicates,
+            out_of_window=routes[Route.OUT_OF_WINDOW],
+            duplicates=routes[Route.DUPLICATE],
             seconds=round(elapsed, 3),
         )
+
+
+def _window_end(label: str) -> datetime:
+    """The end instant of a ``Window.label`` (``{start}-{end}``)."""
+    return parse_instant(label.rsplit("-", 1)[1])
 
 
 async def _wait(stopping: asyncio.Event, seconds: float) -> None:

@@ -114,6 +114,13 @@ class Metrics:
             ["domain", "outcome"],
             registry=registry,
         )
+        self.resweeps = Counter(
+            "mesh_resweeps_total",
+            "Landed windows exported again for late data, by outcome (changed: objects "
+            "rewritten and the checkpoint updated; unchanged: nothing written).",
+            ["domain", "outcome"],
+            registry=registry,
+        )
         self.window_duration = Histogram(
             "mesh_window_duration_seconds",
             "Wall time from a window's first request to its committed checkpoint.",
@@ -143,6 +150,13 @@ class Metrics:
             "mesh_domain_restarts_total",
             "Times a domain's worker failed and was restarted by its supervisor.",
             ["domain"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "mesh_alerts_total",
+            "Dead-letter alerts by outcome: triggered (threshold crossed, queued), sent, "
+            "retried (a failed attempt to be retried), failed (given up), dropped (queue full).",
+            ["domain", "outcome"],
             registry=registry,
         )
 
@@ -199,6 +213,9 @@ class DomainMetrics:
         if outcome == "landed":
             self.families.window_duration.labels(self.domain).observe(seconds)
 
+    def resweep(self, outcome: str) -> None:
+        self.families.resweeps.labels(self.domain, outcome).inc()
+
     def watermark(self, unix_seconds: float) -> None:
         self.families.watermark.labels(self.domain).set(unix_seconds)
 
@@ -210,3 +227,6 @@ class DomainMetrics:
 
     def restarted(self) -> None:
         self.families.restarts.labels(self.domain).inc()
+
+    def alert(self, outcome: str) -> None:
+        self.families.alerts.labels(self.domain, outcome).inc()
