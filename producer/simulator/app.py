@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from producer.simulator import analytics, oauth
+from producer.simulator import analytics, oauth, quality, wfm
 from producer.simulator.faults import Fault
 from producer.simulator.responses import (
     BEARER_TOKEN,
@@ -33,6 +33,8 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ROUTE_MODULES: tuple[Callable[[web.Application], None], ...] = (
     oauth.add_routes,
     analytics.add_routes,
+    wfm.add_routes,
+    quality.add_routes,
 )
 _API_PREFIX = "/api/v2/"
 _DROPPED = web.RequestKey("dropped", bool)

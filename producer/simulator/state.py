@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from producer.simulator import data
+from producer.simulator import data, evaluations, scorecards
 from producer.simulator.faults import Fault, FaultPlan
 from producer.simulator.jobs import Job, JobOutcome
 from producer.simulator.timeline import epoch_ms
@@ -71,6 +71,23 @@ class SimulatorConfig:
     rotation_revokes_tokens: bool = False
     omit_empty_conversations: bool = True
     monotonic: Callable[[], float] = time.monotonic
+    # quality evaluations (reference §6): volume, lifecycle, and the search's [U] facts as knobs
+    evaluations_per_hour: float = 20.0
+    evaluation_rescore_ratio: float = 0.15
+    evaluation_quirk_ratio: float = 0.03
+    evaluation_index_lag_seconds: float = 60.0
+    evaluation_search_date_fields: tuple[str, ...] = evaluations.DATE_FIELDS
+    evaluation_search_page_size_default: int = 25
+    evaluation_search_page_size_max: int = 100
+    evaluation_search_max_months: int = 3
+    evaluation_search_end_inclusive: bool = True
+    evaluation_media_types: tuple[tuple[str, str], ...] = (
+        ("voice", "CALL"),
+        ("callback", "CALLBACK"),
+        ("chat", "CHAT"),
+        ("email", "EMAIL"),
+        ("message", "MESSAGE"),
+    )
     # WFM (reference §7): schedules, the agent-schedule search's response shapes, downloads
     wfm_agents_per_unit: int = 8  # business units get 1.5x, 1x and 0.5x this many agents
     wfm_published_weeks_ahead: int = 3  # weeks after the current BU week that are published
@@ -86,6 +103,9 @@ class SimulatorConfig:
             raise ValueError("token lifetime must be > 0 and rate limit >= 0")
         if self.results_page_size_default > self.results_page_size_max:
             raise ValueError("results_page_size_default must not exceed results_page_size_max")
+        pages = (self.evaluation_search_page_size_default, self.evaluation_search_page_size_max)
+        if not 1 <= pages[0] <= pages[1]:
+            raise ValueError("evaluation search page sizes: need 1 <= default <= max")
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +342,41 @@ class Simulator:
         cfg = self.config
         found = data.select(cfg.seed, cfg.conversations_per_hour, start_ms, end_ms, available)
         return [data.record(arrival, available) for arrival in found]
+
+    def evaluation_population(self) -> evaluations.Population:
+        """The seed and rates that decide which quality evaluations exist."""
+        cfg = self.config
+        return evaluations.Population(
+            seed=cfg.seed,
+            evaluations_per_hour=cfg.evaluations_per_hour,
+            conversations_per_hour=cfg.conversations_per_hour,
+            rescore_ratio=cfg.evaluation_rescore_ratio,
+            quirk_ratio=cfg.evaluation_quirk_ratio,
+        )
+
+    def evaluation_index_ms(self) -> int:
+        """What the evaluation search index has seen: changes up to now - index lag (epoch ms)."""
+        return epoch_ms(self.config.now()) - round(self.config.evaluation_index_lag_seconds * 1000)
+
+    def evaluations(self, changed_from: datetime, changed_to: datetime) -> list[dict[str, Any]]:
+        """Ground truth: what a search over this changedDate range returns now, in full.
+
+        Same range semantics as the search (end inclusive unless configured otherwise), each
+        evaluation as its latest indexed revision, sorted by createdDate ascending then id.
+        """
+        cfg = self.config
+        date_range = evaluations.DateRange(
+            "changedDate",
+            epoch_ms(changed_from),
+            epoch_ms(changed_to),
+            inclusive_end=cfg.evaluation_search_end_inclusive,
+        )
+        found = evaluations.select(
+            self.evaluation_population(), [date_range], self.evaluation_index_ms()
+        )
+        media = dict(cfg.evaluation_media_types)
+        ordered = evaluations.order(found, "createdDate", descending=False)
+        return [scorecards.build(plan, revision, media) for plan, revision in ordered]
 
     def shifts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Ground truth: every shift an agent-schedule search over ``[start, end)`` returns now.
