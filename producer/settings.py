@@ -35,7 +35,6 @@ __all__ = [
 Priority = Literal["high", "normal", "low"]
 DomainName = Literal["telephony", "quality", "wfm"]
 DOMAIN_NAMES: tuple[DomainName, ...] = ("telephony", "quality", "wfm")
-_IMPLEMENTED: frozenset[str] = frozenset({"telephony"})
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
 
 
@@ -161,7 +160,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    domains: Annotated[tuple[DomainName, ...], NoDecode] = ("telephony",)
+    domains: Annotated[tuple[DomainName, ...], NoDecode] = DOMAIN_NAMES
     genesys_region: str = Field(default="mypurecloud.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
     genesys_login_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
     genesys_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
@@ -228,11 +227,6 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _enabled_domains_configured(self) -> Settings:
         for name in self.domains:
-            if name not in _IMPLEMENTED:
-                raise ValueError(
-                    f"MESH_DOMAINS: domain {name!r} is not available in this version "
-                    f"(available: {', '.join(sorted(_IMPLEMENTED))})"
-                )
             if getattr(self, name) is None:
                 raise ValueError(
                     f"MESH_{name.upper()}__CLIENT_ID: required because {name} is in MESH_DOMAINS"

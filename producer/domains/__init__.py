@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from producer.clock import Clock
-from producer.domains import telephony
+from producer.domains import quality, telephony, wfm
 from producer.domains.mapped import Mapped
-from producer.settings import DomainSettings
+from producer.settings import DomainSettings, QualitySettings, WfmSettings
 from producer.source.client import ApiClient
+from producer.source.evaluations import EvaluationSearch
 from producer.source.jobs import ConversationJobs
-from producer.windows import IncrementalPlanner, Planner, Window
+from producer.source.schedules import ScheduleSearch
+from producer.windows import IncrementalPlanner, Planner, SnapshotPlanner, Window
 
 __all__ = ["DomainSpec", "Extractor", "Mapped", "domain_spec"]
 
@@ -61,6 +63,24 @@ def _incremental(window_seconds: int, settings: DomainSettings) -> Planner:
     return IncrementalPlanner(window_seconds)
 
 
+def _quality_extractor(api: ApiClient, settings: DomainSettings, clock: Clock) -> Extractor:
+    settle = settings.settle_seconds if isinstance(settings, QualitySettings) else 120.0
+    return EvaluationSearch(api, clock=clock, page_size=settings.page_size, settle_seconds=settle)
+
+
+def _wfm_extractor(api: ApiClient, settings: DomainSettings, clock: Clock) -> Extractor:
+    units = settings.business_units if isinstance(settings, WfmSettings) else ()
+    return ScheduleSearch(api, clock=clock, business_units=units)
+
+
+def _weekly(window_seconds: int, settings: DomainSettings) -> Planner:
+    if isinstance(settings, WfmSettings):
+        return SnapshotPlanner(
+            horizon_weeks=settings.horizon_weeks, snapshot_seconds=settings.snapshot_seconds
+        )
+    return SnapshotPlanner(horizon_weeks=2, snapshot_seconds=3600.0)
+
+
 def _conversation_id(source: Any) -> str | None:
     value = source.get("conversationId") if isinstance(source, dict) else None
     return value if isinstance(value, str) and value else None
@@ -76,6 +96,22 @@ _SPECS = {
         make_planner=_incremental,
         ordered_by_time=True,
         default_resweep_hours=24.0,
+    ),
+    "quality": DomainSpec(
+        name="quality",
+        map_record=quality.map_evaluation,
+        record_time=quality.evaluation_changed,
+        record_id=quality.evaluation_id,
+        make_extractor=_quality_extractor,
+        make_planner=_incremental,
+    ),
+    "wfm": DomainSpec(
+        name="wfm",
+        map_record=wfm.map_shift,
+        record_time=wfm.shift_start,
+        record_id=wfm.shift_id,
+        make_extractor=_wfm_extractor,
+        make_planner=_weekly,
     ),
 }
 

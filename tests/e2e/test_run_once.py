@@ -45,6 +45,7 @@ def _env(simulator: RunningSimulator, endpoint: str, bucket: str) -> dict[str, s
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
     env.update(
         {
+            "MESH_DOMAINS": "telephony",
             "MESH_GENESYS_API_URL": simulator.base_url,
             "MESH_GENESYS_LOGIN_URL": simulator.base_url,
             "MESH_LAKE_URL": f"s3://{bucket}",
@@ -142,6 +143,7 @@ async def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
     env.update(
         {
+            "MESH_DOMAINS": "telephony",
             "MESH_TELEPHONY__CLIENT_ID": "x",
             "MESH_TELEPHONY__CLIENT_SECRET": "y",
             "MESH_WINDOW_SECONDS": "7000",
@@ -158,6 +160,7 @@ async def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:
 async def test_missing_client_id_exits_2_naming_it() -> None:
     """An enabled domain without its OAuth client id is named by its variable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
+    env["MESH_DOMAINS"] = "telephony"
     code, output = await _run_once(env)
     assert code == 2
     assert output.strip().splitlines() == [

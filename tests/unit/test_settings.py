@@ -12,6 +12,7 @@ from producer.settings import LakeLocation, load_settings
 
 @pytest.fixture
 def minimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESH_DOMAINS", "telephony")
     monkeypatch.setenv("MESH_TELEPHONY__CLIENT_ID", "client")
     monkeypatch.setenv("MESH_TELEPHONY__CLIENT_SECRET", "s3cr3t-value")
 
@@ -20,7 +21,7 @@ def minimal(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults() -> None:
     """The defaults of the design table hold."""
     settings = load_settings()
-    assert settings.domains == ("telephony",)
+    assert settings.domains == ("telephony",)  # set by the fixture; the default is all three
     assert settings.window_seconds == 900
     assert settings.http_port == 9108
     assert settings.api_base_url == "https://api.mypurecloud.com"
@@ -81,6 +82,7 @@ def test_bad_variable_is_named_in_one_line(
 
 def test_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """A client id without a secret names the domain's variables."""
+    monkeypatch.setenv("MESH_DOMAINS", "telephony")
     monkeypatch.setenv("MESH_TELEPHONY__CLIENT_ID", "client")
     with pytest.raises(
         ConfigError, match="MESH_TELEPHONY: set CLIENT_SECRET or CLIENT_SECRET_FILE"
@@ -90,6 +92,7 @@ def test_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_secret_file_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A secret file that is not there is a configuration error naming it."""
+    monkeypatch.setenv("MESH_DOMAINS", "telephony")
     monkeypatch.setenv("MESH_TELEPHONY__CLIENT_ID", "client")
     monkeypatch.setenv("MESH_TELEPHONY__CLIENT_SECRET_FILE", str(tmp_path / "absent"))
     with pytest.raises(ConfigError, match="is not a readable file"):
@@ -98,9 +101,30 @@ def test_secret_file_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 def test_domain_start_at_naive_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
     """A naive MESH_START_AT is read as UTC."""
+    monkeypatch.setenv("MESH_DOMAINS", "telephony")
     monkeypatch.setenv("MESH_TELEPHONY__CLIENT_ID", "client")
     monkeypatch.setenv("MESH_TELEPHONY__CLIENT_SECRET", "x")
     monkeypatch.setenv("MESH_START_AT", "2025-03-10T00:00:00")
     settings = load_settings()
     assert settings.start_at is not None
     assert settings.start_at.isoformat() == "2025-03-10T00:00:00+00:00"
+
+
+def test_all_three_domains_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without MESH_DOMAINS all three domains are enabled, each needing its own client."""
+    monkeypatch.setenv("MESH_TELEPHONY__CLIENT_ID", "t")
+    monkeypatch.setenv("MESH_TELEPHONY__CLIENT_SECRET", "t")
+    with pytest.raises(ConfigError, match="MESH_QUALITY__CLIENT_ID: required"):
+        load_settings()
+    for name in ("QUALITY", "WFM"):
+        monkeypatch.setenv(f"MESH_{name}__CLIENT_ID", name.lower())
+        monkeypatch.setenv(f"MESH_{name}__CLIENT_SECRET", "s")
+    monkeypatch.setenv("MESH_WFM__BUSINESS_UNITS", "bu-1, bu-2")
+    settings = load_settings()
+    assert settings.domains == ("telephony", "quality", "wfm")
+    assert settings.domain("quality").priority == "normal"
+    assert settings.domain("wfm").priority == "low"
+    assert settings.domain("wfm").prefix == "wfm-schedules-export"
+    wfm = settings.wfm
+    assert wfm is not None
+    assert wfm.business_units == ("bu-1", "bu-2")
