@@ -214,13 +214,15 @@ class DomainWorker:
         """The six steps for one window; commits the checkpoint last. Raises on any failure."""
         started = self._clock.monotonic()
         recent = self._checkpoint.recent.get(window.label) if self._checkpoint else None
+        # A re-export keeps the first export's time as its rejection time, so an unchanged
+        # window's parts stay byte-identical and are not rewritten.
+        exported_at = recent.first_exported_at if recent else self._clock.now()
         router = WindowRouter(
             spec=self._spec,
             contract=self._contract,
             validator=self._validator,
             window=window,
-            # A re-export keeps the first rejection time, so unchanged parts stay byte-identical.
-            rejected_at=recent.first_exported_at if recent else self._clock.now(),
+            rejected_at=exported_at,
         )
         routes = dict.fromkeys(Route, 0)
         write = self._writer.open_window(window)
@@ -243,7 +245,7 @@ class DomainWorker:
             )
         unchanged = recent is not None and recent.counts == counts and not written.bytes_written
         if not unchanged:
-            await self._commit(window, counts, written)  # 6 commit
+            await self._commit(window, counts, written, exported_at)  # 6 commit
         elapsed = self._clock.monotonic() - started
         if recent is not None:
             self._metrics.resweep("unchanged" if unchanged else "changed")
@@ -273,7 +275,9 @@ class DomainWorker:
             return window.end
         return self._watermark
 
-    async def _commit(self, window: Window, counts: Counts, written: WindowLanded) -> None:
+    async def _commit(
+        self, window: Window, counts: Counts, written: WindowLanded, exported_at: datetime
+    ) -> None:
         """Advance the checkpoint by CAS: totals, the recent-window ledger, the watermark."""
         previous = self._checkpoint
         now = self._clock.now()
@@ -284,7 +288,7 @@ class DomainWorker:
         if earlier is not None:  # a re-export replaces the window's earlier counts
             totals = totals - earlier.counts
         totals = totals + counts
-        recent[window.label] = RecentWindow(counts, earlier.first_exported_at if earlier else now)
+        recent[window.label] = RecentWindow(counts, exported_at)
         horizon = watermark - timedelta(hours=self._resweep_hours)
         recent = {label: kept for label, kept in recent.items() if _window_end(label) > horizon}
         checkpoint = Checkpoint(
