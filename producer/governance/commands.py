@@ -1,0 +1,132 @@
+"""Governance on the command line: ``mesh-producer policies render | lint``.
+
+``render`` writes one IAM policy per consumer group and per domain producer, and the IdP table,
+from ``consumers.yaml`` and the ``MESH_*`` lake variables. ``lint`` checks rendered or hand-written
+policies and prints one line per finding. Exit codes: 0 clean, 1 findings, 2 bad input
+(``ConfigError``, raised to ``producer.cli``). Holds no policy logic of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from producer.errors import ConfigError
+from producer.governance.files import (
+    default_governance_file,
+    load_governance,
+    read_policy,
+    write_files,
+)
+from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.ports import read_layout
+from producer.governance.render import render
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``policies`` with ``render`` and ``lint``; each sets ``func(args) -> exit code``."""
+    policies = subparsers.add_parser(
+        "policies", help="render and lint the lake's least-privilege access policies"
+    )
+    commands = policies.add_subparsers(dest="policies_command", required=True)
+    config_help = "governance file (default: the project's config/governance/consumers.yaml)"
+
+    make = commands.add_parser(
+        "render", help="write IAM policies and the IdP scope table from the governance file"
+    )
+    make.add_argument("--config", type=Path, default=default_governance_file(), help=config_help)
+    make.add_argument(
+        "--out", type=Path, default=Path("policies"), help="output folder (./policies)"
+    )
+    make.set_defaults(func=_render)
+
+    check = commands.add_parser(
+        "lint", help="check policies; without PATH, the ones render would write"
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="policy files, or folders of consumer-*.json / producer-*.json",
+    )
+    check.add_argument("--config", type=Path, default=default_governance_file(), help=config_help)
+    check.add_argument(
+        "--as",
+        dest="principal",
+        metavar="consumer:GROUP|producer:DOMAIN",
+        help="whose policy a single file is (default: from its name)",
+    )
+    check.add_argument(
+        "--as-of", metavar="YYYY-MM-DD", help="judge approval expiry on this day (default: today)"
+    )
+    check.set_defaults(func=_lint)
+
+
+def _render(args: argparse.Namespace) -> int:
+    config = load_governance(args.config)
+    rendered = render(config, read_layout())
+    for path in write_files(args.out, rendered.files()):
+        print(path)
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    config = load_governance(args.config)
+    layout = read_layout()
+    today = _day(args.as_of)
+    targets: list[tuple[str, Principal, Any]] = []
+    if not args.paths:
+        rendered = render(config, layout)
+        for name, document in rendered.policies.items():
+            principal = Principal.from_file_name(name)
+            if principal is not None:
+                targets.append((name, principal, document))
+    else:
+        targets = _targets(args.paths, args.principal)
+    lines: list[str] = []
+    for source, principal, document in targets:
+        findings: list[Finding] = lint_policy(document, principal, config, layout, today)
+        lines.extend(finding.line(source) for finding in findings)
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"ok: {len(targets)} policies, no findings")
+    return 1 if lines else 0
+
+
+def _targets(paths: list[Path], given: str | None) -> list[tuple[str, Principal, Any]]:
+    if given is not None and (len(paths) != 1 or paths[0].is_dir()):
+        raise ConfigError("--as: give exactly one policy file with it")
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.json") if Principal.from_file_name(p.name))
+            if not found:
+                raise ConfigError(f"{path}: no consumer-*.json or producer-*.json policy in it")
+            files.extend(found)
+        else:
+            files.append(path)
+    targets = []
+    for path in files:
+        principal = Principal.parse(given) if given else Principal.from_file_name(path.name)
+        if principal is None:
+            raise ConfigError(
+                f"{path}: whose policy is it? Name it consumer-GROUP.json or "
+                "producer-DOMAIN.json, or pass --as consumer:GROUP"
+            )
+        targets.append((str(path), principal, read_policy(path)))
+    return targets
+
+
+def _day(text: str | None) -> date:
+    if text is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--as-of: expected YYYY-MM-DD, got {text!r}") from None

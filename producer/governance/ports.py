@@ -1,0 +1,182 @@
+"""Governance, where each data product lives: its bucket and key prefixes, as producers see them.
+
+``read_layout()`` reads only ``MESH_LAKE_URL`` and ``MESH_{DOMAIN}__PREFIX`` / ``__BUCKET`` (through
+pydantic-settings, with the defaults and rules of ``producer.settings``), so policies can be
+rendered without any OAuth client variable. ``LakeLayout`` is pure: the key prefix of every area
+of every domain (data per major, DLQ, checkpoint state, registry). It never reads secrets.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from producer.errors import ConfigError
+from producer.lake.keys import DLQ_DIR
+from producer.settings import DOMAIN_NAMES, DomainSettings, LakeLocation, Settings
+
+__all__ = ["DomainPort", "LakeLayout", "build_layout", "read_layout"]
+
+STATE_DIR = "_state"
+REGISTRY_DIR = "_registry"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainPort:
+    """One domain's output port: ``bucket``, ``base`` (lake root + prefix) and registry folder."""
+
+    domain: str
+    bucket: str
+    base: str
+    registry: str
+
+    def data(self, major: int) -> str:
+        """Key prefix of one major's data: ``{base}/v{major}/``."""
+        return f"{self.base}/v{major}/"
+
+    @property
+    def data_any(self) -> str:
+        """Key prefix shared by every major's data folder: ``{base}/v``."""
+        return f"{self.base}/v"
+
+    @property
+    def dead_letters(self) -> str:
+        """Key prefix of the DLQ: ``{base}/failed-records/``."""
+        return f"{self.base}/{DLQ_DIR}/"
+
+    @property
+    def state(self) -> str:
+        """Key prefix of the checkpoint: ``{base}/_state/``."""
+        return f"{self.base}/{STATE_DIR}/"
+
+    @property
+    def registry_dir(self) -> str:
+        """Key prefix of the domain's registry entries: ``{root}/_registry/{domain}/``."""
+        return f"{self.registry}/"
+
+
+@dataclass(frozen=True, slots=True)
+class LakeLayout:
+    """Every domain's port in an S3 lake; ``root`` is the key prefix of ``MESH_LAKE_URL``."""
+
+    root: str
+    ports: Mapping[str, DomainPort]
+
+    @property
+    def buckets(self) -> frozenset[str]:
+        """Every bucket some domain writes to."""
+        return frozenset(port.bucket for port in self.ports.values())
+
+    def in_bucket(self, bucket: str) -> list[DomainPort]:
+        """The ports living in ``bucket``, in domain order."""
+        return [port for port in self.ports.values() if port.bucket == bucket]
+
+
+def build_layout(lake_url: str, outputs: Mapping[str, tuple[str, str | None]]) -> LakeLayout:
+    """The layout for ``lake_url`` and each domain's ``(prefix, bucket or None)``.
+
+    Raises ``ConfigError`` naming the variable: a lake that is not ``s3://``, an invalid prefix
+    or bucket, or two domains whose prefixes nest (one producer could then write the other's data).
+    """
+    try:
+        location = LakeLocation.parse(lake_url)
+    except ValueError as exc:
+        raise ConfigError(f"MESH_LAKE_URL: {exc}") from None
+    if location.scheme != "s3":
+        raise ConfigError("MESH_LAKE_URL: access policies need an s3:// lake, not file://")
+    ports: dict[str, DomainPort] = {}
+    for domain, (given_prefix, given_bucket) in outputs.items():
+        prefix = _validated(domain, "prefix", given_prefix).strip("/")
+        if ".." in prefix.split("/"):
+            raise ConfigError(f"MESH_{domain.upper()}__PREFIX: must not contain '..'")
+        bucket = location.bucket
+        if given_bucket is not None:
+            bucket = _validated(domain, "bucket", given_bucket)
+        ports[domain] = DomainPort(
+            domain=domain,
+            bucket=bucket,
+            base=_join(location.root, prefix),
+            registry=_join(location.root, REGISTRY_DIR, domain),
+        )
+    _check_disjoint(list(ports.values()))
+    return LakeLayout(root=location.root, ports=ports)
+
+
+class _OutputEnv(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prefix: str | None = None
+    bucket: str | None = None
+
+
+class _LayoutEnv(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MESH_", env_nested_delimiter="__", case_sensitive=False, extra="ignore"
+    )
+
+    lake_url: str = Settings.model_fields["lake_url"].default
+    telephony: _OutputEnv = Field(default_factory=_OutputEnv)
+    quality: _OutputEnv = Field(default_factory=_OutputEnv)
+    wfm: _OutputEnv = Field(default_factory=_OutputEnv)
+
+
+def read_layout() -> LakeLayout:
+    """The layout from the environment the producers use, for every known domain.
+
+    Reads ``MESH_LAKE_URL``, ``MESH_{DOMAIN}__PREFIX`` and ``MESH_{DOMAIN}__BUCKET`` only; the
+    defaults are those of ``producer.settings``. Raises ``ConfigError`` naming the variable.
+    """
+    try:
+        env = _LayoutEnv()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        variable = "MESH_" + "__".join(str(part).upper() for part in first["loc"])
+        raise ConfigError(f"{variable}: {first['msg']}") from None
+    outputs: dict[str, tuple[str, str | None]] = {}
+    for domain in DOMAIN_NAMES:
+        given: _OutputEnv = getattr(env, domain)
+        default = _settings_class(domain).model_fields["prefix"].default
+        outputs[domain] = (given.prefix or default, given.bucket)
+    return build_layout(env.lake_url, outputs)
+
+
+def _settings_class(domain: str) -> type[DomainSettings]:
+    """The domain's settings class (``TelephonySettings`` ...), from ``Settings``' field type."""
+    annotation = typing.get_type_hints(Settings)[domain]
+    for candidate in typing.get_args(annotation):
+        if isinstance(candidate, type) and issubclass(candidate, DomainSettings):
+            return candidate
+    return DomainSettings
+
+
+def _validated(domain: str, field: str, value: str) -> str:
+    """``value`` checked against the producer's own rule for this field."""
+    rule = _settings_class(domain).model_fields[field]
+    try:
+        checked: str = TypeAdapter(Annotated[str, rule]).validate_python(value)
+    except ValidationError as exc:
+        message = exc.errors(include_url=False, include_input=False)[0]["msg"]
+        raise ConfigError(f"MESH_{domain.upper()}__{field.upper()}: {message}") from None
+    return checked
+
+
+def _check_disjoint(ports: list[DomainPort]) -> None:
+    for index, port in enumerate(ports):
+        for other in ports[index + 1 :]:
+            if port.bucket != other.bucket:
+                continue
+            a, b = port.base + "/", other.base + "/"
+            if a.startswith(b) or b.startswith(a):
+                raise ConfigError(
+                    f"MESH_{other.domain.upper()}__PREFIX: {other.base!r} and {port.domain}'s "
+                    f"{port.base!r} nest in bucket {port.bucket}: each domain needs its own prefix"
+                )
+
+
+def _join(*segments: str) -> str:
+    return "/".join(segment for segment in segments if segment)

@@ -1,0 +1,172 @@
+"""Governance, step one: IAM policy documents generated from ``consumers.yaml`` and the lake layout.
+
+Per consumer group, ``s3:GetObject`` on exactly the granted ``v{MAJOR}/`` folders (and those
+majors' registry entries) and ``s3:ListBucket`` limited by an ``s3:prefix`` condition to the same;
+per domain producer, read/write on its own data, dead letters and checkpoint, publish on its own
+registry entries; and the IdP table from scope to role. Pure: no I/O, no wildcard above a folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from producer.governance.areas import arn
+from producer.governance.model import ConsumerGroup, GovernanceConfig
+from producer.governance.ports import DomainPort, LakeLayout
+
+__all__ = [
+    "IDP_TABLE",
+    "Rendered",
+    "consumer_file",
+    "consumer_policy",
+    "consumer_role",
+    "producer_file",
+    "producer_policy",
+    "producer_role",
+    "render",
+]
+
+IDP_TABLE = "idp-scope-roles.json"
+_VERSION = "2012-10-17"
+
+PolicyDocument = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Everything ``policies render`` writes: policy documents by file name, and the IdP table."""
+
+    policies: Mapping[str, PolicyDocument]
+    idp_table: Mapping[str, Any]
+
+    def files(self) -> dict[str, str]:
+        """File name → JSON text (2-space indent, final newline): same input, same bytes."""
+        out = {name: _json(document) for name, document in self.policies.items()}
+        out[IDP_TABLE] = _json(self.idp_table)
+        return out
+
+
+def consumer_role(group: str) -> str:
+    """The IAM role a consumer group assumes: ``mesh-consumer-{group}``."""
+    return f"mesh-consumer-{group}"
+
+
+def producer_role(domain: str) -> str:
+    """The IAM role a domain's producer runs as: ``mesh-producer-{domain}``."""
+    return f"mesh-producer-{domain}"
+
+
+def consumer_file(group: str) -> str:
+    """The policy file of a consumer group: ``consumer-{group}.json``."""
+    return f"consumer-{group}.json"
+
+
+def producer_file(domain: str) -> str:
+    """The policy file of a domain's producer: ``producer-{domain}.json``."""
+    return f"producer-{domain}.json"
+
+
+def render(config: GovernanceConfig, layout: LakeLayout) -> Rendered:
+    """Every consumer group's and every producer's policy, and the IdP scope → role table.
+
+    Raises ``KeyError`` for a granted domain the layout does not know (the model only accepts
+    the producer's domains, so this is a programming error).
+    """
+    policies: dict[str, PolicyDocument] = {}
+    scopes: dict[str, dict[str, Any]] = {}
+    for name in sorted(config.consumers):
+        group = config.consumers[name]
+        policies[consumer_file(name)] = consumer_policy(group, layout, config.partition)
+        scopes[group.idp_scope] = {
+            "group": name,
+            "role": consumer_role(name),
+            "policy": consumer_file(name),
+            "reads": {grant.domain: list(grant.majors) for grant in group.reads},
+            "third_party": group.third_party,
+        }
+    for domain, port in layout.ports.items():
+        policies[producer_file(domain)] = producer_policy(port, config.partition)
+    table = {"version": 1, "scopes": dict(sorted(scopes.items()))}
+    return Rendered(policies=policies, idp_table=table)
+
+
+def consumer_policy(group: ConsumerGroup, layout: LakeLayout, partition: str) -> PolicyDocument:
+    """Read-only access to the granted majors of the granted domains, and nothing else.
+
+    Per domain: ``Read{Domain}`` allows ``s3:GetObject`` on ``{base}/v{M}/*`` and on the
+    registry entries ``_registry/{domain}/{M}.*``; ``List{Domain}`` allows ``s3:ListBucket`` on
+    the domain's bucket only for those prefixes. Dead letters and state are never reachable.
+    """
+    statements: list[dict[str, Any]] = []
+    for grant in sorted(group.reads, key=lambda grant: grant.domain):
+        port = layout.ports[grant.domain]
+        patterns = [port.data(major) + "*" for major in grant.majors]
+        patterns += [f"{port.registry_dir}{major}.*" for major in grant.majors]
+        title = grant.domain.capitalize()
+        statements.append(
+            {
+                "Sid": f"Read{title}",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [arn(partition, port.bucket, pattern) for pattern in patterns],
+            }
+        )
+        statements.append(_listing(f"List{title}", partition, port.bucket, patterns))
+    return {"Version": _VERSION, "Statement": statements}
+
+
+def producer_policy(port: DomainPort, partition: str) -> PolicyDocument:
+    """What one domain's producer needs in its own prefix and registry folder, and no more.
+
+    ``ProduceData``: get/put/delete parts under ``v*/`` and ``failed-records/`` (the writer
+    replaces stale parts); ``KeepCheckpoint``: get/put ``_state/``; ``PublishContracts``: get/put
+    its ``_registry/{domain}/`` entries (no delete: published versions are immutable);
+    ``ListOwnProduct``: ``s3:ListBucket`` limited to those prefixes.
+    """
+    bucket = port.bucket
+    return {
+        "Version": _VERSION,
+        "Statement": [
+            {
+                "Sid": "ProduceData",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Resource": [
+                    arn(partition, bucket, port.data_any + "*"),
+                    arn(partition, bucket, port.dead_letters + "*"),
+                ],
+            },
+            {
+                "Sid": "KeepCheckpoint",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [arn(partition, bucket, port.state + "*")],
+            },
+            {
+                "Sid": "PublishContracts",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [arn(partition, bucket, port.registry_dir + "*")],
+            },
+            _listing(
+                "ListOwnProduct", partition, bucket, [port.base + "/*", port.registry_dir + "*"]
+            ),
+        ],
+    }
+
+
+def _listing(sid: str, partition: str, bucket: str, prefixes: list[str]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": [arn(partition, bucket)],
+        "Condition": {"StringLike": {"s3:prefix": prefixes}},
+    }
+
+
+def _json(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"

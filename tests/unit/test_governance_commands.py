@@ -1,0 +1,132 @@
+"""``mesh-producer policies render | lint``: files written, one line per finding, exit 0/1/2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from producer.cli import main
+
+LAKE = "arn:aws:s3:::genesys-data-lake"
+
+
+@pytest.fixture
+def s3_lake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lake variables the producers use; no OAuth client variable at all."""
+    monkeypatch.setenv("MESH_LAKE_URL", "s3://genesys-data-lake")
+    monkeypatch.setenv("MESH_WFM__BUCKET", "wfm-schedules-lake")
+
+
+@pytest.mark.usefixtures("s3_lake")
+def test_render_writes_policies_that_lint_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """render writes a policy per group and producer plus the IdP table; lint on them exits 0."""
+    out = tmp_path / "policies"
+    assert main(["policies", "render", "--out", str(out)]) == 0
+    written = capsys.readouterr().out.split()
+    names = sorted(path.name for path in out.iterdir())
+    assert sorted(Path(path).name for path in written) == names
+    assert "consumer-analytics-engineering.json" in names
+    assert "producer-wfm.json" in names
+    assert "idp-scope-roles.json" in names
+    wfm = json.loads((out / "producer-wfm.json").read_text())
+    assert wfm["Statement"][0]["Resource"][0].startswith("arn:aws:s3:::wfm-schedules-lake/")
+    assert main(["policies", "lint", str(out), "--as-of", "2027-01-15"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 7 policies, no findings")
+
+
+@pytest.mark.usefixtures("s3_lake")
+def test_lint_without_paths_checks_what_render_would_write(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """lint alone renders in memory; after the approval expires compliance-team is a finding."""
+    assert main(["policies", "lint", "--as-of", "2027-06-30"]) == 0
+    capsys.readouterr()
+    assert main(["policies", "lint", "--as-of", "2027-07-01"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "consumer-compliance-team.json: cross-domain-read: policy: compliance-team reads "
+        "telephony, wfm together without an approval "
+        "(approval 'schedule adherence audit' expired 2027-06-30)"
+    ]
+
+
+@pytest.mark.usefixtures("s3_lake")
+def test_hand_written_policy_one_line_per_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guide's wildcard example, written by hand for a group: every finding on its own line."""
+    policy = tmp_path / "handmade.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{LAKE}/*"},
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": f"{LAKE}/qms-scores-export/v1/*",
+                    },
+                ],
+            }
+        )
+    )
+    code = main(["policies", "lint", str(policy), "--as", "consumer:analytics-engineering"])
+    assert code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "wildcard-resource",
+        "wildcard-action",
+        "consumer-write",
+        "not-granted",
+    ]
+    assert all(line.startswith(f"{policy}: ") for line in lines)
+
+
+@pytest.mark.usefixtures("s3_lake")
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ([], "whose policy is it? Name it consumer-GROUP.json"),
+        (["--as", "root"], "--as: expected consumer:GROUP or producer:DOMAIN"),
+        (["--as-of", "tomorrow"], "--as-of: expected YYYY-MM-DD"),
+    ],
+)
+def test_bad_lint_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str
+) -> None:
+    """Unclear input is one stderr line and exit 2, before any finding is printed."""
+    policy = tmp_path / "handmade.json"
+    policy.write_text('{"Statement": []}')
+    assert main(["policies", "lint", str(policy), *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert expected in captured.err
+    assert len(captured.err.splitlines()) == 1
+
+
+@pytest.mark.usefixtures("s3_lake")
+def test_bad_governance_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A broken governance file: one line naming the file and the field, exit 2."""
+    config = tmp_path / "consumers.yaml"
+    config.write_text("version: 1\nconsumers:\n  ops:\n    idp_scope: s\n    reads: []\n")
+    assert main(["policies", "render", "--config", str(config), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"mesh-producer: {config}: consumers.ops.reads: Tuple should have at least 1 item "
+        "after validation, not 0\n"
+    )
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_file_lake_cannot_have_iam_policies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the default file:// lake, render refuses with one line naming MESH_LAKE_URL."""
+    assert main(["policies", "render", "--out", str(tmp_path / "out")]) == 2
+    assert "MESH_LAKE_URL: access policies need an s3:// lake" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
