@@ -61,6 +61,7 @@ async def _observe(request: web.Request, handler: _Handler) -> web.StreamRespons
     correlation_id = str(uuid.uuid4())
     request[CORRELATION_ID] = correlation_id
     status = 0
+    retry_after: str | None = None
     try:
         try:
             response = await handler(request)
@@ -68,6 +69,7 @@ async def _observe(request: web.Request, handler: _Handler) -> web.StreamRespons
             response = error_response(request, exc.status)
         if not request.get(_DROPPED, False):
             status = response.status
+            retry_after = response.headers.get("Retry-After")
         response.headers["ININ-Correlation-Id"] = correlation_id
         return response
     finally:
@@ -82,6 +84,7 @@ async def _observe(request: web.Request, handler: _Handler) -> web.StreamRespons
                 client_id=request.get(CLIENT_ID),
                 correlation_id=correlation_id,
                 priority=request.headers.get("x-priority"),
+                retry_after=retry_after,
             )
         )
 

@@ -121,6 +121,7 @@ class RequestRecord:
     client_id: str | None
     correlation_id: str
     priority: str | None = None  # the x-priority header the client sent (the platform ignores it)
+    retry_after: str | None = None  # the Retry-After header the simulator answered with
 
 
 @dataclass(frozen=True, slots=True)
