@@ -11,9 +11,11 @@ abandoned whole and redone next time (deterministic keys make that safe).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import structlog
 
@@ -32,6 +34,7 @@ from producer.windows import Planner, Window, parse_instant
 __all__ = ["DomainReport", "DomainWorker", "WindowAbandonedError", "WindowResult"]
 
 _log = structlog.get_logger("producer.worker")
+_T = TypeVar("_T")
 _IDLE_POLL_S = 60.0
 
 
@@ -130,7 +133,10 @@ class DomainWorker:
         failures = 0
         while not stopping.is_set():
             try:
-                self._available = await self._extractor.availability()
+                # Outside a window nothing is in flight: stopping cuts the wait off at once.
+                self._available = await self._graced(
+                    self._extractor.availability(), "availability", stopping, 0.0
+                )
                 if self._available is not None:
                     self._metrics.source_available(self._available.timestamp())
                 now = self._clock.now()
@@ -145,7 +151,9 @@ class DomainWorker:
                 for window in due:
                     if stopping.is_set():
                         break
-                    result = await self._run_with_grace(window, stopping, grace_s)
+                    result = await self._graced(
+                        self.run_window(window), f"window {window.label}", stopping, grace_s
+                    )
                     self._planner.completed(window, now=self._clock.now())
                     report.windows += 1
                     report.counts = report.counts + result.counts
@@ -188,27 +196,28 @@ class DomainWorker:
                 windows.append(Window(start, end))
         return sorted(windows)
 
-    async def _run_with_grace(
-        self, window: Window, stopping: asyncio.Event, grace_s: float
-    ) -> WindowResult:
-        """Run the window; once ``stopping`` is set it gets ``grace_s`` more, then is cancelled."""
-        work = asyncio.create_task(self.run_window(window), name=f"{self._spec.name}:window")
+    async def _graced(
+        self, work: Coroutine[Any, Any, _T], what: str, stopping: asyncio.Event, grace_s: float
+    ) -> _T:
+        """Await ``work``; once ``stopping`` is set it gets ``grace_s`` more, then is cancelled.
+
+        Raises ``WindowAbandonedError`` when it was cut off: nothing of it was committed.
+        """
+        task = asyncio.create_task(work, name=f"{self._spec.name}:{what.split(maxsplit=1)[0]}")
         stop = asyncio.create_task(stopping.wait(), name=f"{self._spec.name}:stop-watch")
         try:
-            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                _log.info("window_grace", window=window.label, grace_s=grace_s)
-                await asyncio.wait({work}, timeout=grace_s)
-            if not work.done():
-                raise WindowAbandonedError(
-                    f"window {window.label} abandoned after the {grace_s:.0f} s shutdown grace"
-                )
-            return work.result()
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done() and grace_s > 0:
+                _log.info("window_grace", work=what, grace_s=grace_s)
+                await asyncio.wait({task}, timeout=grace_s)
+            if not task.done():
+                raise WindowAbandonedError(f"{what} abandoned after the {grace_s:g} s grace")
+            return task.result()
         finally:
-            for task in (work, stop):
-                task.cancel()
+            for pending in (task, stop):
+                pending.cancel()
             with suppress(asyncio.CancelledError):
-                await asyncio.gather(work, stop, return_exceptions=True)
+                await asyncio.gather(task, stop, return_exceptions=True)
 
     async def run_window(self, window: Window) -> WindowResult:
         """The six steps for one window; commits the checkpoint last. Raises on any failure."""

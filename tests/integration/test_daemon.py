@@ -242,3 +242,23 @@ async def test_stop_mid_window_abandons_it_without_committing(
     assert result.reports["telephony"].windows == 0
     assert await _checkpoint(lake_url) is None
     assert not list((tmp_path / "lake").rglob("*.ndjson.gz")), "no part of the cut window"
+
+
+async def test_stop_while_the_source_is_down_returns_promptly(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """Stopping while requests outside a window keep retrying cuts them off at once."""
+    simulator.sim.fail_next(10_000, 503, path_contains="/availability")
+    stopping = asyncio.Event()
+    settings = _settings(simulator, (tmp_path / "lake").as_uri(), request_retry_seconds=600)
+    running = asyncio.create_task(
+        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
+    )
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if any(r.status == 503 for r in simulator.sim.requests):
+            break
+    stopping.set()
+    result = await asyncio.wait_for(running, timeout=5)
+    assert result.ok
+    assert await _checkpoint((tmp_path / "lake").as_uri()) is None
