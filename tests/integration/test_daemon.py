@@ -250,7 +250,7 @@ async def test_stop_while_the_source_is_down_returns_promptly(
     """Stopping while requests outside a window keep retrying cuts them off at once."""
     simulator.sim.fail_next(10_000, 503, path_contains="/availability")
     stopping = asyncio.Event()
-    settings = _settings(simulator, (tmp_path / "lake").as_uri(), request_retry_seconds=600)
+    settings = _settings(simulator, (tmp_path / "lake").as_uri())  # retries for 10 s
     running = asyncio.create_task(
         daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
     )
