@@ -58,7 +58,11 @@ def _command_groups() -> list[Callable[[Any], None]]:
     A group's ``add_parser(subparsers)`` registers its commands and sets ``func`` (a callable
     taking the parsed ``argparse.Namespace`` and returning an exit code) as the parser default.
     """
-    return []
+    from producer.contracts.commands import add_parser as add_contracts
+    from producer.dlq_commands import add_parser as add_dlq
+    from producer.governance.commands import add_parser as add_policies
+
+    return [add_contracts, add_policies, add_dlq]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from datetime import timedelta
 import structlog
 from prometheus_client import CollectorRegistry
 
+from producer.alerts import AlertMonitor
 from producer.auth import TokenManager
 from producer.budget import PriorityBudget
 from producer.checkpoint import CheckpointStore
@@ -82,11 +83,22 @@ async def run(
     """
     stopping = stopping or asyncio.Event()
     metrics = Metrics(registry or CollectorRegistry())
+    clock = clock or SystemClock()
+    alerts = AlertMonitor(
+        webhook_url=settings.alert_webhook_url,
+        threshold_ratio=settings.alert_threshold_ratio,
+        min_records=settings.alert_min_records,
+        window_seconds=settings.alert_window_seconds,
+        cooldown_seconds=settings.alert_cooldown_seconds,
+        metrics=metrics,
+        clock=clock,
+    )
     runtime = _Runtime(
         settings=settings,
         metrics=metrics,
         health=Health(list(settings.domains)),
-        clock=clock or SystemClock(),
+        clock=clock,
+        alerts=alerts,
         stopping=stopping,
         once=once,
         shared_budget=(
@@ -118,8 +130,13 @@ async def run(
             )
             _log.info("daemon_started", domains=list(settings.domains), http_port=port, once=once)
             async with asyncio.TaskGroup() as root:
-                for name in settings.domains:
-                    root.create_task(runtime.supervise(name), name=f"{name}:supervisor")
+                sender = root.create_task(alerts.run_sender(), name="alerts")
+                async with asyncio.TaskGroup() as domains:
+                    for name in settings.domains:
+                        domains.create_task(runtime.supervise(name), name=f"{name}:supervisor")
+                # Alerts already raised still go out, for a bounded time, then the sender stops.
+                await alerts.flush(5.0)
+                sender.cancel()
             runtime.health.alive = False
     finally:
         if install_signal_handlers:
@@ -154,6 +171,7 @@ class _Runtime:
     stopping: asyncio.Event
     once: bool
     reports: dict[str, DomainReport]
+    alerts: AlertMonitor | None = None
     shared_budget: PriorityBudget | None = None
     limiters: dict[str, DomainLimiter] = field(default_factory=dict)
 
@@ -272,6 +290,8 @@ class _Runtime:
                     domain.resweep_hours, self.settings.resweep_hours, spec.default_resweep_hours
                 ),
                 resweep_interval_s=domain.resweep_interval_seconds,
+                alerts=self.alerts,
+                dlq_path=f"{store.description}/{domain.prefix}/failed-records/",
             )
             async with asyncio.TaskGroup() as group:
                 refresher = group.create_task(tokens.run_refresher(), name=f"{name}:token")

@@ -35,10 +35,11 @@ class Route(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """The route and, for landed and dead-lettered objects, the serialised line."""
+    """The route; for landed and dead-lettered objects the line; for the latter, the rules."""
 
     route: Route
     line: bytes = b""
+    rules: tuple[str, ...] = ()
 
 
 class WindowRouter:
@@ -87,7 +88,7 @@ class WindowRouter:
             record=mapped.record,
             source=source,
         )
-        return Routed(Route.DEAD_LETTERED, line)
+        return Routed(Route.DEAD_LETTERED, line, tuple(issue.rule for issue in issues))
 
     def _repeated(self, record_id: str | None, record_time: datetime | None) -> bool:
         if record_id is None:

@@ -11,6 +11,7 @@ abandoned whole and redone next time (deterministic keys make that safe).
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Coroutine
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from producer.alerts import AlertMonitor
 from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow, WindowRecord
 from producer.clock import Clock
 from producer.contracts.registry import Contract
@@ -89,6 +91,8 @@ class DomainWorker:
         retry_cap_s: float = 300.0,
         resweep_hours: float = 0.0,
         resweep_interval_s: float = 3600.0,
+        alerts: AlertMonitor | None = None,
+        dlq_path: str = "",
     ) -> None:
         self._spec = spec
         self._extractor = extractor
@@ -110,6 +114,8 @@ class DomainWorker:
         self._resweep_hours = resweep_hours
         self._resweep_interval_s = resweep_interval_s
         self._next_resweep: datetime | None = None
+        self._alerts = alerts
+        self._dlq_path = dlq_path
 
     async def run_windows(
         self, *, once: bool, stopping: asyncio.Event, grace_s: float
@@ -234,6 +240,7 @@ class DomainWorker:
             rejected_at=exported_at,
         )
         routes = dict.fromkeys(Route, 0)
+        rules: Counter[str] = Counter()
         write = self._writer.open_window(window)
         async with aclosing(self._extractor.fetch(window)) as pages:  # 2 extract
             async for page in pages:
@@ -244,6 +251,7 @@ class DomainWorker:
                         await write.add_landed(routed.line)  # 5 write
                     elif routed.route is Route.DEAD_LETTERED:
                         await write.add_dead_letter(routed.line)
+                        rules.update(routed.rules)
         written = await write.finish()
         landed, dead = routes[Route.LANDED], routes[Route.DEAD_LETTERED]
         counts = Counts(fetched=landed + dead, landed=landed, dead_lettered=dead)
@@ -260,6 +268,9 @@ class DomainWorker:
             self._metrics.resweep("unchanged" if unchanged else "changed")
         if not unchanged:
             self._account(window, counts, routes, elapsed, resweep=recent is not None)
+        if recent is None and self._alerts is not None:
+            # First exports only: a re-export would count the same records twice.
+            self._alerts.observe(self._spec.name, window, counts, rules, self._dlq_path)
         else:
             _log.debug("window_unchanged", window=window.label)
         return WindowResult(

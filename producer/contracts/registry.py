@@ -32,8 +32,10 @@ __all__ = [
     "SCHEMA_FORMATS",
     "Contract",
     "compile_schema",
+    "contract_document",
     "load_contracts",
     "load_domain_contracts",
+    "parse_contract",
     "select_contract",
 ]
 
@@ -140,6 +142,33 @@ def load_domain_contracts(directory: Path, domain: str) -> dict[str, list[Contra
     return {domain: sorted(contracts, key=lambda c: (c.major, c.minor))} if contracts else {}
 
 
+def parse_contract(path: Path, text: str) -> Contract:
+    """A contract from ``text``, checked as if it were the file at ``path``.
+
+    For contract text that is not a file of ``MESH_CONTRACTS_DIR``: a registry object
+    (``_registry/{domain}/{M.m}.json``) or a file at a git revision. ``path`` must still end in
+    ``{domain}/{MAJOR.MINOR}.json``; it names the source in the one-line ``ConfigError``.
+    """
+    return _load_file(path, text)
+
+
+def contract_document(contract: Contract) -> dict[str, Any]:
+    """The canonical content of ``contract``: what the registry stores and immutability compares.
+
+    Always the full ``schema`` (shorthand normalised); ``parse_contract`` of its JSON gives the
+    contract back. Two files that differ only in formatting or shorthand have equal documents.
+    """
+    return {
+        "domain": contract.domain,
+        "version": contract.version,
+        "owner_role": contract.owner_role,
+        "destination": contract.destination,
+        "description": contract.description,
+        "schema": contract.schema,
+        "defaults": contract.defaults,
+    }
+
+
 def select_contract(
     contracts: Mapping[str, Sequence[Contract]], domain: str, version: str | None
 ) -> Contract:
@@ -170,13 +199,13 @@ def _fail(path: Path, problem: str) -> NoReturn:
     raise ConfigError(f"contract file {path}: {one_line}")
 
 
-def _load_file(path: Path) -> Contract:
+def _load_file(path: Path, text: str | None = None) -> Contract:
     if _VERSION.match(path.stem) is None:
         _fail(path, "file name must be MAJOR.MINOR.json, e.g. 1.0.json")
     domain = path.parent.name
     if not _DOMAIN.match(domain):
         _fail(path, f"folder name {domain!r} is not a domain name (lowercase letters, digits, _)")
-    raw = _read_object(path)
+    raw = _read_object(path, text)
     _check_keys(path, raw)
     if raw["version"] != path.stem:
         _fail(path, f"version {raw['version']!r} does not match the file name {path.name!r}")
@@ -206,9 +235,9 @@ def _load_file(path: Path) -> Contract:
     )
 
 
-def _read_object(path: Path) -> dict[str, Any]:
+def _read_object(path: Path, text: str | None = None) -> dict[str, Any]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8") if text is None else text)
     except (OSError, UnicodeDecodeError) as exc:
         _fail(path, f"cannot read: {exc.__class__.__name__}")
     except json.JSONDecodeError as exc:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -262,3 +264,43 @@ async def test_stop_while_the_source_is_down_returns_promptly(
     result = await asyncio.wait_for(running, timeout=5)
     assert result.ok
     assert await _checkpoint((tmp_path / "lake").as_uri()) is None
+
+
+async def test_rejections_over_the_threshold_post_one_alert(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """The daemon feeds the alert monitor: one Slack-style POST per cooldown, naming the DLQ."""
+    received: list[Any] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        settings = _settings(
+            simulator,
+            (tmp_path / "lake").as_uri(),
+            alert_webhook_url=f"http://127.0.0.1:{port}/hook",
+            alert_threshold_ratio=0.01,
+            alert_min_records=1,
+            alert_cooldown_seconds=3600,
+        )
+        registry = CollectorRegistry()
+        result = await daemon.run(
+            settings, once=True, registry=registry, install_signal_handlers=False
+        )
+    finally:
+        await runner.cleanup()
+    assert result.ok
+    assert len(received) == 1, received
+    text = orjson.dumps(received[0]).decode()
+    assert "telephony" in text
+    assert "failed-records" in text
+    assert _sample(registry, "mesh_alerts_total", outcome="sent") == 1

@@ -1,0 +1,362 @@
+"""``dlq replay``: move dead letters that now pass into their original window's data.
+
+Owns the move, window by window: re-map each DLQ line's ``source`` with the domain's current
+mapper, re-validate with the current contract, write the records that now pass as a new replay
+part of the window's data (part numbers from ``REPLAY_FIRST_PART``; the export's parts are not
+touched), rewrite the DLQ parts without them, then move their counts from dead-lettered to landed
+in the checkpoint by compare-and-swap. Data first, DLQ second, checkpoint last: a crash leaves at
+worst a record in both places, which the next run removes from the DLQ without landing it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import orjson
+import structlog
+
+from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow
+from producer.clock import Clock
+from producer.contracts.registry import Contract
+from producer.contracts.validate import Validator
+from producer.domains.mapped import Mapped
+from producer.envelope import envelope_line
+from producer.errors import AccountingError, CheckpointConflictError
+from producer.lake.encode import decode_part, encode_part
+from producer.lake.inventory import (
+    WindowParts,
+    is_committed,
+    replay_key,
+    take_inventory,
+)
+from producer.lake.store import ObjectStore
+from producer.telemetry.metrics import DomainMetrics
+from producer.windows import Window
+
+__all__ = ["ReplayReport", "WindowReplay", "replay_dead_letters"]
+
+_log = structlog.get_logger("producer.replay")
+_CAS_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class WindowReplay:
+    """What replay did to one window's dead letters.
+
+    ``moved`` landed now; ``already_landed`` were found in the window's replay parts already (an
+    earlier run stopped before its DLQ rewrite) and only left the DLQ; ``kept`` still fail.
+    ``skipped`` says why the window was left alone (then every count is 0).
+    """
+
+    window: Window
+    moved: int = 0
+    already_landed: int = 0
+    kept: int = 0
+    skipped: str | None = None
+
+    @property
+    def removed(self) -> int:
+        """Lines that left the DLQ: ``moved + already_landed``."""
+        return self.moved + self.already_landed
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """Every window with dead letters in range, and the contract they were checked against."""
+
+    domain: str
+    contract_version: str
+    windows: tuple[WindowReplay, ...]
+
+    @property
+    def moved(self) -> int:
+        """Records that left the DLQ for the data in this run."""
+        return sum(w.removed for w in self.windows)
+
+    @property
+    def kept(self) -> int:
+        """Dead letters that still fail the current mapping or contract."""
+        return sum(w.kept for w in self.windows)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """One DLQ part's lines split into those that stay and the records that now pass."""
+
+    key: str
+    compression: str
+    kept: list[bytes]
+    passed: list[dict[str, Any]]
+
+
+async def replay_dead_letters(
+    store: ObjectStore,
+    *,
+    domain: str,
+    prefix: str,
+    contract: Contract,
+    map_record: Callable[[Any], Mapped],
+    compression: str,
+    part_max_records: int,
+    metrics: DomainMetrics,
+    clock: Clock,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    include_recent: bool = False,
+    dry_run: bool = False,
+) -> ReplayReport:
+    """Replay the dead letters of ``domain``'s committed windows starting in ``[start, end)``.
+
+    Skipped (and reported): windows the checkpoint does not account for yet (the producer will
+    rewrite them), windows still in the re-export ledger unless ``include_recent`` (the producer
+    re-exports those itself; replaying them while it runs could race its rewrite, so pass it only
+    with the domain's producer stopped), and windows whose data is under another major than
+    ``contract``. Idempotent: a second run finds nothing more to move and writes nothing. Raises
+    ``StoreError``, ``CheckpointConflictError`` (the CAS kept losing, or a window was re-exported
+    meanwhile) or ``AccountingError`` (the checkpoint cannot absorb the move). ``dry_run``
+    reports what would move and writes nothing.
+    """
+    checkpoints = CheckpointStore(store, prefix=prefix, domain=domain, metrics=metrics)
+    checkpoint, _ = await checkpoints.load()
+    inventory = await take_inventory(store, prefix, domain)
+    mover = _Mover(
+        store,
+        domain=domain,
+        prefix=prefix,
+        contract=contract,
+        map_record=map_record,
+        compression=compression,
+        part_max_records=part_max_records,
+        metrics=metrics,
+        dry_run=dry_run,
+    )
+    results: list[WindowReplay] = []
+    for window, parts in inventory.windows.items():
+        if not parts.dlq or (start is not None and window.start < start):
+            continue
+        if end is not None and window.start >= end:
+            continue
+        reason = _skip_reason(checkpoint, parts, contract, include_recent=include_recent)
+        if reason is not None:
+            results.append(WindowReplay(window, skipped=reason))
+            continue
+        before = checkpoint.recent.get(window.label) if checkpoint is not None else None
+        result = await mover.replay_window(parts)
+        if result.removed and not dry_run:
+            await _account(checkpoints, window, result.removed, clock, before=before)
+        _log.info(
+            "dlq_replayed",
+            window=window.label,
+            moved=result.moved,
+            already_landed=result.already_landed,
+            kept=result.kept,
+        )
+        results.append(result)
+    return ReplayReport(domain, contract.version, tuple(results))
+
+
+def _skip_reason(
+    checkpoint: Checkpoint | None, parts: WindowParts, contract: Contract, *, include_recent: bool
+) -> str | None:
+    if not is_committed(checkpoint, parts.window):
+        return "not committed yet (the producer rewrites it)"
+    assert checkpoint is not None  # is_committed is False without one
+    if parts.window.label in checkpoint.recent and not include_recent:
+        return "inside the re-export horizon (the producer re-exports it; --include-recent)"
+    if parts.major is not None and parts.major != contract.major:
+        return f"its data is under v{parts.major}, the contract is {contract.version}"
+    return None
+
+
+class _Mover:
+    """Moves the now-valid dead letters of one window at a time (lake writes only)."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        domain: str,
+        prefix: str,
+        contract: Contract,
+        map_record: Callable[[Any], Mapped],
+        compression: str,
+        part_max_records: int,
+        metrics: DomainMetrics,
+        dry_run: bool,
+    ) -> None:
+        self._store = store
+        self._domain = domain
+        self._prefix = prefix
+        self._contract = contract
+        self._validator = Validator(contract)
+        self._map = map_record
+        self._compression = compression
+        self._part_max = part_max_records
+        self._metrics = metrics
+        self._dry_run = dry_run
+
+    async def replay_window(self, parts: WindowParts) -> WindowReplay:
+        """Data (new replay parts), then the rewritten DLQ parts. Returns what moved."""
+        landed = Counter(_identity(r) for r in await self._replayed_records(parts))
+        split_parts = [await self._split(part.key, part.parsed.compression) for part in parts.dlq]
+        new_records: list[dict[str, Any]] = []
+        already = 0
+        for part in split_parts:
+            for record in part.passed:
+                identity = _identity(record)
+                if landed[identity] > 0:  # landed by a run that stopped before its DLQ rewrite
+                    landed[identity] -= 1
+                    already += 1
+                else:
+                    new_records.append(record)
+        kept = sum(len(part.kept) for part in split_parts)
+        if self._dry_run:
+            return WindowReplay(parts.window, len(new_records), already, kept)
+        if new_records:
+            await self._write_replay_parts(parts, new_records)
+        for part in split_parts:
+            if part.passed:
+                await self._put(part.key, part.kept, part.compression, "dlq", versioned=False)
+        return WindowReplay(parts.window, len(new_records), already, kept)
+
+    async def _replayed_records(self, parts: WindowParts) -> list[dict[str, Any]]:
+        """The records of the window's replay parts (lines that are not envelopes are skipped:
+        the audit reports them)."""
+        records: list[dict[str, Any]] = []
+        for part in parts.replay:
+            for line in await self._lines(part.key, part.parsed.compression):
+                try:
+                    data = orjson.loads(line).get("data")
+                except (orjson.JSONDecodeError, AttributeError):
+                    continue
+                if isinstance(data, dict):
+                    records.append(data)
+        return records
+
+    async def _split(self, key: str, compression: str) -> _Split:
+        kept: list[bytes] = []
+        passed: list[dict[str, Any]] = []
+        for line in await self._lines(key, compression):
+            record = self._now_valid(line)
+            if record is None:
+                kept.append(line)
+            else:
+                passed.append(record)
+        return _Split(key, compression, kept, passed)
+
+    def _now_valid(self, line: bytes) -> dict[str, Any] | None:
+        """The record ``line``'s source maps to, if it now passes the contract; else None."""
+        try:
+            document = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None  # the audit reports it; replay leaves what it cannot read
+        if not isinstance(document, dict) or document.get("domain") != self._domain:
+            return None
+        if "source" not in document:
+            return None
+        mapped = self._map(document["source"])
+        if not mapped.ok or mapped.record is None or self._validator.check(mapped.record):
+            return None
+        return mapped.record
+
+    async def _write_replay_parts(
+        self, parts: WindowParts, records: Sequence[dict[str, Any]]
+    ) -> None:
+        first = parts.replay[-1].number + 1 if parts.replay else 0
+        lines = [envelope_line(self._contract, record) for record in records]
+        for index, offset in enumerate(range(0, len(lines), self._part_max), start=first):
+            key = replay_key(
+                self._prefix,
+                self._contract.major,
+                self._domain,
+                parts.window,
+                index,
+                compression=self._compression,
+            )
+            chunk = lines[offset : offset + self._part_max]
+            await self._put(key, chunk, self._compression, "data", versioned=True)
+
+    async def _lines(self, key: str, compression: str) -> list[bytes]:
+        found = await self._store.get(key)
+        if found is None:
+            return []
+        return await asyncio.to_thread(decode_part, found.data, compression)
+
+    async def _put(
+        self, key: str, lines: Sequence[bytes], compression: str, kind: str, *, versioned: bool
+    ) -> None:
+        body = await asyncio.to_thread(encode_part, lines, compression)
+        metadata = {"domain": self._domain, "records": str(len(lines))}
+        if versioned:
+            metadata["x-schema-version"] = self._contract.version
+        await self._store.put(key, body, metadata=metadata)
+        self._metrics.object_written(kind, len(body))
+
+
+def _identity(record: dict[str, Any]) -> bytes:
+    """A record's content, canonical (sorted keys): equal records land once per DLQ line."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+async def _account(
+    checkpoints: CheckpointStore,
+    window: Window,
+    moved: int,
+    clock: Clock,
+    *,
+    before: RecentWindow | None,
+) -> None:
+    """Move ``moved`` records from dead-lettered to landed in the checkpoint, by CAS.
+
+    The totals change, and so do the window's counts where the checkpoint keeps them (last
+    window, re-export ledger). A lost CAS reloads and retries, unless the window itself was
+    re-exported since the replay read it (its ledger entry is no longer ``before``): that raises
+    ``CheckpointConflictError`` (run ``lake audit``, then the replay again).
+    """
+    for attempt in range(1, _CAS_ATTEMPTS + 1):
+        checkpoint, etag = await checkpoints.load()
+        if checkpoint is None:
+            raise AccountingError(f"{checkpoints.key} vanished during the replay")
+        if checkpoint.recent.get(window.label) != before:
+            raise CheckpointConflictError(
+                f"window {window.label} was re-exported during the replay; audit, then run again"
+            )
+        try:
+            await checkpoints.commit(
+                _moved(checkpoint, window, moved, clock.now()), expect_etag=etag
+            )
+        except CheckpointConflictError:
+            if attempt == _CAS_ATTEMPTS:
+                raise
+            continue
+        return
+
+
+def _moved(checkpoint: Checkpoint, window: Window, moved: int, now: datetime) -> Checkpoint:
+    def shift(counts: Counts) -> Counts:
+        if counts.dead_lettered < moved:
+            raise AccountingError(
+                f"window {window.label}: {moved} records left the DLQ but the checkpoint "
+                f"records only {counts.dead_lettered} dead-lettered"
+            )
+        return Counts(counts.fetched, counts.landed + moved, counts.dead_lettered - moved)
+
+    last = checkpoint.last_window
+    recent = dict(checkpoint.recent)
+    if window.label in recent:
+        entry = recent[window.label]
+        recent[window.label] = RecentWindow(shift(entry.counts), entry.first_exported_at)
+    return replace(
+        checkpoint,
+        totals=shift(checkpoint.totals),
+        last_window=replace(last, counts=shift(last.counts))
+        if last is not None and last.window == window
+        else last,
+        recent=recent,
+        updated_at=now,
+    )

@@ -1,0 +1,217 @@
+"""``lake audit`` on a lake landed by the daemon: consistent as landed, and every fault found.
+
+The lake is built by ``daemon.run(once=True)`` against the simulator, on both stores
+(``file://`` and moto S3); faults are injected by changing objects through the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from producer import cli, daemon
+from producer.audit import AuditReport, audit_product
+from producer.lake.encode import decode_part, encode_part
+from producer.lake.store import ObjectStore
+from producer.settings import Settings, TelephonySettings
+from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.telemetry.metrics import Metrics
+from producer.windows import align_down
+
+_NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
+_START = align_down(_NOW, 900) - timedelta(minutes=45)
+_PREFIX = "telephony-cdr-export"
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """The CLI configures structlog for the process (stderr); undo it after each test."""
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def simulator_config() -> SimulatorConfig:
+    """A frozen simulator clock: two windows are available, the same ones on every run."""
+    return SimulatorConfig(
+        clients={"telephony-client": "telephony-secret"},
+        conversations_per_hour=400.0,
+        job_queued_seconds=0.01,
+        job_pending_seconds=0.02,
+        availability_lag_seconds=900.0,
+        now=lambda: _NOW,
+    )
+
+
+async def _land(simulator: RunningSimulator, lake_url: str) -> None:
+    """Land every available window (20 records a part, so windows have several parts)."""
+    settings = Settings(
+        domains=("telephony",),
+        genesys_api_url=simulator.base_url,
+        genesys_login_url=simulator.base_url,
+        lake_url=lake_url,
+        start_at=_START,
+        http_port=0,
+        http_host="127.0.0.1",
+        request_retry_seconds=10,
+        telephony=TelephonySettings(
+            client_id="telephony-client",
+            client_secret=SecretStr("telephony-secret"),
+            job_poll_seconds=0.01,
+            page_size=100,
+            rate_limit_per_minute=6000,
+            part_max_records=20,
+            resweep_hours=0,
+        ),
+    )
+    result = await daemon.run(
+        settings, once=True, registry=CollectorRegistry(), install_signal_handlers=False
+    )
+    assert result.ok, result.reports
+
+
+async def _audit(store: ObjectStore, **window_range: datetime) -> AuditReport:
+    metrics = Metrics(CollectorRegistry()).for_domain("telephony")
+    return await audit_product(
+        store, domain="telephony", prefix=_PREFIX, metrics=metrics, **window_range
+    )
+
+
+async def _parts(store: ObjectStore, folder: str) -> list[str]:
+    return await store.list_keys(f"{_PREFIX}/{folder}/")
+
+
+async def test_a_landed_lake_is_consistent(
+    simulator: RunningSimulator, lake_url: str, store: ObjectStore
+) -> None:
+    """As the daemon left it, the recount equals the checkpoint: totals, last window, no gaps."""
+    await _land(simulator, lake_url)
+    report = await _audit(store)
+    assert report.consistent, [str(d) for d in report.discrepancies]
+    assert report.checkpoint is not None
+    assert len(report.windows) == 2
+    assert all(w.committed for w in report.windows)
+    assert (report.landed, report.dead_lettered) == (
+        report.checkpoint.totals.landed,
+        report.checkpoint.totals.dead_lettered,
+    )
+    assert report.landed > 40, "several data parts per window"
+    assert report.dead_lettered > 0
+    assert report.objects == len(await _parts(store, "v1")) + len(
+        await _parts(store, "failed-records")
+    )
+
+
+async def test_deleted_objects_are_found(
+    simulator: RunningSimulator, lake_url: str, store: ObjectStore
+) -> None:
+    """The first window loses its first data part and its only DLQ part: the gap names the
+    window; the DLQ part, which leaves no gap, shows in the totals (both by how much). A lost
+    checkpoint is named too."""
+    await _land(simulator, lake_url)
+    first = (await _parts(store, "v1"))[0]
+    dlq = (await _parts(store, "failed-records"))[0]
+    assert dlq.endswith("-part-00000.ndjson.gz")
+    lost = {}
+    for kind, key in (("landed", first), ("dead-lettered", dlq)):
+        found = await store.get(key)
+        assert found is not None
+        lost[kind] = len(decode_part(found.data, "gzip"))
+        await store.delete(key)
+
+    report = await _audit(store)
+
+    lines = [str(d) for d in report.discrepancies]
+    label = first.rsplit("/", 1)[1].removeprefix("telephony-").split("-part-")[0]
+    assert label in dlq
+    assert f"{label} export: missing part(s) 00000" in lines
+    for kind, count in lost.items():
+        assert any(
+            line.startswith("totals:")
+            and "records" in line
+            and f" {kind}," in line
+            and f"(-{count})" in line
+            for line in lines
+        ), lines
+    assert len(lines) == 3, lines
+    await store.delete(f"{_PREFIX}/_state/checkpoint.json")
+    lost_checkpoint = await _audit(store)
+    assert [d.where for d in lost_checkpoint.discrepancies][-1] == "checkpoint"
+
+
+async def test_damaged_parts_are_named(
+    simulator: RunningSimulator, lake_url: str, store: ObjectStore
+) -> None:
+    """A part cut short is named as unreadable; a well-formed part missing a line breaks the
+    last window's counts; both show in the totals. Before the last window all is consistent."""
+    await _land(simulator, lake_url)
+    report = await _audit(store)
+    assert report.checkpoint is not None
+    assert report.checkpoint.last_window is not None
+    last = report.checkpoint.last_window.window
+    data_parts = await _parts(store, "v1")
+    truncated = data_parts[0]
+    assert last.label not in truncated
+    found = await store.get(truncated)
+    assert found is not None
+    await store.put(truncated, found.data[: len(found.data) // 2])
+    shortened = next(k for k in data_parts if last.label in k)
+    found = await store.get(shortened)
+    assert found is not None
+    await store.put(shortened, encode_part(decode_part(found.data, "gzip")[1:], "gzip"))
+
+    report = await _audit(store)
+
+    problems = {d.where: d.problem for d in report.discrepancies}
+    assert list(problems) == [truncated, last.label, "totals"], problems
+    assert problems[truncated].startswith("unreadable part")
+    assert "the lake holds" in problems[last.label]
+    ranged = await _audit(store, start=last.start)
+    assert [d.where for d in ranged.discrepancies] == [last.label]
+    assert any("totals not compared" in note for note in ranged.notes)
+
+
+async def test_cli_exits_1_with_one_line_per_discrepancy(
+    simulator: RunningSimulator,
+    lake_url: str,
+    store: ObjectStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``mesh-producer lake audit``: exit 0 when consistent, 1 with a DISCREPANCY line each."""
+    await _land(simulator, lake_url)
+    monkeypatch.setenv("MESH_LAKE_URL", lake_url)
+    argv = ["lake", "audit", "--domain", "telephony"]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    assert capsys.readouterr().out.strip().endswith(": consistent")
+
+    await store.delete((await _parts(store, "failed-records"))[-1])
+    assert await asyncio.to_thread(cli.main, argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    problems = [line for line in out if line.startswith("DISCREPANCY ")]
+    # The last window's counts, its DLQ part count, and the totals.
+    assert len(problems) == 3, out
+    assert sum("dead-lettered" in line for line in problems) == 2
+    assert sum("DLQ parts" in line for line in problems) == 1
+    assert out[-1].endswith("3 discrepancy(ies)")
+
+
+def test_bad_input_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad ``--from`` or output port is named in one line on stderr, exit 2, nothing read."""
+    assert cli.main(["lake", "audit", "--domain", "telephony", "--from", "yesterday"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mesh-producer: --from: 'yesterday' is not an ISO 8601 time"
+    )
+    monkeypatch.setenv("MESH_TELEPHONY__PREFIX", "exports/../other")
+    assert cli.main(["dlq", "replay", "--domain", "telephony"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("mesh-producer: MESH_TELEPHONY__PREFIX: ")
