@@ -89,7 +89,13 @@ async def _main(minutes: float, org_per_minute: int, backlog_hours: float, share
         stopping.set()
         await run
         requests = list(simulator.sim.requests)
-        available = datetime.now(UTC) - timedelta(seconds=config.availability_lag_seconds)
+        ended_at = datetime.now(UTC)
+    # Each domain's lag is measured against what its source has: Telephony's availability date
+    # (now - the analytics lag), Quality's settle time (0 here).
+    available = {
+        "telephony": ended_at - timedelta(seconds=config.availability_lag_seconds),
+        "quality": ended_at,
+    }
     by_client: dict[str, list[tuple[float, int, str | None]]] = defaultdict(list)
     for record in requests:
         if record.client_id is not None and record.path.startswith("/api/"):
@@ -99,15 +105,17 @@ async def _main(minutes: float, org_per_minute: int, backlog_hours: float, share
         f"{settings.org_rate_limit_per_minute}/min), volume x3, backlog {backlog_hours:g} h, "
         f"window {_WINDOW_S} s"
     )
-    rows = [("domain", "priority", "requests", "429s", "early", "lag at end", "lag/window")]
+    rows = [
+        ("domain", "priority", "requests", "429s", "early", "windows", "lag at end", "lag/window")
+    ]
     for name in DOMAIN_NAMES:
         log = by_client[clients[name][0]]
-        watermark = await _watermark(lake, settings, name)
-        lag = (available - watermark).total_seconds() if watermark else float("nan")
+        watermark, windows = await _progress(lake, settings, name)
         if name == "wfm":
             lag_text = "n/a (snapshots)"
             ratio = "-"
         else:
+            lag = (available[name] - watermark).total_seconds() if watermark else float("nan")
             lag_text = f"{lag:,.0f} s"
             ratio = f"{lag / _WINDOW_S:.2f}"
         rows.append(
@@ -117,6 +125,7 @@ async def _main(minutes: float, org_per_minute: int, backlog_hours: float, share
                 str(sum(1 for _, status, _ in log if status != 429)),
                 str(sum(1 for _, status, _ in log if status == 429)),
                 str(_early(log)),
+                str(windows),
                 lag_text,
                 ratio,
             )
@@ -143,19 +152,23 @@ def _early(log: list[tuple[float, int, str | None]]) -> int:
     return early
 
 
-async def _watermark(lake: Path, settings: Settings, name: str) -> datetime | None:
+async def _progress(lake: Path, settings: Settings, name: str) -> tuple[datetime | None, int]:
+    """The domain's watermark and how many window objects sets it landed (data parts' windows)."""
+    prefix = settings.domain(name).prefix
     async with open_store(LakeLocation.parse(lake.as_uri())) as store:
         metrics = Metrics(CollectorRegistry()).for_domain(name)
         checkpoint, _ = await CheckpointStore(
-            store, prefix=settings.domain(name).prefix, domain=name, metrics=metrics
+            store, prefix=prefix, domain=name, metrics=metrics
         ).load()
-    return checkpoint.watermark if checkpoint else None
+        keys = await store.list_keys(f"{prefix}/")
+    windows = {key.rsplit("/", 1)[-1].split("-part-")[0] for key in keys if "-part-" in key}
+    return (checkpoint.watermark if checkpoint else None), len(windows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=4.0)
-    parser.add_argument("--org-per-minute", type=int, default=45)
+    parser.add_argument("--org-per-minute", type=int, default=30)
     parser.add_argument("--backlog-hours", type=float, default=2.0)
     parser.add_argument(
         "--producer-share",
