@@ -85,7 +85,9 @@ async def run(
     metrics = Metrics(registry or CollectorRegistry())
     clock = clock or SystemClock()
     alerts = AlertMonitor(
-        webhook_url=settings.alert_webhook_url,
+        webhook_url=(
+            settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None
+        ),
         threshold_ratio=settings.alert_threshold_ratio,
         min_records=settings.alert_min_records,
         window_seconds=settings.alert_window_seconds,

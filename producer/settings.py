@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     resweep_hours: float | None = Field(default=None, ge=0)
     org_rate_limit_per_minute: int | None = Field(default=None, gt=0)
     admin_token: SecretStr | None = None
-    alert_webhook_url: str | None = None
+    alert_webhook_url: SecretStr | None = None  # a Slack webhook URL is itself a credential
     alert_threshold_ratio: float = Field(default=0.05, gt=0, le=1)
     alert_min_records: int = Field(default=50, ge=1)
     alert_window_seconds: int = Field(default=3600, gt=0)

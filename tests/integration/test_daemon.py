@@ -287,7 +287,7 @@ async def test_rejections_over_the_threshold_post_one_alert(
         settings = _settings(
             simulator,
             (tmp_path / "lake").as_uri(),
-            alert_webhook_url=f"http://127.0.0.1:{port}/hook",
+            alert_webhook_url=SecretStr(f"http://127.0.0.1:{port}/hook"),
             alert_threshold_ratio=0.01,
             alert_min_records=1,
             alert_cooldown_seconds=3600,
