@@ -2,16 +2,22 @@
 
 One window of one domain flows top to bottom (each step names its module)::
 
-    plan       windows.py            next closed window after the checkpoint, up to availability
+    plan       windows.py            planners: consecutive windows up to availability, or weekly
+                                     snapshots; worker.py adds re-sweeps of recent windows
     extract    source/client.py      ApiClient: limiter, bearer token, x-priority, retries, 401
-               auth.py               TokenManager: client-credentials grant, refresh ahead
-               ratelimit.py          DomainLimiter: the domain's own quota, Retry-After pauses
+               auth/                 TokenManager: client-credentials grant, refresh ahead
+               ratelimit.py          DomainLimiter: own quota, Retry-After pauses, adaptive rate
+               budget.py             PriorityBudget: org-wide budget served by priority
                source/jobs.py        analytics async jobs (Telephony)
-    map        domains/telephony.py  source conversation -> contract record, or a rejection
-    validate   contracts/            versioned JSON Schema, compiled once
+               source/evaluations.py, source/schedules.py   (Quality, WFM)
+    map        domains/              one mapper per domain: source object -> record or rejection
+               routing.py            window membership, de-duplication, map + validate per object
+    validate   contracts/            versioned JSON Schema, compiled once; compat gate, registry
     write      lake/                 gzip NDJSON parts with deterministic keys; DLQ parts
     commit     checkpoint.py         watermark advanced by compare-and-swap, after the data
 
 ``worker.py`` runs those steps per window, ``daemon.py`` wires one worker per domain (the
-composition root), ``cli.py`` is the command line, ``telemetry/`` the metrics and health port.
+composition root), ``cli.py`` is the command line, ``telemetry/`` the metrics, health and admin
+port, ``alerts.py`` the dead-letter webhook; ``audit.py``, ``replay.py``, ``consumer.py`` and
+``governance/`` serve operators and consumers around the lake.
 """

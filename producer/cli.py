@@ -1,7 +1,8 @@
-"""The command line: ``mesh-producer run [--once] | demo | simulate``.
+"""The command line: ``mesh-producer run [--once] | demo | simulate | contracts | policies |
+lake audit | dlq replay``.
 
 Parses arguments, loads settings, sets up logging and hands over to ``daemon``, ``demo`` or the
-simulator. Exit codes: 0 done, 2 bad configuration or input (one line on stderr saying what and
+simulator; the other groups register themselves from their own modules (``_command_groups``). Exit codes: 0 done, 2 bad configuration or input (one line on stderr saying what and
 where), 1 anything else (a domain that could not land its windows is named on stderr).
 """
 
