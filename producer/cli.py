@@ -2,8 +2,9 @@
 lake audit | dlq replay``.
 
 Parses arguments, loads settings, sets up logging and hands over to ``daemon``, ``demo`` or the
-simulator; the other groups register themselves from their own modules (``_command_groups``). Exit codes: 0 done, 2 bad configuration or input (one line on stderr saying what and
-where), 1 anything else (a domain that could not land its windows is named on stderr).
+simulator; the other groups register themselves from their own modules (``_command_groups``).
+Exit codes: 0 done, 2 bad configuration or input (one line on stderr saying what and where), 1
+anything else (a domain that could not land its windows is named on stderr).
 """
 
 from __future__ import annotations
