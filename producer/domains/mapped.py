@@ -7,12 +7,15 @@ its issues and stage. Pure value type: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 
 from producer.contracts.validate import Issue
 
-__all__ = ["Mapped"]
+__all__ = ["Mapped", "never_raises", "parse_utc"]
 
 
 @dataclass(frozen=True)
@@ -32,3 +35,34 @@ class Mapped:
     def ok(self) -> bool:
         """True when the source mapped to a record with no issues."""
         return self.record is not None and not self.issues
+
+
+def never_raises(mapper: Callable[[Any], Mapped]) -> Callable[[Any], Mapped]:
+    """Make ``mapper`` total: an unexpected exception becomes a ``mapper_error`` rejection.
+
+    The last line of defence: the DLQ keeps the source object, so a mapper bug loses nothing
+    and the record can be replayed once the mapper is fixed.
+    """
+
+    @wraps(mapper)
+    def guarded(source: Any) -> Mapped:
+        try:
+            return mapper(source)
+        except Exception as exc:  # a mapper bug must not stop the window: dead-letter it
+            issue = Issue("$", "mapper_error", f"mapper failed: {exc.__class__.__name__}")
+            return Mapped(None, (issue,), "mapping")
+
+    return guarded
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp as an aware UTC datetime (naive is read as UTC); else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None

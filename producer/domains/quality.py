@@ -15,11 +15,11 @@ Absent optional fields are omitted (never null). A source that is not an object,
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from producer.contracts.validate import Issue
-from producer.domains.mapped import Mapped
+from producer.domains.mapped import Mapped, never_raises, parse_utc
 from producer.source.evaluations import EvaluationSearch
 
 __all__ = [
@@ -54,20 +54,17 @@ def evaluation_changed(source: Any) -> datetime | None:
     """``changedDate`` as an aware UTC datetime (the window key); None if absent/unparseable."""
     if not isinstance(source, dict):
         return None
-    return _instant(source.get("changedDate"))
+    return parse_utc(source.get("changedDate"))
 
 
+@never_raises
 def map_evaluation(source: Any) -> Mapped:
     """Map a search result to a quality contract record (rules above).
 
     Never raises: a source it cannot use becomes a rejected ``Mapped``. An unexpected internal
     failure is reported as a mapping issue with rule ``mapper_error`` rather than crashing.
     """
-    try:
-        return _map(source)
-    except Exception as exc:  # last line of defence: the DLQ keeps the source for a replay
-        issue = Issue("$", "mapper_error", f"mapper failed: {exc.__class__.__name__}")
-        return Mapped(None, (issue,), "mapping")
+    return _map(source)
 
 
 def _map(source: Any) -> Mapped:
@@ -77,7 +74,7 @@ def _map(source: Any) -> Mapped:
     identifier = evaluation_id(source)
     if identifier is None:
         issues.append(Issue("$.id", "required", "no usable evaluation id"))
-    changed = _instant(source.get("changedDate"))
+    changed = parse_utc(source.get("changedDate"))
     if changed is None:
         issues.append(Issue("$.changedDate", "format", "no usable changedDate"))
     if issues or identifier is None or changed is None:
@@ -124,20 +121,8 @@ def _media_type(value: Any) -> Any:
 
 def _timestamp(value: Any) -> Any:
     """A parseable timestamp in the contract's form; anything else as it came."""
-    parsed = _instant(value)
+    parsed = parse_utc(value)
     return _format(parsed) if parsed is not None else value
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
 
 
 def _format(instant: datetime) -> str:

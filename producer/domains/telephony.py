@@ -20,11 +20,11 @@ rejected at stage ``parse``. Pure: no I/O, and never raises on arbitrary JSON.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from producer.contracts.validate import Issue
-from producer.domains.mapped import Mapped
+from producer.domains.mapped import Mapped, never_raises, parse_utc
 
 __all__ = ["ACTIVE_RULE", "Mapped", "conversation_start", "map_conversation"]
 
@@ -35,20 +35,17 @@ def conversation_start(source: Any) -> datetime | None:
     """The source's ``conversationStart`` as an aware UTC datetime; None if absent/unparseable."""
     if not isinstance(source, dict):
         return None
-    return _instant(source.get("conversationStart"))
+    return parse_utc(source.get("conversationStart"))
 
 
+@never_raises
 def map_conversation(source: Any) -> Mapped:
     """Map a conversation-details object to a telephony contract record (rules above).
 
     Never raises: a source it cannot use becomes a rejected ``Mapped``. An unexpected internal
     failure is reported as a mapping issue with rule ``mapper_error`` rather than crashing.
     """
-    try:
-        return _map(source)
-    except Exception as exc:  # last line of defence: the DLQ keeps the source for a replay
-        issue = Issue("$", "mapper_error", f"mapper failed: {exc.__class__.__name__}")
-        return Mapped(None, (issue,), "mapping")
+    return _map(source)
 
 
 def _map(source: Any) -> Mapped:
@@ -58,7 +55,7 @@ def _map(source: Any) -> Mapped:
     conversation_id = source.get("conversationId")
     if not isinstance(conversation_id, str) or not conversation_id.strip():
         issues.append(Issue("$.conversationId", "required", "no usable conversationId"))
-    start = _instant(source.get("conversationStart"))
+    start = parse_utc(source.get("conversationStart"))
     if start is None:
         issues.append(Issue("$.conversationStart", "format", "no usable conversationStart"))
     if issues or start is None:
@@ -75,7 +72,7 @@ def _map(source: Any) -> Mapped:
         record["channel_type"] = channel_session["mediaType"]
 
     raw_end = source.get("conversationEnd")
-    end = _instant(raw_end)
+    end = parse_utc(raw_end)
     if raw_end is None:
         issues.append(Issue("$.conversationEnd", ACTIVE_RULE, "conversation has not ended"))
     elif end is None:
@@ -131,18 +128,6 @@ def _metadata(participants: list[dict[str, Any]]) -> dict[str, Any]:
     if agent is not None:
         metadata["agent_id"] = agent
     return metadata
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
 
 
 def _list(value: Any) -> list[Any]:

@@ -14,11 +14,11 @@ Pure: no I/O, and never raises on arbitrary JSON.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from producer.contracts.validate import Issue
-from producer.domains.mapped import Mapped
+from producer.domains.mapped import Mapped, never_raises, parse_utc
 from producer.source.schedules import ScheduleSearch
 
 __all__ = ["Mapped", "ScheduleSearch", "map_shift", "shift_id", "shift_start"]
@@ -27,7 +27,7 @@ __all__ = ["Mapped", "ScheduleSearch", "map_shift", "shift_id", "shift_start"]
 def shift_start(source: Any) -> datetime | None:
     """The shift's ``startDate`` as an aware UTC datetime; None if absent or unparseable."""
     shift = source.get("shift") if isinstance(source, dict) else None
-    return _instant(shift.get("startDate")) if isinstance(shift, dict) else None
+    return parse_utc(shift.get("startDate")) if isinstance(shift, dict) else None
 
 
 def shift_id(source: Any) -> str | None:
@@ -46,17 +46,14 @@ def shift_id(source: Any) -> str | None:
     return "/".join(str(part) for part in parts)
 
 
+@never_raises
 def map_shift(source: Any) -> Mapped:
     """Map a flattened shift to a wfm contract record (rules above).
 
     Never raises: a source it cannot use becomes a rejected ``Mapped``; an unexpected internal
     failure is reported as a mapping issue with rule ``mapper_error``.
     """
-    try:
-        return _map(source)
-    except Exception as exc:  # last line of defence: the DLQ keeps the source for a replay
-        issue = Issue("$", "mapper_error", f"mapper failed: {exc.__class__.__name__}")
-        return Mapped(None, (issue,), "mapping")
+    return _map(source)
 
 
 def _map(source: Any) -> Mapped:
@@ -70,7 +67,7 @@ def _map(source: Any) -> Mapped:
     for path, value in (("$.businessUnitId", unit), ("$.userId", user), ("$.shift.id", ident)):
         if not _text(value):
             issues.append(Issue(path, "required", f"no usable {path[2:]}"))
-    start = _instant(shift.get("startDate"))
+    start = parse_utc(shift.get("startDate"))
     if start is None:
         issues.append(Issue("$.shift.startDate", "format", "no usable shift startDate"))
     if issues or start is None:
@@ -104,7 +101,7 @@ def _activity(activity: Any) -> Any:
     if activity.get("activityCodeId") is not None:
         mapped["code"] = activity["activityCodeId"]
     raw_start = activity.get("startDate")
-    start = _instant(raw_start)
+    start = parse_utc(raw_start)
     if start is not None:
         mapped["start"] = _format(start)
     elif raw_start is not None:
@@ -118,18 +115,6 @@ def _activity(activity: Any) -> Any:
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
 
 
 def _format(instant: datetime) -> str:
