@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.s3"]
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.s3", "tests.fixtures.s3_faults"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,9 @@
-"""Step 5, sink: the object store under the lake, ``s3://`` (aiobotocore) or ``file://``.
+"""Step 5, sink: the object store under the lake: ``file://`` here, ``s3://`` in ``s3.py``.
 
-Owns the ``ObjectStore`` seam and its two implementations: whole-object get/put/delete/list with
-S3 ETags and conditional puts (If-Match, If-None-Match), which the writer and the checkpoint CAS
-build on. It knows nothing of keys, windows or formats. The only module importing aiobotocore;
-it never creates an S3 client outside ``open_store`` and never logs credentials.
+Owns ``FileStore`` (the ``ObjectStore`` seam of ``objects.py`` on a local directory, same layout
+as on S3, crash-safe: atomic renames, and orphaned temp files of a killed writer swept later)
+and ``open_store``, which opens the right store for a lake URL. It knows nothing of keys,
+windows or formats. Re-exports the seam so callers import one module.
 """
 
 from __future__ import annotations
@@ -14,88 +14,38 @@ import fcntl
 import hashlib
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError
 
 from producer.errors import ConfigError, PreconditionFailedError, StoreError
+from producer.lake.objects import ObjectStore, StoredObject, check_conditions, md5_etag
+from producer.lake.s3 import S3_READ_TIMEOUT_S, S3Store, open_s3_store
 from producer.settings import LakeLocation
 
-if TYPE_CHECKING:
-    from types_aiobotocore_s3.client import S3Client
+__all__ = [
+    "ORPHAN_TEMP_AGE_S",
+    "FileStore",
+    "ObjectStore",
+    "S3Store",
+    "StoredObject",
+    "md5_etag",
+    "open_store",
+]
 
-__all__ = ["FileStore", "ObjectStore", "S3Store", "StoredObject", "md5_etag", "open_store"]
-
-_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
-_ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_TYPES = {".gz": "application/gzip", ".zst": "application/zstd", ".json": "application/json"}
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """An object's bytes and the ETag they were read with (quoted, as S3 returns it)."""
-
-    data: bytes
-    etag: str
-
-
-class ObjectStore(Protocol):
-    """Whole-object storage addressed by ``/``-separated keys relative to the lake root.
-
-    ``put`` is atomic: readers see the old object or the new one, never a part, also when the
-    caller is cancelled. Conditional puts raise ``PreconditionFailedError``; every other failure
-    raises ``StoreError`` naming the key.
-    """
-
-    description: str
-
-    async def get(self, key: str) -> StoredObject | None:
-        """The object, or None if absent."""
-        ...
-
-    async def etag(self, key: str) -> str | None:
-        """The object's ETag (a HEAD), or None if absent."""
-        ...
-
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        """Write ``data``; returns the new ETag.
-
-        ``if_match``: only replace the object that has this ETag. ``if_none_match``: only create.
-        """
-        ...
-
-    async def delete(self, key: str) -> None:
-        """Remove the object; an absent one is fine."""
-        ...
-
-    async def list_keys(self, prefix: str) -> list[str]:
-        """Every key starting with ``prefix`` (a plain string prefix), sorted."""
-        ...
-
-
-def md5_etag(data: bytes) -> str:
-    """The ETag S3 gives a single-part, unencrypted (or SSE-S3) upload of ``data``."""
-    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+# A temp file this old is an orphan of a killed writer (a live put renames its temp within
+# seconds, even for a 50 000-line part), so the next put of the same key removes it.
+ORPHAN_TEMP_AGE_S = 600.0
 
 
 class FileStore:
     """An ``ObjectStore`` on a local directory (``file://``), with the same layout as on S3.
 
     Writes go to a hidden temp file in the target's directory, are fsynced, then renamed into
-    place. If-None-Match is an exclusive create (``os.link``); If-Match, plain puts and deletes of
-    an existing key lock it with ``flock`` and re-check the inode, so conditional writes are safe
+    place; a writer killed mid-put leaves only its hidden temp file, which the store never lists
+    and the next put in that directory removes once older than ``ORPHAN_TEMP_AGE_S``.
+    If-None-Match is an exclusive create (``os.link``); If-Match, plain puts and deletes of an
+    existing key lock it with ``flock`` and re-check the inode, so conditional writes are safe
     across processes on one host. ETags are quoted MD5 hex, as on S3. Object metadata is not
     kept. Blocking I/O runs in worker threads; a cancelled call still finishes its atomic step.
     """
@@ -120,7 +70,7 @@ class FileStore:
         if_none_match: bool = False,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        _check_conditions(if_match, if_none_match)
+        check_conditions(if_match, if_none_match)
         return await asyncio.to_thread(self._put, key, data, if_match, if_none_match)
 
     async def delete(self, key: str) -> None:
@@ -175,6 +125,7 @@ class FileStore:
             raise
         except OSError as exc:
             raise StoreError(f"{self.description}: put {key!r} failed: {exc.strerror}") from exc
+        _sweep_orphans(path.parent)
         return md5_etag(data)
 
     def _delete(self, key: str) -> None:
@@ -204,145 +155,39 @@ class FileStore:
         return sorted(keys)
 
 
-class S3Store:
-    """An ``ObjectStore`` on an S3 bucket through an aiobotocore client the caller owns.
-
-    ``root`` is a key prefix inside the bucket (``s3://bucket/root``). Conditional puts use
-    ``IfMatch`` / ``IfNoneMatch="*"``; a 412 (or a 409 ConditionalRequestConflict, or a 404 for
-    If-Match on a missing key) raises ``PreconditionFailedError``. botocore's own retries apply
-    (tuned by the standard ``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS``); what is left is ``StoreError``.
-    """
-
-    def __init__(self, client: S3Client, bucket: str, root: str = "") -> None:
-        self._client = client
-        self.bucket = bucket
-        self.root = root.strip("/")
-        self.description = f"s3://{bucket}/{self.root}" if self.root else f"s3://{bucket}"
-
-    async def get(self, key: str) -> StoredObject | None:
-        try:
-            response = await self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-            async with response["Body"] as body:
-                data = await body.read()
-        except (ClientError, BotoCoreError) as exc:
-            if _code(exc) in _ABSENT_CODES:
-                return None
-            raise self._failure("get", key, exc) from exc
-        return StoredObject(data, response["ETag"])
-
-    async def etag(self, key: str) -> str | None:
-        try:
-            response = await self._client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except (ClientError, BotoCoreError) as exc:
-            if _code(exc) in _ABSENT_CODES:
-                return None
-            raise self._failure("head", key, exc) from exc
-        return response["ETag"]
-
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        _check_conditions(if_match, if_none_match)
-        request: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self._key(key),
-            "Body": data,
-            "ContentType": _content_type(key),
-        }
-        if metadata:
-            request["Metadata"] = dict(metadata)
-        if if_match is not None:
-            request["IfMatch"] = if_match
-        if if_none_match:
-            request["IfNoneMatch"] = "*"
-        try:
-            response = await self._client.put_object(**request)
-        except (ClientError, BotoCoreError) as exc:
-            code = _code(exc)
-            conditional = if_match is not None or if_none_match
-            if conditional and (
-                code in _PRECONDITION_CODES or (if_match is not None and code in _ABSENT_CODES)
-            ):
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused ({code})"
-                ) from None
-            raise self._failure("put", key, exc) from exc
-        return response["ETag"]
-
-    async def delete(self, key: str) -> None:
-        try:
-            await self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
-        except (ClientError, BotoCoreError) as exc:
-            if _code(exc) not in _ABSENT_CODES:
-                raise self._failure("delete", key, exc) from exc
-
-    async def list_keys(self, prefix: str) -> list[str]:
-        cut = len(self.root) + 1 if self.root else 0
-        keys: list[str] = []
-        try:
-            paginator = self._client.get_paginator("list_objects_v2")
-            async for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-                keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure("list", prefix, exc) from exc
-        return sorted(keys)
-
-    def _key(self, key: str) -> str:
-        return f"{self.root}/{key}" if self.root else key
-
-    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            reason = f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
-        else:
-            reason = f"{type(exc).__name__}: {exc}"
-        return StoreError(f"{self.description}: {operation} {key!r} failed: {reason}")
-
-
 @contextlib.asynccontextmanager
 async def open_store(
-    location: LakeLocation, bucket: str | None = None
+    location: LakeLocation,
+    bucket: str | None = None,
+    *,
+    s3_read_timeout_s: float = S3_READ_TIMEOUT_S,
 ) -> AsyncIterator[ObjectStore]:
     """The store for ``location``, open for the duration of the ``async with``.
 
-    ``file``: a ``FileStore`` on ``location.path``. ``s3``: an aiobotocore S3 client configured
-    by the standard AWS chain (``AWS_ENDPOINT_URL_S3``, region, credentials, IRSA web identity),
-    closed on exit; ``bucket`` overrides the lake's bucket (a domain's own output port).
+    ``file``: a ``FileStore`` on ``location.path``. ``s3``: an ``S3Store`` whose client is
+    configured by the standard AWS chain (``AWS_ENDPOINT_URL_S3``, region, credentials, IRSA web
+    identity) with bounded retries and timeouts (``s3.open_s3_store``), closed on exit;
+    ``bucket`` overrides the lake's bucket (a domain's own output port).
     """
     if location.scheme == "file":
         if location.path is None:
             raise ConfigError("MESH_LAKE_URL: file:// needs a path")
         yield FileStore(location.path)
         return
-    session = get_session()
-    # botocore reads only AWS_DEFAULT_REGION; every other AWS SDK also honours AWS_REGION.
-    region = session.get_config_variable("region") or os.environ.get("AWS_REGION")
-    async with session.create_client("s3", region_name=region) as client:
-        yield S3Store(client, bucket or location.bucket, location.root)
+    async with open_s3_store(
+        bucket or location.bucket, location.root, read_timeout_s=s3_read_timeout_s
+    ) as store:
+        yield store
 
 
-def _check_conditions(if_match: str | None, if_none_match: bool) -> None:
-    if if_match is not None and if_none_match:
-        raise ValueError("if_match and if_none_match exclude each other")
-
-
-def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return code or str(status or "")
-    return ""
-
-
-def _content_type(key: str) -> str:
-    return _TYPES.get(Path(key).suffix, "application/octet-stream")
+def _sweep_orphans(directory: Path) -> None:
+    """Remove temp files of killed writers in ``directory``; best effort, never raises."""
+    cutoff = time.time() - ORPHAN_TEMP_AGE_S
+    with contextlib.suppress(OSError):
+        for temp in directory.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                if temp.stat().st_mtime < cutoff:
+                    temp.unlink()
 
 
 def _write_temp(path: Path, data: bytes) -> Path:

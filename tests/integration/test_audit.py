@@ -111,9 +111,9 @@ async def test_a_landed_lake_is_consistent(
 async def test_deleted_objects_are_found(
     simulator: RunningSimulator, lake_url: str, store: ObjectStore
 ) -> None:
-    """The first window loses its first data part and its only DLQ part: the gap names the
-    window; the DLQ part, which leaves no gap, shows in the totals (both by how much). A lost
-    checkpoint is named too."""
+    """The first window loses its first data part and its only DLQ part: both gaps name the
+    window (the checkpoint still tracks it for re-sweeps, so its DLQ is known to exist), and the
+    totals say by how much. A lost checkpoint is named too."""
     await _land(simulator, lake_url)
     first = (await _parts(store, "v1"))[0]
     dlq = (await _parts(store, "failed-records"))[0]
@@ -131,6 +131,7 @@ async def test_deleted_objects_are_found(
     label = first.rsplit("/", 1)[1].removeprefix("telephony-").split("-part-")[0]
     assert label in dlq
     assert f"{label} export: missing part(s) 00000" in lines
+    assert any(line.startswith(f"{label} dlq: missing part") for line in lines), lines
     for kind, count in lost.items():
         assert any(
             line.startswith("totals:")
@@ -139,7 +140,7 @@ async def test_deleted_objects_are_found(
             and f"(-{count})" in line
             for line in lines
         ), lines
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
     await store.delete(f"{_PREFIX}/_state/checkpoint.json")
     lost_checkpoint = await _audit(store)
     assert [d.where for d in lost_checkpoint.discrepancies][-1] == "checkpoint"

@@ -1,0 +1,250 @@
+"""Step 5, sink: the ``s3://`` object store, on aiobotocore, with bounded retries.
+
+Owns ``S3Store`` (the ``ObjectStore`` seam on a bucket: conditional puts by If-Match and
+If-None-Match) and ``open_s3_store``, the only place an S3 client is created, with deliberate
+timeouts and retries so a slow or failing S3 fails the window in bounded time instead of hanging
+it. The only module importing aiobotocore/botocore; it knows nothing of keys, windows or formats
+and never logs credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from producer.errors import PreconditionFailedError, StoreError
+from producer.lake.objects import StoredObject, check_conditions
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3.client import S3Client
+
+__all__ = [
+    "S3_CONNECT_TIMEOUT_S",
+    "S3_MAX_ATTEMPTS",
+    "S3_READ_TIMEOUT_S",
+    "S3Store",
+    "open_s3_store",
+]
+
+# Attempts per S3 call (botocore "standard" mode: exponential backoff with full jitter, capped
+# at 20 s, retrying 500/502/503/504, SlowDown and other throttling codes, resets and timeouts).
+# Five attempts wait about 7 s in all on average and 15 s at most between them.
+S3_MAX_ATTEMPTS = 5
+S3_CONNECT_TIMEOUT_S = 10.0
+S3_READ_TIMEOUT_S = 30.0  # per attempt; botocore's 60 s default doubles a stalled window's time
+_TRANSPORT_ATTEMPTS = 3  # for what botocore does not retry: see S3Store._transport_retried
+_TRANSPORT_RETRY_S = 0.2
+_T = TypeVar("_T")
+
+_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+_ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_TYPES = {".gz": "application/gzip", ".zst": "application/zstd", ".json": "application/json"}
+
+
+class S3Store:
+    """An ``ObjectStore`` on an S3 bucket through an aiobotocore client the caller owns.
+
+    ``root`` is a key prefix inside the bucket (``s3://bucket/root``). Conditional puts use
+    ``IfMatch`` / ``IfNoneMatch="*"``; a 412 (or a 409 ConditionalRequestConflict, or a 404 for
+    If-Match on a missing key) raises ``PreconditionFailedError``. botocore's own retries apply
+    (see ``open_s3_store``); a response body cut short, which they never see, is retried here.
+    What is left is a ``StoreError`` naming the key.
+    """
+
+    def __init__(self, client: S3Client, bucket: str, root: str = "") -> None:
+        self._client = client
+        self.bucket = bucket
+        self.root = root.strip("/")
+        self.description = f"s3://{bucket}/{self.root}" if self.root else f"s3://{bucket}"
+
+    async def get(self, key: str) -> StoredObject | None:
+        async def fetch() -> StoredObject | None:
+            try:
+                response = await self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if _code(exc) in _ABSENT_CODES:
+                    return None
+                raise
+            try:
+                async with response["Body"] as body:
+                    data = await body.read()
+            except BotoCoreError as exc:  # botocore's retries end with the headers
+                raise _ShortBodyError(f"{type(exc).__name__}: {exc}") from exc
+            return StoredObject(data, response["ETag"])
+
+        try:
+            return await self._transport_retried("get", key, fetch)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failure("get", key, exc) from exc
+
+    async def etag(self, key: str) -> str | None:
+        async def head() -> str | None:
+            try:
+                response = await self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if _code(exc) in _ABSENT_CODES:
+                    return None
+                raise
+            return response["ETag"]
+
+        try:
+            return await self._transport_retried("head", key, head)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failure("head", key, exc) from exc
+
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        check_conditions(if_match, if_none_match)
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self._key(key),
+            "Body": data,
+            "ContentType": _content_type(key),
+        }
+        if metadata:
+            request["Metadata"] = dict(metadata)
+        if if_match is not None:
+            request["IfMatch"] = if_match
+        if if_none_match:
+            request["IfNoneMatch"] = "*"
+
+        async def put() -> str:
+            response = await self._client.put_object(**request)
+            return response["ETag"]
+
+        try:
+            return await self._transport_retried("put", key, put)
+        except (ClientError, BotoCoreError) as exc:
+            code = _code(exc)
+            conditional = if_match is not None or if_none_match
+            if conditional and (
+                code in _PRECONDITION_CODES or (if_match is not None and code in _ABSENT_CODES)
+            ):
+                raise PreconditionFailedError(
+                    f"{self.description}: conditional put of {key!r} refused ({code})"
+                ) from None
+            raise self._failure("put", key, exc) from exc
+
+    async def delete(self, key: str) -> None:
+        async def delete() -> None:
+            await self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+        try:
+            await self._transport_retried("delete", key, delete)
+        except (ClientError, BotoCoreError) as exc:
+            if _code(exc) not in _ABSENT_CODES:
+                raise self._failure("delete", key, exc) from exc
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        cut = len(self.root) + 1 if self.root else 0
+
+        async def list_all() -> list[str]:
+            keys: list[str] = []
+            paginator = self._client.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
+            return keys
+
+        try:
+            return sorted(await self._transport_retried("list", prefix, list_all))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failure("list", prefix, exc) from exc
+
+    async def _transport_retried(
+        self, operation: str, key: str, call: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """``call()``, retrying the transport failures botocore's own retries never see.
+
+        A response body cut short surfaces after botocore's retry loop (a streamed GET body) or
+        as aiohttp's ``ClientPayloadError``, which aiobotocore does not wrap (an error body).
+        Those are retried ``_TRANSPORT_ATTEMPTS`` times, then raise ``StoreError``.
+        ``ClientError``/``BotoCoreError`` pass through to the caller; cancellation too.
+        """
+        for attempt in range(1, _TRANSPORT_ATTEMPTS + 1):
+            try:
+                return await call()
+            except (ClientError, BotoCoreError):
+                raise
+            except Exception as exc:  # aiohttp's, unwrapped; never CancelledError
+                if attempt == _TRANSPORT_ATTEMPTS:
+                    raise self._failure(operation, key, exc) from exc
+                await asyncio.sleep(_TRANSPORT_RETRY_S * attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _key(self, key: str) -> str:
+        return f"{self.root}/{key}" if self.root else key
+
+    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            reason = f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        return StoreError(f"{self.description}: {operation} {key!r} failed: {reason}")
+
+
+@contextlib.asynccontextmanager
+async def open_s3_store(
+    bucket: str, root: str = "", *, read_timeout_s: float = S3_READ_TIMEOUT_S
+) -> AsyncIterator[S3Store]:
+    """An ``S3Store`` on ``bucket``/``root`` whose client lives for the ``async with``.
+
+    The client is configured by the standard AWS chain (``AWS_ENDPOINT_URL_S3``, region,
+    credentials, IRSA web identity). Retries: botocore's ``standard`` mode with
+    ``S3_MAX_ATTEMPTS`` attempts, unless ``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS`` (or the profile)
+    say otherwise; each attempt may take ``S3_CONNECT_TIMEOUT_S`` to connect and
+    ``read_timeout_s`` to answer. So every call returns or raises ``StoreError`` in bounded time.
+    """
+    session = get_session()
+    # botocore reads only AWS_DEFAULT_REGION; every other AWS SDK also honours AWS_REGION.
+    region = session.get_config_variable("region") or os.environ.get("AWS_REGION")
+    async with session.create_client(
+        "s3", region_name=region, config=_client_config(session, read_timeout_s)
+    ) as client:
+        yield S3Store(client, bucket, root)
+
+
+def _client_config(session: AioSession, read_timeout_s: float) -> AioConfig:
+    """Timeouts always; retry mode and attempts only where the operator set none."""
+    retries: dict[str, Any] = {}
+    if not (os.environ.get("AWS_RETRY_MODE") or session.get_scoped_config().get("retry_mode")):
+        retries["mode"] = "standard"
+    if session.get_config_variable("max_attempts") is None:
+        retries["total_max_attempts"] = S3_MAX_ATTEMPTS
+    return AioConfig(
+        retries=retries or None,  # botocore fills in what is missing from the chain
+        connect_timeout=S3_CONNECT_TIMEOUT_S,
+        read_timeout=read_timeout_s,
+    )
+
+
+class _ShortBodyError(Exception):
+    """A streamed body ended early: retried like any transport failure botocore did not see."""
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code or str(status or "")
+    return ""
+
+
+def _content_type(key: str) -> str:
+    return _TYPES.get(Path(key).suffix, "application/octet-stream")

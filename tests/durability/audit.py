@@ -1,0 +1,148 @@
+"""Durability harness, audit: read a lake back without our stores and check it is exactly once.
+
+``read_file_lake`` and ``read_s3_lake`` return a lake's objects (hidden files apart);
+``audit_lake`` decodes every part of the telephony product; ``assert_exactly_once`` compares it
+with the simulator's ground truth (``expected_ids``) and with the checkpoint. Pure reading: it
+never writes to a lake.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from producer.lake.encode import decode_part
+from producer.lake.keys import checkpoint_key, parse_part_key
+from producer.simulator import Simulator
+from tests.fixtures.s3 import read_lake
+
+__all__ = [
+    "PREFIX",
+    "LakeAudit",
+    "assert_exactly_once",
+    "audit_lake",
+    "expected_ids",
+    "read_file_lake",
+    "read_s3_lake",
+]
+
+PREFIX = "telephony-cdr-export"
+
+
+def read_file_lake(root: Path) -> tuple[dict[str, bytes], list[str]]:
+    """Every visible object under ``root`` as ``{key: bytes}``, and the hidden files apart.
+
+    Hidden files (a leading ``.``) are what a killed writer may leave: readers skip them.
+    """
+    objects: dict[str, bytes] = {}
+    hidden: list[str] = []
+    if not root.exists():
+        return objects, hidden
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        key = path.relative_to(root).as_posix()
+        if any(segment.startswith(".") for segment in key.split("/")):
+            hidden.append(key)
+        else:
+            objects[key] = path.read_bytes()
+    return objects, hidden
+
+
+def read_s3_lake(endpoint: str, bucket: str, root: str = "") -> dict[str, bytes]:
+    """The objects of ``bucket`` under ``root`` (keys relative to it), read with boto3."""
+    cut = f"{root.strip('/')}/" if root.strip("/") else ""
+    return {
+        key[len(cut) :]: data
+        for key, data in read_lake(endpoint, bucket).items()
+        if key.startswith(cut)
+    }
+
+
+def expected_ids(sim: Simulator, start: datetime, end: datetime) -> set[str]:
+    """Ground truth: the conversations that started in ``[start, end)``."""
+    return {
+        conversation["conversationId"]
+        for conversation in sim.conversations(start, end)
+        if start <= datetime.fromisoformat(conversation["conversationStart"]) < end
+    }
+
+
+@dataclass
+class LakeAudit:
+    """What a lake holds for the telephony product, decoded part by part."""
+
+    landed: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    checkpoint: dict[str, Any] | None = None
+    parts: int = 0
+    lines_by_window: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    part_numbers: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    @property
+    def watermark(self) -> datetime | None:
+        """The checkpoint's watermark, if there is a checkpoint."""
+        if self.checkpoint is None:
+            return None
+        return datetime.fromisoformat(self.checkpoint["watermark"])
+
+
+def audit_lake(objects: Mapping[str, bytes], prefix: str = PREFIX) -> LakeAudit:
+    """Decode every data and DLQ part under ``prefix``; any other object fails the audit."""
+    audit = LakeAudit()
+    checkpoint = objects.get(checkpoint_key(prefix))
+    if checkpoint is not None:
+        audit.checkpoint = orjson.loads(checkpoint)
+    numbers: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for key, data in sorted(objects.items()):
+        if key == checkpoint_key(prefix):
+            continue
+        assert key.startswith(prefix + "/"), f"an object outside the data product: {key}"
+        part = parse_part_key(key)  # ValueError: an object the producer did not name
+        label = part.window.label
+        numbers[(part.kind, label)].append(part.part)
+        audit.parts += 1
+        for line in decode_part(data, part.compression):
+            document = orjson.loads(line)
+            if part.kind == "data":
+                audit.landed.append(document["data"]["interaction_id"])
+            else:
+                audit.dead.append(document["source"]["conversationId"])
+            audit.lines_by_window[label][part.kind] += 1
+    audit.part_numbers = {kind_label: sorted(parts) for kind_label, parts in numbers.items()}
+    return audit
+
+
+def assert_exactly_once(audit: LakeAudit, truth: set[str], *, context: str = "") -> None:
+    """Every conversation of ``truth`` once across data and DLQ; checkpoint equal to the lake.
+
+    Also: each window's parts are numbered 0..n-1 with no gap or leftover, and the counts the
+    checkpoint keeps per recent window equal that window's lines.
+    """
+    where = f" [{context}]" if context else ""
+    landed, dead = Counter(audit.landed), Counter(audit.dead)
+    twice = sorted(k for k, n in (landed + dead).items() if n > 1)
+    assert not twice, f"{len(twice)} conversations twice in the lake{where}: {twice[:5]}"
+    missing = truth - set(landed) - set(dead)
+    extra = (set(landed) | set(dead)) - truth
+    assert not missing, f"{len(missing)} conversations missing{where}: {sorted(missing)[:5]}"
+    assert not extra, f"{len(extra)} conversations that should not be there{where}"
+    for (kind, label), parts in audit.part_numbers.items():
+        assert parts == list(range(len(parts))), f"{kind} parts of {label}: {parts}{where}"
+    checkpoint = audit.checkpoint
+    assert checkpoint is not None, f"no checkpoint{where}"
+    totals = checkpoint["totals"]
+    lake = {"fetched": len(truth), "landed": len(audit.landed), "dead_lettered": len(audit.dead)}
+    assert totals == lake, f"checkpoint totals {totals} != lake {lake}{where}"
+    for label, recent in checkpoint.get("recent_windows", {}).items():
+        lines = audit.lines_by_window.get(label, Counter())
+        counts = recent["counts"]
+        assert (counts["landed"], counts["dead_lettered"]) == (lines["data"], lines["dlq"]), (
+            f"checkpoint counts of {label} {counts} != its lines {dict(lines)}{where}"
+        )
