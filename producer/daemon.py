@@ -259,7 +259,11 @@ class _Runtime:
                 max_retry_after_s=self.settings.max_retry_after_seconds,
             )
             store = await stack.enter_async_context(
-                open_store(self.settings.lake, bucket=domain.bucket)
+                open_store(
+                    self.settings.lake,
+                    bucket=domain.bucket,
+                    s3_read_timeout_s=self.settings.request_timeout_seconds,
+                )
             )
             start_at = self.settings.start_at or (self.clock.now() - timedelta(hours=24))
             worker = DomainWorker(

@@ -26,7 +26,12 @@ from producer.clock import Clock
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
 from producer.domains import DomainSpec, Extractor
-from producer.errors import AccountingError, CheckpointConflictError, ProducerError
+from producer.errors import (
+    AccountingError,
+    CheckpointConflictError,
+    ProducerError,
+    StoreError,
+)
 from producer.lake.writer import BatchWriter, WindowLanded
 from producer.routing import Route, WindowRouter
 from producer.telemetry.health import DomainStatus
@@ -130,15 +135,13 @@ class DomainWorker:
         Raises ``CheckpointConflictError`` when another writer owns the domain.
         """
         report = DomainReport(self._spec.name)
-        self._checkpoint, self._etag = await self._checkpoints.load()
-        self._status.lake_error = None
-        if self._checkpoint is not None:
-            self._watermark = self._checkpoint.watermark
-        report.watermark = self._watermark
-        self._metrics.watermark(self._watermark.timestamp())
+        loaded = False
         failures = 0
         while not stopping.is_set():
             try:
+                if not loaded:  # a lake that is briefly down at start is retried like a window
+                    await self._load_checkpoint(report)
+                    loaded = True
                 # Outside a window nothing is in flight: stopping cuts the wait off at once.
                 self._available = await self._graced(
                     self._extractor.availability(), "availability", stopping, 0.0
@@ -170,6 +173,8 @@ class DomainWorker:
                 raise
             except ProducerError as exc:
                 failures += 1
+                if isinstance(exc, StoreError):  # /readyz says the lake cannot be reached
+                    self._status.lake_error = str(exc)[:200]
                 self._metrics.window_done("failed", 0.0)
                 _log.warning(
                     "window_failed",
@@ -183,6 +188,14 @@ class DomainWorker:
                 continue
             failures = 0
         return report
+
+    async def _load_checkpoint(self, report: DomainReport) -> None:
+        self._checkpoint, self._etag = await self._checkpoints.load()
+        self._status.lake_error = None
+        if self._checkpoint is not None:
+            self._watermark = self._checkpoint.watermark
+        report.watermark = self._watermark
+        self._metrics.watermark(self._watermark.timestamp())
 
     def _resweep_due(self, now: datetime) -> list[Window]:
         """Landed windows inside the re-sweep horizon, once per interval (late data).
@@ -327,6 +340,7 @@ class DomainWorker:
             recent=recent,
         )
         self._etag = await self._checkpoints.commit(checkpoint, expect_etag=self._etag)
+        self._status.lake_error = None
         self._checkpoint = checkpoint
         self._watermark = watermark
 
