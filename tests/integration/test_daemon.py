@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -304,3 +305,28 @@ async def test_rejections_over_the_threshold_post_one_alert(
     assert "telephony" in text
     assert "failed-records" in text
     assert _sample(registry, "mesh_alerts_total", outcome="sent") == 1
+
+
+@pytest.mark.usefixtures("s3_env")
+async def test_readyz_names_a_lake_that_cannot_be_reached(simulator: RunningSimulator) -> None:
+    """A bucket that does not exist: /readyz is 503 with a lake reason; nothing is committed."""
+    port = _free_port()
+    stopping = asyncio.Event()
+    settings = _settings(simulator, "s3://no-such-bucket-for-this-test", http_port=port)
+    running = asyncio.create_task(
+        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
+    )
+    try:
+        body = ""
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            status, body = await _get(f"http://127.0.0.1:{port}/readyz")
+            if "lake:" in body:
+                break
+        assert status == 503
+        assert "telephony" in body
+        assert "lake:" in body
+    finally:
+        stopping.set()
+        result = await asyncio.wait_for(running, timeout=30)
+    assert result.reports["telephony"].windows == 0
