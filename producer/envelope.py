@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -69,8 +70,8 @@ def dead_letter_line(
     line: dict[str, Any] = {
         "domain": domain,
         "x-schema-version": schema_version,
-        "window": {"start": iso_instant(window.start), "end": iso_instant(window.end)},
-        "rejected_at": iso_instant(rejected_at),
+        "window": {"start": _iso(window.start), "end": _iso(window.end)},
+        "rejected_at": _iso(rejected_at),
         "stage": stage,
         "errors": [
             {"path": issue.path, "rule": issue.rule, "message": issue.message} for issue in issues
@@ -78,6 +79,11 @@ def dead_letter_line(
         "record": record if record is None or isinstance(record, dict) else _as_dict(record),
         "source": source,
     }
+    try:
+        # Sources parsed from JSON have string keys: the plain encoder is the fast path.
+        return orjson.dumps(line, default=_fallback)
+    except orjson.JSONEncodeError:
+        pass
     try:
         return orjson.dumps(line, default=_fallback, option=_DLQ_OPTIONS)
     except orjson.JSONEncodeError:
@@ -91,6 +97,10 @@ def dead_letter_line(
         line["record"] = _safe_repr(record)
         line["source"] = _safe_repr(source)
         return orjson.dumps(line, option=_DLQ_OPTIONS)
+
+
+# A window's rejections share its bounds and export time: format each instant once.
+_iso = lru_cache(maxsize=64)(iso_instant)
 
 
 def _as_dict(record: Mapping[str, Any]) -> Any:

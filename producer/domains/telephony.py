@@ -19,7 +19,6 @@ rejected at stage ``parse``. Pure: no I/O, and never raises on arbitrary JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -62,12 +61,9 @@ def _map(source: Any) -> Mapped:
         return Mapped(None, tuple(issues), "parse")
 
     record: dict[str, Any] = {"interaction_id": conversation_id}
-    participants = [p for p in _list(source.get("participants")) if isinstance(p, dict)]
-    customer = next((p for p in participants if p.get("purpose") == "customer"), None)
-    customer_session = _first(_sessions(customer)) if customer is not None else None
-    channel_session = customer_session
-    if channel_session is None:
-        channel_session = _first(s for p in participants for s in _sessions(p))
+    found = _Participants(source.get("participants"))
+    customer_session = found.customer_session
+    channel_session = found.first_session if customer_session is None else customer_session
     if channel_session is not None and channel_session.get("mediaType") is not None:
         record["channel_type"] = channel_session["mediaType"]
 
@@ -86,10 +82,63 @@ def _map(source: Any) -> Mapped:
         if number is not None:
             record["caller_number"] = number
 
-    metadata = _metadata(participants)
+    metadata = found.metadata()
     if metadata:
         record["metadata"] = metadata
     return Mapped(record, tuple(issues), "mapping")
+
+
+class _Participants:
+    """What the rules read from ``participants``, found in one pass (records hold a dozen
+    sessions; one loop instead of a generator per rule is a third of the mapper's time).
+
+    ``customer_session``: first session of the first ``customer`` participant; ``first_session``:
+    first session of any participant; ``campaign``: first ``outboundCampaignId`` of any session;
+    ``agent``: ``userId`` of the first ``agent`` participant that has one. Non-objects skipped.
+    """
+
+    __slots__ = ("agent", "campaign", "customer_session", "first_session", "has_customer")
+
+    def __init__(self, participants: Any) -> None:
+        self.has_customer = False
+        self.customer_session: dict[str, Any] | None = None
+        self.first_session: dict[str, Any] | None = None
+        self.campaign: Any = None
+        self.agent: Any = None
+        for participant in participants if isinstance(participants, list) else ():
+            if isinstance(participant, dict):
+                self._read(participant)
+
+    def _read(self, participant: dict[str, Any]) -> None:
+        first: dict[str, Any] | None = None
+        sessions = participant.get("sessions")
+        for session in sessions if isinstance(sessions, list) else ():
+            if not isinstance(session, dict):
+                continue
+            if first is None:
+                first = session
+            if self.campaign is None:
+                self.campaign = session.get("outboundCampaignId")
+            if self.campaign is not None:
+                break  # the first session is already known
+        if self.first_session is None:
+            self.first_session = first
+        purpose = participant.get("purpose")
+        if purpose == "customer":
+            if not self.has_customer:
+                self.has_customer = True
+                self.customer_session = first
+        elif purpose == "agent" and self.agent is None:
+            self.agent = participant.get("userId")
+
+    def metadata(self) -> dict[str, Any]:
+        """``campaign_id`` and ``agent_id`` where found (possibly empty)."""
+        metadata: dict[str, Any] = {}
+        if self.campaign is not None:
+            metadata["campaign_id"] = self.campaign
+        if self.agent is not None:
+            metadata["agent_id"] = self.agent
+        return metadata
 
 
 def _caller_number(session: dict[str, Any], direction: Any) -> Any:
@@ -102,41 +151,3 @@ def _caller_number(session: dict[str, Any], direction: Any) -> Any:
     if isinstance(value, str) and value[:4].lower() == "tel:":
         return value[4:]
     return value
-
-
-def _metadata(participants: list[dict[str, Any]]) -> dict[str, Any]:
-    metadata: dict[str, Any] = {}
-    campaign = next(
-        (
-            s["outboundCampaignId"]
-            for p in participants
-            for s in _sessions(p)
-            if s.get("outboundCampaignId") is not None
-        ),
-        None,
-    )
-    if campaign is not None:
-        metadata["campaign_id"] = campaign
-    agent = next(
-        (
-            p["userId"]
-            for p in participants
-            if p.get("purpose") == "agent" and p.get("userId") is not None
-        ),
-        None,
-    )
-    if agent is not None:
-        metadata["agent_id"] = agent
-    return metadata
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _sessions(participant: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    return (s for s in _list(participant.get("sessions")) if isinstance(s, dict))
-
-
-def _first(items: Iterator[dict[str, Any]]) -> dict[str, Any] | None:
-    return next(items, None)

@@ -1,8 +1,9 @@
 """Step 5, sink: the bytes of a lake part, compressed NDJSON. Pure, no I/O, no event loop.
 
-Owns serialising one document to a line (orjson) and lines to a part (gzip or zstd), and the
-inverse for audits and tests. Output is deterministic: the same lines always give the same bytes,
-so the writer can skip a part whose ETag already equals its MD5. It must not know keys or stores.
+Owns serialising one document to a line (orjson) and lines to a part (gzip or zstd), whole
+(``encode_part``) or as the lines arrive (``PartEncoder``, same bytes), and the inverse for audits
+and tests. Output is deterministic: the same lines always give the same bytes, so the writer can
+skip a part whose ETag already equals its MD5. It must not know keys or stores.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "COMPRESSIONS",
     "GZIP_LEVEL",
     "ZSTD_LEVEL",
+    "PartEncoder",
     "decode_part",
     "encode_part",
     "json_line",
@@ -29,14 +31,18 @@ __all__ = [
 
 COMPRESSIONS = ("gzip", "zstd")
 
-# zlib's own default. On NDJSON of contact-center records, level 9 saves only ~1-3 % more for
-# 2-4x the CPU, and levels 1-3 cost 10-20 % in size (storage and every consumer scan). The level
-# is part of the deterministic output: changing it makes every re-run rewrite its parts once.
-GZIP_LEVEL = 6
+# Chosen for throughput (docs/performance.md): on a window's data and dead-letter lines, level 3
+# costs about half of zlib's default 6 for ~20 % more bytes; level 9 saves 5 % more than 6 for
+# twice its CPU. Readers decompress any level at the same speed. The level is part of the
+# deterministic output: changing it makes every re-run rewrite its parts once.
+GZIP_LEVEL = 3
 # zstd's own default, the usual speed/ratio knee; same determinism remark as for gzip.
 ZSTD_LEVEL = 3
 
 _ZSTD_MISSING = "MESH_COMPRESSION: zstd needs the 'zstandard' package"
+# A gzip member (header with mtime 0 and no name, deflate, CRC-32 and size trailer): the very
+# bytes of gzip.compress(payload, GZIP_LEVEL, mtime=0), which also uses zlib's gzip wrapper.
+_GZIP_WBITS = 31
 
 
 def require_codec(compression: str) -> None:
@@ -63,19 +69,65 @@ def encode_part(lines: Sequence[bytes], compression: str) -> bytes:
     into two records for every reader, so it raises ``ValueError``. gzip output has mtime 0 and no
     file name. ``ConfigError`` if zstd is asked for and ``zstandard`` is missing.
     """
-    for index, line in enumerate(lines):
-        if b"\n" in line:
-            raise ValueError(f"line {index} contains a newline; NDJSON needs one document a line")
-    payload = b"".join(line + b"\n" for line in lines)
-    if compression == "gzip":
-        return gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
-    if compression == "zstd":
+    encoder = PartEncoder(compression)
+    encoder.add(lines)
+    return encoder.finish()
+
+
+class PartEncoder:
+    """One part's bytes, built batch by batch as its lines arrive; ``finish`` gives the part.
+
+    The result equals ``encode_part`` of all the lines, however they were split into ``add``
+    calls. gzip compresses each batch at once into one stream, so a writer holds the compressed
+    part rather than its lines; zstd keeps the batches and compresses them at ``finish``, so the
+    frame header records the content size (what one-shot zstd readers need). ``add`` raises
+    ``ValueError`` for a line holding a newline (nothing of that batch is kept); the constructor
+    raises ``ConfigError`` for an unknown codec or zstd without its package. One caller at a
+    time (a worker thread is fine); ``finish`` may be called once.
+    """
+
+    def __init__(self, compression: str) -> None:
+        require_codec(compression)
+        self.compression = compression
+        self.lines = 0
+        self.raw_bytes = 0
+        self._deflate = (
+            zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+            if compression == "gzip"
+            else None
+        )
+        self._chunks: list[bytes] = []
+
+    def add(self, lines: Sequence[bytes]) -> None:
+        """Append ``lines`` (JSON documents without newlines) to the part."""
+        if not lines:
+            return
+        payload = b"\n".join(lines) + b"\n"
+        if payload.count(b"\n") != len(lines):
+            index = next(i for i, line in enumerate(lines) if b"\n" in line)
+            raise ValueError(
+                f"line {self.lines + index} contains a newline; NDJSON needs one document a line"
+            )
+        self.lines += len(lines)
+        self.raw_bytes += len(payload)
+        if self._deflate is not None:
+            compressed = self._deflate.compress(payload)
+            if compressed:
+                self._chunks.append(compressed)
+        else:
+            self._chunks.append(payload)
+
+    def finish(self) -> bytes:
+        """The part's bytes (a valid, empty part when no line was added)."""
+        if self._deflate is not None:
+            self._chunks.append(self._deflate.flush())
+            return b"".join(self._chunks)
         compressor = _zstd().ZstdCompressor(
             level=ZSTD_LEVEL, write_checksum=True, write_content_size=True
         )
-        data: bytes = compressor.compress(payload)
+        data: bytes = compressor.compress(b"".join(self._chunks))
+        self._chunks = []
         return data
-    raise ConfigError(f"MESH_COMPRESSION: {compression!r} is not one of gzip, zstd")
 
 
 def decode_part(data: bytes, compression: str) -> list[bytes]:

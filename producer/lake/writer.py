@@ -2,8 +2,10 @@
 
 Owns part numbering and size, skipping parts whose identical bytes are already stored, and
 removing stale parts of an earlier attempt, so after ``finish`` the window's objects are exactly
-this attempt's. Every put is whole-object, so cancellation leaves only whole parts; the checkpoint
-(committed later, by the worker) is what marks a window complete. It must not touch checkpoints.
+this attempt's. Lines are compressed in batches as they come and a part closes at a record or
+size bound, so memory does not grow with the window. Every put is whole-object, so cancellation
+leaves only whole parts; the checkpoint (committed later, by the worker) is what marks a window
+complete. It must not touch checkpoints.
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from producer.lake.encode import encode_part, require_codec
+from producer.lake.encode import PartEncoder, require_codec
 from producer.lake.keys import PartKind, data_key, dlq_key, window_part_prefix
 from producer.lake.store import ObjectStore, md5_etag
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
-__all__ = ["BatchWriter", "WindowLanded", "WindowWrite"]
+__all__ = ["PART_MAX_BYTES", "BatchWriter", "WindowLanded", "WindowWrite"]
 
 _KINDS: tuple[PartKind, ...] = ("data", "dlq")
+# A part also closes at this much NDJSON (before compression): a window of a million records
+# with a tenth dead-lettered (each line carrying its ~4 KB source) must not buffer gigabytes.
+PART_MAX_BYTES = 32 * 1024 * 1024
+# Lines are compressed in a worker thread a batch at a time: large enough that the hand-off
+# costs nothing, small enough that the event loop's other tasks never wait long.
+_BATCH_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,9 @@ class BatchWriter:
     """Writes windows of one domain's data product to its output port (prefix, major version).
 
     ``compression`` is checked now (``ConfigError`` if unknown or its library is missing).
-    ``object_metadata`` is attached to every part (e.g. the schema version), plus ``records``.
+    A part holds at most ``part_max_records`` lines and closes once it reaches
+    ``part_max_bytes`` of NDJSON. ``object_metadata`` is attached to every part (e.g. the schema
+    version), plus ``records``.
     """
 
     def __init__(
@@ -57,16 +67,20 @@ class BatchWriter:
         part_max_records: int,
         metrics: DomainMetrics,
         object_metadata: Mapping[str, str] | None = None,
+        part_max_bytes: int = PART_MAX_BYTES,
     ) -> None:
         require_codec(compression)
         if part_max_records <= 0:
             raise ValueError(f"part_max_records must be > 0, got {part_max_records}")
+        if part_max_bytes <= 0:
+            raise ValueError(f"part_max_bytes must be > 0, got {part_max_bytes}")
         self.store = store
         self.prefix = prefix
         self.domain = domain
         self.major = major
         self.compression = compression
         self.part_max_records = part_max_records
+        self.part_max_bytes = part_max_bytes
         self.metrics = metrics
         self.object_metadata = dict(object_metadata or {})
 
@@ -75,8 +89,27 @@ class BatchWriter:
         return WindowWrite(self, window)
 
 
+class _OpenPart:
+    """The part being filled: compressed batches so far, and the batch still being gathered."""
+
+    def __init__(self, compression: str) -> None:
+        self.encoder = PartEncoder(compression)
+        self.batch: list[bytes] = []
+        self.batch_bytes = 0
+        self.lines = 0
+        self.raw_bytes = 0
+
+    def take_batch(self) -> list[bytes]:
+        batch, self.batch, self.batch_bytes = self.batch, [], 0
+        return batch
+
+    def finish(self, batch: list[bytes]) -> bytes:
+        self.encoder.add(batch)
+        return self.encoder.finish()
+
+
 class WindowWrite:
-    """One attempt at writing one window: buffers up to ``part_max_records`` lines per kind.
+    """One attempt at writing one window: one open part per kind, compressed as lines arrive.
 
     Not safe for concurrent use by several tasks; ``add_*`` and ``finish`` are awaited in turn.
     Cancelled at any point, it leaves whole objects only (some new, maybe some stale): the window
@@ -86,7 +119,7 @@ class WindowWrite:
     def __init__(self, writer: BatchWriter, window: Window) -> None:
         self._writer = writer
         self.window = window
-        self._buffers: dict[PartKind, list[bytes]] = {kind: [] for kind in _KINDS}
+        self._open: dict[PartKind, _OpenPart | None] = dict.fromkeys(_KINDS)
         self._parts: dict[PartKind, int] = dict.fromkeys(_KINDS, 0)
         self._lines: dict[PartKind, int] = dict.fromkeys(_KINDS, 0)
         self._keys: set[str] = set()
@@ -112,7 +145,7 @@ class WindowWrite:
         self._check_open()
         self._finished = True
         for kind in _KINDS:
-            if self._buffers[kind]:
+            if self._open[kind] is not None:
                 await self._flush(kind)
         writer = self._writer
         for kind in _KINDS:
@@ -133,30 +166,40 @@ class WindowWrite:
 
     async def _add(self, kind: PartKind, line: bytes) -> None:
         self._check_open()
-        buffer = self._buffers[kind]
-        buffer.append(line)
-        if len(buffer) >= self._writer.part_max_records:
+        writer = self._writer
+        part = self._open[kind]
+        if part is None:
+            part = self._open[kind] = _OpenPart(writer.compression)
+        part.batch.append(line)
+        size = len(line) + 1
+        part.batch_bytes += size
+        part.raw_bytes += size
+        part.lines += 1
+        if part.lines >= writer.part_max_records or part.raw_bytes >= writer.part_max_bytes:
             await self._flush(kind)
+        elif part.batch_bytes >= _BATCH_BYTES:
+            # Compressing in the event loop would stall the other domains: use a thread.
+            await asyncio.to_thread(part.encoder.add, part.take_batch())
 
     async def _flush(self, kind: PartKind) -> None:
         writer = self._writer
-        lines = self._buffers[kind]
+        open_part = self._open[kind]
+        assert open_part is not None
+        self._open[kind] = None
         part = self._parts[kind]
         key = self._key(kind, part)
-        # Compressing 50k lines takes long enough to stall other domains' loops: use a thread.
-        body = await asyncio.to_thread(encode_part, lines, writer.compression)
+        body = await asyncio.to_thread(open_part.finish, open_part.take_batch())
         if await writer.store.etag(key) == md5_etag(body):
             writer.metrics.object_unchanged(kind)
             self._unchanged += 1
         else:
-            metadata = {**writer.object_metadata, "records": str(len(lines))}
+            metadata = {**writer.object_metadata, "records": str(open_part.lines)}
             await writer.store.put(key, body, metadata=metadata)
             writer.metrics.object_written(kind, len(body))
             self._bytes += len(body)
-        self._buffers[kind] = []
         self._keys.add(key)
         self._parts[kind] = part + 1
-        self._lines[kind] += len(lines)
+        self._lines[kind] += open_part.lines
 
     def _key(self, kind: PartKind, part: int) -> str:
         writer = self._writer

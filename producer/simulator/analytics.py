@@ -120,7 +120,8 @@ def _snapshot(sim: Simulator, query: _Query, available_ms: int) -> list[data.Arr
         cfg.seed, cfg.conversations_per_hour, query.start_ms, query.end_ms, available_ms
     )
     if query.matcher is not None:
-        found = [a for a in found if query.matcher(data.record(a, available_ms))]
+        distinct = cfg.distinct_conversations
+        found = [a for a in found if query.matcher(data.record(a, available_ms, distinct=distinct))]
     return data.order_arrivals(found, query.order, query.order_by, available_ms)
 
 
@@ -218,7 +219,10 @@ async def _results(request: web.Request) -> web.Response:
     except _BadRequest as exc:
         return error_response(request, 400, exc.code, exc.message)
     page = job.arrivals[offset : offset + size]
-    records = await asyncio.to_thread(lambda: [data.record(a, job.available_ms) for a in page])
+    distinct = sim.config.distinct_conversations
+    records = await asyncio.to_thread(
+        lambda: [data.record(a, job.available_ms, distinct=distinct) for a in page]
+    )
     body: dict[str, Any] = {}
     if records or not sim.config.omit_empty_conversations:
         body["conversations"] = records

@@ -4,7 +4,8 @@ Deterministic for (seed, time): each UTC minute's arrivals come from their own `
 by (seed, rate, minute), so any interval is generated independently and a conversation always
 has the same id and content. A job selects every conversation whose lifetime overlaps its
 interval, as the lake saw it at the availability date (reference §5.1/§5.2); records are built
-lazily by ``conversations.build``. Pure: no I/O, no clock reads (callers pass instants in ms).
+lazily by ``conversations.build`` (or, for serving speed, re-stamped from a few built bodies).
+Pure: no I/O, no clock reads (callers pass instants in ms).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import accumulate
 from random import Random
 from typing import Any, Literal
 
 from producer.simulator.conversations import KIND_WEIGHTS, MEDIAN_DURATION_SECONDS, build
+from producer.simulator.timeline import format_ms
 
 __all__ = [
     "MAX_DURATION_MS",
@@ -38,6 +40,8 @@ _MINUTE_MS = 60_000
 _KINDS = tuple(kind for kind, _ in KIND_WEIGHTS)
 _CUMULATIVE = tuple(accumulate(weight for _, weight in KIND_WEIGHTS))
 _LOG_MEDIANS = {kind: math.log(seconds * 1000) for kind, seconds in MEDIAN_DURATION_SECONDS.items()}
+_TEMPLATE_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z: where re-stamped bodies were built
+_MASK_64 = 2**64 - 1
 
 Order = Literal["asc", "desc", "unordered"]
 OrderBy = Literal["conversationStart", "conversationEnd", "segmentStart", "segmentEnd"]
@@ -132,6 +136,39 @@ def order_arrivals(
     return ordered
 
 
-def record(arrival: Arrival, available_ms: int) -> dict[str, Any]:
-    """The full conversation-detail record of ``arrival`` as seen at ``available_ms``."""
-    return build(arrival.start_ms, arrival.duration_ms, arrival.kind, arrival.seed, available_ms)
+def record(arrival: Arrival, available_ms: int, *, distinct: int = 0) -> dict[str, Any]:
+    """The full conversation-detail record of ``arrival`` as seen at ``available_ms``.
+
+    ``distinct`` 0 builds the record from the arrival's own seed. ``distinct`` N > 0 is a
+    serving-speed mode for benchmarks (millions of records): only N bodies per kind are ever
+    built, and each arrival gets one of them (by seed) with its own ``conversationId``,
+    ``conversationStart`` and ``conversationEnd`` (absent while open); the rest of the body
+    (participants, segments) is the stand-in's. Deterministic in both modes.
+    """
+    if distinct <= 0:
+        return build(
+            arrival.start_ms, arrival.duration_ms, arrival.kind, arrival.seed, available_ms
+        )
+    found = dict(_template(arrival.kind, arrival.seed % distinct))
+    found["conversationId"] = _uuid_of(arrival.seed)
+    found["conversationStart"] = format_ms(arrival.start_ms)
+    if arrival.end_ms <= available_ms:
+        found["conversationEnd"] = format_ms(arrival.end_ms)
+    else:
+        del found["conversationEnd"]
+    return found
+
+
+@cache
+def _template(kind: str, slot: int) -> dict[str, Any]:
+    """A complete body of ``kind`` (ended, every segment visible), the same for every run."""
+    seed = Random(f"ccaas-sim-template:{kind}:{slot}").getrandbits(64)
+    start = _TEMPLATE_START_MS + slot * _MINUTE_MS
+    duration = round(MEDIAN_DURATION_SECONDS[kind] * 1000)
+    return build(start, duration, kind, seed, start + MAX_DURATION_MS + 86_400_000)
+
+
+def _uuid_of(seed: int) -> str:
+    """A version-4-shaped UUID derived from a 64-bit seed (cheap; practically unique)."""
+    text = f"{seed:016x}{(seed * 0x9E3779B97F4A7C15) & _MASK_64:016x}"
+    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-a{text[17:20]}-{text[20:]}"

@@ -8,10 +8,10 @@ keys that middlewares and routes share. No routing, no state of its own.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from producer.simulator.state import Simulator
@@ -55,13 +55,11 @@ _DEFAULTS: dict[int, tuple[str, str]] = {
 }
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 def json_response(body: Any, status: int = 200) -> web.Response:
-    """A compact JSON response."""
-    return web.json_response(body, status=status, dumps=_dumps)
+    """A compact JSON response (orjson: a results page of 1,000 records is ~4 MB)."""
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", charset="utf-8"
+    )
 
 
 def format_retry_after(seconds: float) -> str:

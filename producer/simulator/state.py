@@ -58,6 +58,9 @@ class SimulatorConfig:
     org_rate_limit_per_minute: int = 0
     conversations_per_hour: float = 240.0
     seed: int = 7
+    # 0: every conversation built from its own seed. N > 0: N bodies per kind, re-stamped with
+    # each conversation's id and times (serving speed for benchmarks; see ``data.record``).
+    distinct_conversations: int = 0
     availability_lag_seconds: float = 900.0
     job_queued_seconds: float = 0.05
     job_pending_seconds: float = 0.2
@@ -342,7 +345,8 @@ class Simulator:
         available = self.available_ms()
         cfg = self.config
         found = data.select(cfg.seed, cfg.conversations_per_hour, start_ms, end_ms, available)
-        return [data.record(arrival, available) for arrival in found]
+        distinct = cfg.distinct_conversations
+        return [data.record(arrival, available, distinct=distinct) for arrival in found]
 
     def evaluation_population(self) -> evaluations.Population:
         """The seed and rates that decide which quality evaluations exist."""

@@ -1,7 +1,8 @@
 """Step 2 (extract) for Telephony: the analytics conversation-details async jobs API.
 
 One window = one job: submit (202 + jobId), poll until FULFILLED, page the results with the
-opaque cursor until it is absent, then DELETE the job to free the org's concurrency slot.
+opaque cursor until it is absent, then DELETE the job to free the org's concurrency slot. The next
+page is requested as soon as its cursor is known, so it arrives while the current one is routed.
 A job that ends FAILED, CANCELLED or EXPIRED, a cursor that repeats, or a poll that never
 finishes raises ``TransientSourceError``: the window fails as a whole and is re-run later, never
 skipped. Yields raw result pages; knows nothing of mapping or the lake.
@@ -10,7 +11,8 @@ skipped. Yields raw result pages; knows nothing of mapping or the lake.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ import structlog
 
 from producer.clock import Clock
 from producer.errors import SourceError, TransientSourceError
-from producer.source.client import ApiClient
+from producer.source.client import ApiClient, ApiResponse
 from producer.windows import Window
 
 __all__ = ["ConversationJobs", "parse_platform_time"]
@@ -67,7 +69,11 @@ class ConversationJobs:
         return available
 
     async def fetch(self, window: Window) -> AsyncGenerator[list[Any], None]:
-        """Yield the result pages of a job over ``window`` (every overlapping conversation)."""
+        """Yield the result pages of a job over ``window`` (every overlapping conversation).
+
+        While the caller works on one page, the next is already being fetched. Closing the
+        generator early (``aclose``) cancels that request and still deletes the job.
+        """
         query = {"interval": window.interval(), "order": "asc", "orderBy": "conversationStart"}
         created = await self._api.call("POST", _JOBS, json=query)
         job_id = created.body.get("jobId") if isinstance(created.body, dict) else None
@@ -76,8 +82,9 @@ class ConversationJobs:
         log = _log.bind(job_id=job_id)
         try:
             await self._wait_fulfilled(job_id)
-            async for page in self._pages(job_id):
-                yield page
+            async with aclosing(self._pages(job_id)) as pages:
+                async for page in pages:
+                    yield page
         finally:
             await self._delete(job_id, log)
 
@@ -103,30 +110,43 @@ class ConversationJobs:
             # Polls cost quota: back off gently up to 5x the configured interval.
             delay = min(delay * 1.5, self._poll_seconds * 5)
 
-    async def _pages(self, job_id: str) -> AsyncIterator[list[Any]]:
-        cursor: str | None = None
+    async def _pages(self, job_id: str) -> AsyncGenerator[list[Any], None]:
+        """The pages in cursor order, each next one requested before the current is yielded."""
         seen: set[str] = set()
-        while True:
-            params = {"pageSize": str(self._page_size)}
-            if cursor is not None:
-                params["cursor"] = cursor
-            response = await self._api.call("GET", f"{_JOBS}/{job_id}/results", params=params)
-            body = response.body
-            if not isinstance(body, dict):
-                raise TransientSourceError(f"job {job_id} results: body is not an object")
-            conversations = body.get("conversations", [])
-            if not isinstance(conversations, list):
-                raise TransientSourceError(f"job {job_id} results: conversations is not a list")
-            yield conversations
-            next_cursor = body.get("cursor")
-            if not next_cursor:
-                return
-            if not isinstance(next_cursor, str):
-                raise TransientSourceError(f"job {job_id} results: cursor is not a string")
-            if next_cursor in seen:
-                raise TransientSourceError(f"job {job_id} results: cursor repeated (a loop)")
-            seen.add(next_cursor)
-            cursor = next_cursor
+        request: asyncio.Task[ApiResponse] | None = self._request_page(job_id, None)
+        try:
+            while request is not None:
+                body = (await request).body
+                request = None
+                if not isinstance(body, dict):
+                    raise TransientSourceError(f"job {job_id} results: body is not an object")
+                conversations = body.get("conversations", [])
+                if not isinstance(conversations, list):
+                    raise TransientSourceError(f"job {job_id} results: conversations is not a list")
+                cursor = body.get("cursor")
+                if cursor:
+                    if not isinstance(cursor, str):
+                        raise TransientSourceError(f"job {job_id} results: cursor is not a string")
+                    if cursor in seen:
+                        raise TransientSourceError(
+                            f"job {job_id} results: cursor repeated (a loop)"
+                        )
+                    seen.add(cursor)
+                    request = self._request_page(job_id, cursor)
+                yield conversations
+        finally:
+            if request is not None:  # closed early or failed: drop the page fetched ahead
+                request.cancel()
+                await asyncio.gather(request, return_exceptions=True)
+
+    def _request_page(self, job_id: str, cursor: str | None) -> asyncio.Task[ApiResponse]:
+        params = {"pageSize": str(self._page_size)}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return asyncio.create_task(
+            self._api.call("GET", f"{_JOBS}/{job_id}/results", params=params),
+            name="telephony:next-page",
+        )
 
     async def _delete(self, job_id: str, log: Any) -> None:
         """Free the job's slot; best effort, bounded, never masks the real outcome."""
