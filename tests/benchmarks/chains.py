@@ -269,7 +269,7 @@ def main() -> None:
     """``CHAIN DIR COMPRESSION GC``: run one chain, print ``{cpu_s, ...counts}`` as JSON.
 
     CHAIN is ``floor``, ``naive`` or ``naive-once``; GC is ``default`` (CPython's thresholds)
-    or ``tuned`` (the proposal of ``tests.benchmarks.tuned``, applied after loading).
+    or ``tuned`` (exactly what ``mesh-producer run`` does, applied after loading).
     """
     from producer.contracts.registry import load_domain_contracts, select_contract
     from producer.settings import default_contracts_dir
@@ -284,9 +284,9 @@ def main() -> None:
         "naive-once": lambda: naive_chain(windows, contract, validator_once=True),
     }
     if collector == "tuned":
-        from tests.benchmarks.tuned import tune_collector
+        from producer.cli import _tune_collector  # the producer's own call, not a copy of it
 
-        tune_collector()
+        _tune_collector()
     started = time.process_time()
     result = chains[chain]()
     cpu_s = time.process_time() - started

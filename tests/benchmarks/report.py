@@ -182,7 +182,7 @@ class Report:
                 "chains' sample: records landed+DLQ",
                 f"{sample[0]['exported']:,}" if sample else "-",
             ),
-            (f"floor chain ({compression}), GC tuned: CPU µs/record", spread(floor)),
+            (f"floor chain ({compression}), GC as the producer: CPU µs/record", spread(floor)),
             ("floor chain, default GC: CPU µs/record", spread(self._chain("floor/default"))),
             ("naive chain (jsonschema.validate each): CPU µs/record", spread(naive)),
             ("naive chain, validator built once: CPU µs/record", spread(careful)),

@@ -1,7 +1,7 @@
 """One producer process, measured from outside: its own CPU, peak memory and JSON log lines.
 
-``run_producer`` starts ``python -m producer run [--once]`` (or the GC-tuned variant of
-``tests.benchmarks.tuned``) with the given environment, optionally samples its CPU from
+``run_producer`` starts ``python -m producer run [--once]`` (or another entry point, such as
+``tests.benchmarks.untuned``) with the given environment, optionally samples its CPU from
 ``/proc/<pid>/stat`` over a span, stops a daemon after a while with SIGTERM, and has it reaped
 with ``os.wait4``: user + system CPU and ``ru_maxrss`` are that process's alone (threads
 included; the simulator's and moto's processes are not its children). The reaper is this file
@@ -96,16 +96,15 @@ def run_producer(
     once: bool = True,
     stop_after_s: float | None = None,
     sample: tuple[float, float] | None = None,
-    tuned: bool = False,
+    module: str = "producer",
     source: Path | None = None,
 ) -> Measured:
     """Run the producer to its end (``once``) or for ``stop_after_s`` seconds, then SIGTERM.
 
     ``sample`` = (after_s, span_s): CPU utilisation measured over ``span_s`` seconds starting
-    ``after_s`` seconds after start (start-up excluded). ``tuned`` runs the GC-tuned entry point.
-    ``source`` runs the producer of another checkout (a baseline) instead of this one.
+    ``after_s`` seconds after start (start-up excluded). ``module`` is what ``python -m`` runs
+    (``run [--once]`` follows). ``source`` runs the producer of another checkout (a baseline).
     """
-    module = "tests.benchmarks.tuned" if tuned else "producer"
     command = [sys.executable, "-m", module, "run", *(["--once"] if once else [])]
     if source is not None:  # `-m` puts the working folder first on the path
         env = {**env, "PYTHONPATH": str(source)}
