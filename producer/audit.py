@@ -19,7 +19,14 @@ import orjson
 from producer.checkpoint import Checkpoint, CheckpointStore, Counts
 from producer.envelope import DLQ_STAGES, iso_instant
 from producer.lake.encode import decode_part
-from producer.lake.inventory import Part, Series, WindowParts, is_committed, take_inventory
+from producer.lake.inventory import (
+    SERIES,
+    Part,
+    Series,
+    WindowParts,
+    is_committed,
+    take_inventory,
+)
 from producer.lake.store import ObjectStore
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window, parse_instant
@@ -100,9 +107,11 @@ async def audit_product(
     altered object anywhere shows even when its window cannot be named. What it cannot prove:
     which older window lost its only or last part (beyond the ledger, the checkpoint keeps no
     per-window counts), nor per-part counts (S3 object metadata is not read through the store).
-    Parts of windows the checkpoint does not account for yet are reported as notes (objects of
-    several windows and no checkpoint at all is a discrepancy: it was lost). Raises
-    ``StoreError`` if the lake cannot be listed or read, or the checkpoint is unreadable.
+    The checkpoint counts the newest major: during a major migration the older major's data is
+    a note, and its rejections (DLQ parts from ``OLDER_MAJOR_DLQ_FIRST_PART``) are line-checked
+    but not counted. Parts of windows the checkpoint does not account for yet are reported as
+    notes (objects of several windows and no checkpoint at all is a discrepancy: it was lost).
+    Raises ``StoreError`` if the lake cannot be listed or read, or the checkpoint is unreadable.
     """
     checkpoint, _ = await CheckpointStore(
         store, prefix=prefix, domain=domain, metrics=metrics
@@ -152,7 +161,7 @@ async def audit_product(
         domain=domain,
         checkpoint=checkpoint,
         windows=tuple(windows),
-        objects=sum(len(p.export) + len(p.replay) + len(p.dlq) for p in selected),
+        objects=sum(len(p.series(name)) for p in selected for name in SERIES),
         discrepancies=tuple(problems),
         notes=tuple(notes),
     )
@@ -163,7 +172,7 @@ async def _count_all(
 ) -> dict[str, int]:
     """Lines per part key (a part that cannot be read counts 0 and adds a discrepancy)."""
     limit = asyncio.Semaphore(_READ_CONCURRENCY)
-    parts = [p for w in selected for name in ("export", "replay", "dlq") for p in w.series(name)]
+    parts = [p for w in selected for name in SERIES for p in w.series(name)]
 
     async def count(part: Part) -> tuple[str, int, Discrepancy | None]:
         async with limit:
@@ -196,7 +205,7 @@ def _check_lines(part: Part, domain: str, lines: Sequence[bytes]) -> Discrepancy
             bad.append((number, reason))
     if not bad:
         return None
-    kind = "dead-letter" if part.series == "dlq" else "data"
+    kind = "dead-letter" if part.parsed.kind == "dlq" else "data"
     first, reason = bad[0]
     return Discrepancy(
         part.key, f"{len(bad)} of {len(lines)} lines are not {kind} lines (line {first}: {reason})"
@@ -214,7 +223,7 @@ def _line_problem(part: Part, domain: str, line: bytes) -> str | None:
     version = document.get("x-schema-version")
     if not isinstance(version, str) or not version.partition(".")[0].isdigit():
         return f"x-schema-version {version!r}"
-    if part.series == "dlq":
+    if part.parsed.kind == "dlq":
         return _dead_letter_problem(part, document)
     if int(version.partition(".")[0]) != part.parsed.major:
         return f"x-schema-version {version} under v{part.parsed.major}"
@@ -252,7 +261,7 @@ def _window_count(
 
 def _series_gaps(parts: WindowParts) -> list[Discrepancy]:
     found: list[Discrepancy] = []
-    for name in ("export", "replay", "dlq"):
+    for name in SERIES:
         series = parts.series(name)
         numbers = [p.number for p in series]
         if numbers == list(range(len(numbers))):

@@ -24,11 +24,11 @@ from producer.auth import TokenManager
 from producer.budget import PriorityBudget
 from producer.checkpoint import CheckpointStore
 from producer.clock import Clock, SystemClock
-from producer.contracts.registry import load_domain_contracts, select_contract
+from producer.contracts.registry import Contract, load_domain_contracts, select_contracts
 from producer.contracts.validate import Validator
 from producer.domains import domain_spec
 from producer.errors import ConfigError
-from producer.lake.store import open_store
+from producer.lake.store import ObjectStore, open_store
 from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
 from producer.ratelimit import DomainLimiter
@@ -38,7 +38,7 @@ from producer.source.retry import RetryPolicy
 from producer.telemetry.health import Health
 from producer.telemetry.metrics import Metrics
 from producer.telemetry.server import serve_http
-from producer.worker import DomainReport, DomainWorker, WindowAbandonedError
+from producer.worker import DomainReport, DomainWorker, OlderMajor, WindowAbandonedError
 
 __all__ = ["RunResult", "run"]
 
@@ -211,13 +211,30 @@ class _Runtime:
                     await self.stopping.wait()
             backoff = min(_RESTART_CAP_S, backoff * 2)
 
+    def _writer(
+        self, store: ObjectStore, name: str, contract: Contract, *, older_major: bool = False
+    ) -> BatchWriter:
+        """The writer of ``name``'s product in ``contract``'s major (data under ``v{MAJOR}/``)."""
+        domain = self.settings.domain(name)
+        return BatchWriter(
+            store,
+            prefix=domain.prefix,
+            domain=name,
+            major=contract.major,
+            compression=self.settings.compression,
+            part_max_records=domain.part_max_records,
+            metrics=self.metrics.for_domain(name),
+            object_metadata={"x-schema-version": contract.version, "domain": name},
+            older_major=older_major,
+        )
+
     async def _run_domain(self, name: str) -> DomainReport:
         """Build one domain's components and run its token task and window loop together."""
         domain = self.settings.domain(name)
         spec = domain_spec(name)
         # Loaded per domain and per (re)start: one domain's broken contract stays its own
         # failure, and a fixed file is picked up by the next restart.
-        contract = select_contract(
+        contract, *older_contracts = select_contracts(
             load_domain_contracts(self.settings.contracts_dir, name), name, domain.schema_version
         )
         domain_metrics = self.metrics.for_domain(name)
@@ -271,19 +288,7 @@ class _Runtime:
                 extractor=spec.make_extractor(api, domain, self.clock),
                 contract=contract,
                 validator=Validator(contract),
-                writer=BatchWriter(
-                    store,
-                    prefix=domain.prefix,
-                    domain=name,
-                    major=contract.major,
-                    compression=self.settings.compression,
-                    part_max_records=domain.part_max_records,
-                    metrics=domain_metrics,
-                    object_metadata={
-                        "x-schema-version": contract.version,
-                        "domain": name,
-                    },
-                ),
+                writer=self._writer(store, name, contract),
                 checkpoints=CheckpointStore(
                     store, prefix=domain.prefix, domain=name, metrics=domain_metrics
                 ),
@@ -298,6 +303,14 @@ class _Runtime:
                 resweep_interval_s=domain.resweep_interval_seconds,
                 alerts=self.alerts,
                 dlq_path=f"{store.description}/{domain.prefix}/failed-records/",
+                older=tuple(
+                    OlderMajor(
+                        older,
+                        Validator(older),
+                        self._writer(store, name, older, older_major=True),
+                    )
+                    for older in older_contracts
+                ),
             )
             async with asyncio.TaskGroup() as group:
                 refresher = group.create_task(tokens.run_refresher(), name=f"{name}:token")

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from producer.audit import AuditReport, audit_product
 from producer.clock import SystemClock
-from producer.contracts.registry import load_domain_contracts, select_contract
+from producer.contracts.registry import load_domain_contracts, select_contracts
 from producer.errors import ConfigError, ProducerError
 from producer.lake.location import OutputPort, load_output_port
 from producer.lake.store import open_store
@@ -146,9 +146,10 @@ def _print_audit(report: AuditReport, port: OutputPort, *, show_windows: bool) -
 def _replay(args: argparse.Namespace) -> int:
     port = load_output_port(args.domain)
     start, end = _range(args)
-    contract = select_contract(
+    # During a major migration the DLQ series replayed is the newest major's (the primary).
+    contract = select_contracts(
         load_domain_contracts(port.contracts_dir, port.domain), port.domain, port.schema_version
-    )
+    )[0]
     from producer.domains import domain_spec
 
     try:

@@ -6,18 +6,25 @@ validates with the contract: valid records become envelope lines, everything els
 line with every reason. Pure and synchronous: no I/O. Memory stays bounded for sources ordered by
 record time (Telephony's jobs): repeats can only share a timestamp, so only the ids of the current
 timestamp are remembered; other sources keep one set of ids per window.
+
+During a major migration a window is written in two versions: the record is mapped once, then
+derived (``contracts.derive``), validated and serialised per version; ``Routed.also`` carries
+the outcome for each older version, so every record ends in exactly one place per version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from producer.contracts.derive import derive
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
 from producer.domains import DomainSpec
+from producer.domains.mapped import Mapped
 from producer.envelope import dead_letter_line, envelope_line
 from producer.windows import Window
 
@@ -35,15 +42,24 @@ class Route(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """The route; for landed and dead-lettered objects the line; for the latter, the rules."""
+    """The route; for landed and dead-lettered objects the line; for the latter, the rules.
+
+    ``also``: for a landed or dead-lettered object, its outcome in each version written beside
+    the primary one (in the order the router was given them); empty otherwise.
+    """
 
     route: Route
     line: bytes = b""
     rules: tuple[str, ...] = ()
+    also: tuple[Routed, ...] = ()
 
 
 class WindowRouter:
-    """Routes the source objects of one window; one instance per window attempt."""
+    """Routes the source objects of one window; one instance per window attempt.
+
+    ``contract``/``validator`` are the primary version's; ``also`` the other versions written
+    side by side (contract and validator each).
+    """
 
     def __init__(
         self,
@@ -53,6 +69,7 @@ class WindowRouter:
         validator: Validator,
         window: Window,
         rejected_at: datetime,
+        also: Sequence[tuple[Contract, Validator]] = (),
     ) -> None:
         self._spec = spec
         self._contract = contract
@@ -62,6 +79,7 @@ class WindowRouter:
         self._ordered = spec.ordered_by_time
         self._seen: set[str] = set()
         self._seen_at: datetime | None = None
+        self._also = tuple(also)
 
     def route(self, source: Any) -> Routed:
         """Route one source object (never raises on odd input)."""
@@ -71,21 +89,36 @@ class WindowRouter:
         if self._repeated(self._spec.record_id(source), record_time):
             return Routed(Route.DUPLICATE)
         mapped = self._spec.map_record(source)
+        routed = self._version(self._contract, self._validator, mapped, source)
+        if not self._also:
+            return routed
+        also = tuple(
+            self._version(contract, validator, mapped, source) for contract, validator in self._also
+        )
+        return Routed(routed.route, routed.line, routed.rules, also)
+
+    def _version(
+        self, contract: Contract, validator: Validator, mapped: Mapped, source: Any
+    ) -> Routed:
+        """One version's outcome for a mapped object: its data line or its dead-letter line."""
         issues = mapped.issues
         stage = mapped.stage
-        if mapped.record is not None and not issues:
-            issues = tuple(self._validator.check(mapped.record))
+        record = mapped.record
+        if record is not None and not issues:
+            if contract.rename:
+                record = derive(record, contract.rename)
+            issues = tuple(validator.check(record))
             if not issues:
-                return Routed(Route.LANDED, envelope_line(self._contract, mapped.record))
+                return Routed(Route.LANDED, envelope_line(contract, record))
             stage = "validation"
         line = dead_letter_line(
             domain=self._spec.name,
-            schema_version=self._contract.version,
+            schema_version=contract.version,
             window=self._window,
             rejected_at=self._rejected_at,
             stage=stage,
             issues=issues,
-            record=mapped.record,
+            record=record,
             source=source,
         )
         return Routed(Route.DEAD_LETTERED, line, tuple(issue.rule for issue in issues))

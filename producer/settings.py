@@ -21,6 +21,7 @@ from producer.errors import ConfigError
 
 __all__ = [
     "DOMAIN_NAMES",
+    "SCHEMA_VERSIONS_PATTERN",
     "DomainSettings",
     "LakeLocation",
     "Priority",
@@ -35,7 +36,9 @@ __all__ = [
 Priority = Literal["high", "normal", "low"]
 DomainName = Literal["telephony", "quality", "wfm"]
 DOMAIN_NAMES: tuple[DomainName, ...] = ("telephony", "quality", "wfm")
-_VERSION_RE = re.compile(r"^\d+\.\d+$")
+SCHEMA_VERSIONS_PATTERN = r"^\d+\.\d+( *, *\d+\.\d+)?$"
+"""``MAJOR.MINOR``, or two of them during a major migration (``1.0,2.0``)."""
+_VERSION_RE = re.compile(SCHEMA_VERSIONS_PATTERN)
 
 
 def default_contracts_dir() -> Path:
@@ -67,7 +70,10 @@ class DomainSettings(BaseModel):
     @classmethod
     def _version_shape(cls, value: str | None) -> str | None:
         if value is not None and not _VERSION_RE.match(value):
-            raise ValueError(f"expected MAJOR.MINOR such as 1.0, got {value!r}")
+            raise ValueError(
+                f"expected MAJOR.MINOR such as 1.0 (or two, 1.0,2.0, during a major migration), "
+                f"got {value!r}"
+            )
         return value
 
     @field_validator("prefix")

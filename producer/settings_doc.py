@@ -66,7 +66,9 @@ _MEANINGS: dict[str, str] = {
     "bucket": "bucket of the output port; unset: the lake's bucket",
     "token_refresh_margin_seconds": "renew the token this long before expiry (capped for "
     "short-lived tokens)",
-    "schema_version": "contract version (`MAJOR.MINOR`) the domain writes; unset: the newest",
+    "schema_version": "contract version (`MAJOR.MINOR`) the domain writes; unset: the newest. "
+    "During a major migration two versions of different majors (`1.0,2.0`): both are written "
+    "side by side (docs/contracts.md)",
     "job_poll_seconds": "first poll interval of an analytics job (backs off to 5x)",
     "page_size": "results page size",
     "part_max_records": "records per lake object before a new part starts",

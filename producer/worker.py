@@ -6,11 +6,17 @@ Every record of a window ends in exactly one place, landed or dead-lettered; the
 advances only after both are written and only if ``fetched = landed + dead_lettered``. A failed
 window is retried (never skipped); on shutdown the current window gets a grace period, then is
 abandoned whole and redone next time (deterministic keys make that safe).
+
+During a major migration (``MESH_{DOMAIN}__SCHEMA_VERSION=1.0,2.0``) the window is also written in
+the older major (``OlderMajor``): same records, mapped once, each validated against both versions;
+each major's data and rejections must account for every record, and the checkpoint (counts of the
+newest major) advances only after both majors' parts are written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Coroutine
 from contextlib import aclosing, suppress
@@ -32,13 +38,13 @@ from producer.errors import (
     ProducerError,
     StoreError,
 )
-from producer.lake.writer import BatchWriter, WindowLanded
-from producer.routing import Route, WindowRouter
+from producer.lake.writer import BatchWriter, WindowLanded, WindowWrite
+from producer.routing import Route, Routed, WindowRouter
 from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Planner, Window, parse_instant
 
-__all__ = ["DomainReport", "DomainWorker", "WindowAbandonedError", "WindowResult"]
+__all__ = ["DomainReport", "DomainWorker", "OlderMajor", "WindowAbandonedError", "WindowResult"]
 
 _log = structlog.get_logger("producer.worker")
 _T = TypeVar("_T")
@@ -47,6 +53,15 @@ _IDLE_POLL_S = 60.0
 
 class WindowAbandonedError(ProducerError):
     """Shutdown cut the window off after its grace period; nothing of it was committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class OlderMajor:
+    """An older major written beside the newest during a migration, for its remaining readers."""
+
+    contract: Contract
+    validator: Validator
+    writer: BatchWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +113,7 @@ class DomainWorker:
         resweep_interval_s: float = 3600.0,
         alerts: AlertMonitor | None = None,
         dlq_path: str = "",
+        older: tuple[OlderMajor, ...] = (),
     ) -> None:
         self._spec = spec
         self._extractor = extractor
@@ -121,6 +137,8 @@ class DomainWorker:
         self._next_resweep: datetime | None = None
         self._alerts = alerts
         self._dlq_path = dlq_path
+        self._older = older
+        self._versions = ",".join(c.version for c in (contract, *(o.contract for o in older)))
 
     async def run_windows(
         self, *, once: bool, stopping: asyncio.Event, grace_s: float
@@ -251,28 +269,30 @@ class DomainWorker:
             validator=self._validator,
             window=window,
             rejected_at=exported_at,
+            also=[(older.contract, older.validator) for older in self._older],
         )
-        routes = dict.fromkeys(Route, 0)
-        rules: Counter[str] = Counter()
+        tally = _Tally(window, [older.contract.version for older in self._older])
         write = self._writer.open_window(window)
+        older_writes = [older.writer.open_window(window) for older in self._older]
         async with aclosing(self._extractor.fetch(window)) as pages:  # 2 extract
             async for page in pages:
                 for source in page:
                     routed = router.route(source)  # 3 map, 4 validate
-                    routes[routed.route] += 1
-                    if routed.route is Route.LANDED:
-                        await write.add_landed(routed.line)  # 5 write
-                    elif routed.route is Route.DEAD_LETTERED:
-                        await write.add_dead_letter(routed.line)
-                        rules.update(routed.rules)
+                    tally.add(routed)
+                    await _write(write, routed)  # 5 write
+                    for side, older_write in zip(routed.also, older_writes, strict=False):
+                        await _write(older_write, side)
         written = await write.finish()
-        landed, dead = routes[Route.LANDED], routes[Route.DEAD_LETTERED]
-        counts = Counts(fetched=landed + dead, landed=landed, dead_lettered=dead)
-        if (written.landed, written.dead_lettered) != (landed, dead):
-            raise AccountingError(
-                f"window {window.label}: routed {landed} landed and {dead} dead-lettered, "
-                f"wrote {written.landed} and {written.dead_lettered}"
-            )
+        counts = tally.balanced(self._contract.version, tally.routes, written)
+        older_counts = []
+        for older, older_write, routes in zip(
+            self._older, older_writes, tally.older_routes, strict=True
+        ):
+            older_written = await older_write.finish()
+            older_counts.append(tally.balanced(older.contract.version, routes, older_written))
+            written = _with_bytes(written, older_written.bytes_written)
+        tally.check_older(counts, older_counts)
+        routes = tally.routes
         unchanged = recent is not None and recent.counts == counts and not written.bytes_written
         if not unchanged:
             await self._commit(window, counts, written, exported_at)  # 6 commit
@@ -281,9 +301,17 @@ class DomainWorker:
             self._metrics.resweep("unchanged" if unchanged else "changed")
         if not unchanged:
             self._account(window, counts, routes, elapsed, resweep=recent is not None)
+            for older, older_window in zip(self._older, older_counts, strict=True):
+                _log.info(
+                    "window_landed_older_major",
+                    window=window.label,
+                    version=older.contract.version,
+                    landed=older_window.landed,
+                    dead_lettered=older_window.dead_lettered,
+                )
         if recent is None and self._alerts is not None:
             # First exports only: a re-export would count the same records twice.
-            self._alerts.observe(self._spec.name, window, counts, rules, self._dlq_path)
+            self._alerts.observe(self._spec.name, window, counts, tally.rules, self._dlq_path)
         else:
             _log.debug("window_unchanged", window=window.label)
         return WindowResult(
@@ -327,7 +355,7 @@ class DomainWorker:
         checkpoint = Checkpoint(
             domain=self._spec.name,
             watermark=watermark,
-            schema_version=self._contract.version,
+            schema_version=self._versions,
             totals=totals,
             last_window=WindowRecord(
                 start=window.start,
@@ -372,6 +400,56 @@ class DomainWorker:
             duplicates=routes[Route.DUPLICATE],
             seconds=round(elapsed, 3),
         )
+
+
+async def _write(write: WindowWrite, routed: Routed) -> None:
+    """A landed line to the data, a dead-lettered one to the DLQ; other routes write nothing."""
+    if routed.route is Route.LANDED:
+        await write.add_landed(routed.line)
+    elif routed.route is Route.DEAD_LETTERED:
+        await write.add_dead_letter(routed.line)
+
+
+class _Tally:
+    """Where a window's objects went, per version written, and the accounting checks."""
+
+    def __init__(self, window: Window, older_versions: list[str]) -> None:
+        self.window = window
+        self.routes = dict.fromkeys(Route, 0)
+        self.rules: Counter[str] = Counter()
+        self.older_versions = older_versions
+        self.older_routes = [dict.fromkeys(Route, 0) for _ in older_versions]
+
+    def add(self, routed: Routed) -> None:
+        self.routes[routed.route] += 1
+        if routed.route is Route.DEAD_LETTERED:
+            self.rules.update(routed.rules)
+        for side, routes in zip(routed.also, self.older_routes, strict=False):
+            routes[side.route] += 1
+
+    def balanced(self, version: str, routes: dict[Route, int], written: WindowLanded) -> Counts:
+        """One version's counts; ``AccountingError`` if what was written differs."""
+        landed, dead = routes[Route.LANDED], routes[Route.DEAD_LETTERED]
+        if (written.landed, written.dead_lettered) != (landed, dead):
+            raise AccountingError(
+                f"window {self.window.label} ({version}): routed {landed} landed and {dead} "
+                f"dead-lettered, wrote {written.landed} and {written.dead_lettered}"
+            )
+        return Counts(fetched=landed + dead, landed=landed, dead_lettered=dead)
+
+    def check_older(self, counts: Counts, older_counts: list[Counts]) -> None:
+        """Every older major accounted for as many records as the newest (one place each)."""
+        for version, older in zip(self.older_versions, older_counts, strict=True):
+            if older.fetched != counts.fetched:
+                raise AccountingError(
+                    f"window {self.window.label}: {version} accounted for {older.fetched} "
+                    f"records, the newest major for {counts.fetched}"
+                )
+
+
+def _with_bytes(written: WindowLanded, more: int) -> WindowLanded:
+    """``written`` with ``more`` compressed bytes put (an older major's parts)."""
+    return dataclasses.replace(written, bytes_written=written.bytes_written + more)
 
 
 def _window_end(label: str) -> datetime:

@@ -55,6 +55,8 @@ RULES: Mapping[str, str] = {
     "default_changed": "the default of an optional field changed",
     "default_removed": "the default of an optional field was removed",
     "destination_changed": "the destination (the product's prefix) changed within a major",
+    "rename_changed": "the fields renamed from the mapper's record ('rename') changed within a "
+    "major (records of its minors would be derived differently)",
     "version_gap": "the minors of a major must be N.0, N.1, N.2, ... without gaps",
     "released_removed": "a released version file was deleted",
     "released_changed": "a released version file changed (published versions are immutable)",
@@ -93,7 +95,8 @@ def compare(old: Contract, new: Contract) -> list[Breach]:
     """Why ``new`` is not a compatible later minor of ``old`` (``[]``: it is).
 
     Compatible means: only annotations changed, and every added field is optional and has a
-    default in ``new.defaults``; defaults of ``old`` are kept; the destination is the same. Both
+    default in ``new.defaults``; defaults of ``old`` are kept; the destination and the renames
+    from the mapper's record are the same. Both
     contracts should be of the same domain and major (a new major may break: do not compare it).
     """
     changes = diff_schemas(old.schema, new.schema, new_defaults=new.defaults)
@@ -101,6 +104,9 @@ def compare(old: Contract, new: Contract) -> list[Breach]:
     if old.destination != new.destination:
         message = f"{old.destination!r} -> {new.destination!r} within a major"
         breaches.insert(0, _breach(old, new, "", "destination_changed", message))
+    if dict(old.rename) != dict(new.rename):
+        message = f"{_show(dict(old.rename))} -> {_show(dict(new.rename))} within a major"
+        breaches.insert(0, _breach(old, new, "", "rename_changed", message))
     removed = {b.field for b in breaches if b.rule in ("removed", "renamed")}
     for name, value in old.defaults.items():
         if any(name == gone or name.startswith(gone + ".") for gone in removed):

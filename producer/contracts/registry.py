@@ -11,6 +11,11 @@ map is a nested object whose entries are its properties (``{"type": "object", "p
 ...}``). ``"required": true`` inside a property schema is lifted into its parent's ``required``
 list. The result is ``{"$schema": draft-07, "type": "object", "properties": ..., "required":
 [...]}``; additional properties stay allowed, as in a full ``schema``.
+
+Derivation: a contract may declare ``rename``, a map of dotted paths of the domain mapper's record
+to dotted paths of this contract's record (``{"metadata.agent_id": "metadata.staff_id"}``). It is
+how a new major changes a field's name while the mapper, written once per domain, stays as it is;
+``producer.contracts.derive`` applies it. Each target must be a property of the schema.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
@@ -29,6 +34,7 @@ from producer.errors import ConfigError
 
 __all__ = [
     "DRAFT_07",
+    "MAX_WRITTEN_VERSIONS",
     "SCHEMA_FORMATS",
     "Contract",
     "compile_schema",
@@ -37,6 +43,7 @@ __all__ = [
     "load_domain_contracts",
     "parse_contract",
     "select_contract",
+    "select_contracts",
 ]
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -54,7 +61,11 @@ SCHEMA_FORMATS: Mapping[str, Callable[[Any], bool]] = {"uuid": _is_uuid}
 _VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED_KEYS = ("domain", "version", "owner_role", "destination")
-_KNOWN_KEYS = frozenset({*_REQUIRED_KEYS, "description", "schema", "schema_definition", "defaults"})
+_KNOWN_KEYS = frozenset(
+    {*_REQUIRED_KEYS, "description", "schema", "schema_definition", "defaults", "rename"}
+)
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+MAX_WRITTEN_VERSIONS = 2
 _SCHEMA_MARKERS = {"type": (str, list), "enum": (list,), "$ref": (str,)}
 _SCHEMA_MARKERS_ANY = ("const", "allOf", "anyOf", "oneOf")
 
@@ -64,7 +75,8 @@ class Contract:
     """One published contract version of a domain: metadata plus a draft-07 JSON Schema.
 
     ``schema`` is always the full JSON Schema (shorthand files are normalised on load);
-    ``defaults`` maps optional field names (dotted for nested ones) to their default value.
+    ``defaults`` maps optional field names (dotted for nested ones) to their default value;
+    ``rename`` maps dotted paths of the domain mapper's record to this contract's paths.
     """
 
     domain: str
@@ -77,6 +89,7 @@ class Contract:
     schema: Mapping[str, Any]
     defaults: Mapping[str, Any]
     path: Path
+    rename: Mapping[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         # The schema and defaults are dicts; (domain, version, path) identifies a contract.
@@ -157,8 +170,9 @@ def contract_document(contract: Contract) -> dict[str, Any]:
 
     Always the full ``schema`` (shorthand normalised); ``parse_contract`` of its JSON gives the
     contract back. Two files that differ only in formatting or shorthand have equal documents.
+    ``rename`` appears only when the contract declares one.
     """
-    return {
+    document: dict[str, Any] = {
         "domain": contract.domain,
         "version": contract.version,
         "owner_role": contract.owner_role,
@@ -167,6 +181,9 @@ def contract_document(contract: Contract) -> dict[str, Any]:
         "schema": contract.schema,
         "defaults": contract.defaults,
     }
+    if contract.rename:
+        document["rename"] = contract.rename
+    return document
 
 
 def select_contract(
@@ -192,6 +209,35 @@ def select_contract(
     raise ConfigError(
         f"{variable}: no {domain} contract version {version!r} (available: {versions})"
     )
+
+
+def select_contracts(
+    contracts: Mapping[str, Sequence[Contract]], domain: str, versions: str | None
+) -> tuple[Contract, ...]:
+    """The contracts ``domain`` writes side by side: newest major first (the primary).
+
+    ``versions`` is ``MAJOR.MINOR`` or, during a major migration, two of them with different
+    majors separated by a comma (``1.0,2.0``, in any order); None means the newest contract.
+    Raises ``ConfigError`` naming ``MESH_{DOMAIN}__SCHEMA_VERSION`` for an unknown version, two
+    versions of one major, or more than ``MAX_WRITTEN_VERSIONS``.
+    """
+    variable = f"MESH_{domain.upper()}__SCHEMA_VERSION"
+    if versions is None:
+        return (select_contract(contracts, domain, None),)
+    wanted = [version.strip() for version in versions.split(",")]
+    if len(wanted) > MAX_WRITTEN_VERSIONS:
+        raise ConfigError(
+            f"{variable}: at most {MAX_WRITTEN_VERSIONS} versions are written side by side, "
+            f"got {len(wanted)} ({versions})"
+        )
+    chosen = [select_contract(contracts, domain, version) for version in wanted]
+    majors = [contract.major for contract in chosen]
+    if len(set(majors)) != len(majors):
+        raise ConfigError(
+            f"{variable}: {versions} names two versions of one major; side by side means one "
+            "version per major (a newer minor already serves the older one's consumers)"
+        )
+    return tuple(sorted(chosen, key=lambda c: c.major, reverse=True))
 
 
 def _fail(path: Path, problem: str) -> NoReturn:
@@ -220,6 +266,7 @@ def _load_file(path: Path, text: str | None = None) -> Contract:
     if not isinstance(defaults, dict):
         _fail(path, "'defaults' must be an object of optional field -> default value")
     _check_defaults(path, schema, defaults)
+    rename = _rename_of(path, raw.get("rename", {}), schema)
     major, minor = (int(part) for part in path.stem.split("."))
     return Contract(
         domain=domain,
@@ -232,6 +279,7 @@ def _load_file(path: Path, text: str | None = None) -> Contract:
         schema=schema,
         defaults=defaults,
         path=path,
+        rename=rename,
     )
 
 
@@ -309,21 +357,50 @@ def _normalise_properties(path: Path, definition: dict[str, Any], where: str) ->
     return result
 
 
+def _rename_of(path: Path, rename: Any, schema: Mapping[str, Any]) -> dict[str, str]:
+    if not isinstance(rename, dict):
+        _fail(path, "'rename' must be an object of mapper field -> contract field")
+    for source, target in rename.items():
+        if not isinstance(target, str) or not _PATH.match(source) or not _PATH.match(target):
+            _fail(path, f"rename {source!r}: expected dotted field names, e.g. a.b -> a.c")
+        if source == target:
+            _fail(path, f"rename {source!r} -> {target!r} renames nothing")
+        if _property_at(schema, target) is None:
+            _fail(path, f"rename target {target!r} does not name a property of the schema")
+    targets = list(rename.values())
+    if len(set(targets)) != len(targets):
+        _fail(path, "rename maps two fields to the same target")
+    overlapping = set(rename) & set(targets)
+    if overlapping:
+        _fail(path, f"rename {sorted(overlapping)[0]!r} is both a source and a target")
+    return rename
+
+
+def _property_at(schema: Mapping[str, Any], dotted: str) -> Mapping[str, Any] | None:
+    node: Mapping[str, Any] = schema
+    for part in dotted.split("."):
+        properties = node.get("properties")
+        if not isinstance(properties, dict) or not isinstance(properties.get(part), dict):
+            return None
+        node = properties[part]
+    return node
+
+
 def _check_defaults(path: Path, schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
-    for field in defaults:
+    for name in defaults:
         node: Mapping[str, Any] = schema
-        parts = field.split(".")
+        parts = name.split(".")
         for depth, part in enumerate(parts):
             properties = node.get("properties")
             if not isinstance(properties, dict) or not isinstance(properties.get(part), dict):
-                _fail(path, f"default {field!r} does not name a property of the schema")
+                _fail(path, f"default {name!r} does not name a property of the schema")
             required = node.get("required", [])
             if depth == len(parts) - 1 and isinstance(required, list) and part in required:
-                _fail(path, f"default {field!r} names a required field (defaults are optional)")
+                _fail(path, f"default {name!r} names a required field (defaults are optional)")
             node = properties[part]
         try:
-            compile_schema({"$schema": DRAFT_07, **node})(defaults[field])
+            compile_schema({"$schema": DRAFT_07, **node})(defaults[name])
         except fastjsonschema.JsonSchemaValueException as exc:
-            _fail(path, f"default {field!r} breaks its own field schema: {exc.message}")
+            _fail(path, f"default {name!r} breaks its own field schema: {exc.message}")
         except Exception:  # noqa: S110 - a sub-schema that cannot stand alone ($ref): skip the check
             pass

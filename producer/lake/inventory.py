@@ -13,12 +13,20 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from producer.checkpoint import Checkpoint
-from producer.lake.keys import DLQ_DIR, MAX_PART, PartKey, data_key, parse_part_key
+from producer.lake.keys import (
+    DLQ_DIR,
+    MAX_PART,
+    OLDER_MAJOR_DLQ_FIRST_PART,
+    PartKey,
+    data_key,
+    parse_part_key,
+)
 from producer.lake.store import ObjectStore
 from producer.windows import Window
 
 __all__ = [
     "REPLAY_FIRST_PART",
+    "SERIES",
     "Inventory",
     "Part",
     "Series",
@@ -35,7 +43,8 @@ The export writes parts 0, 1, ... (50 000 records each by default, so it never g
 writer's stale-part cleanup of a re-exported window removes replay parts with the rest.
 """
 
-Series = Literal["export", "replay", "dlq"]
+Series = Literal["export", "replay", "dlq", "older_dlq"]
+SERIES: tuple[Series, ...] = ("export", "replay", "dlq", "older_dlq")
 _OUR_FOLDER = re.compile(rf"^(?:v\d+|{DLQ_DIR})/")
 
 
@@ -48,16 +57,17 @@ class Part:
 
     @property
     def series(self) -> Series:
-        """``dlq``, ``replay`` (data parts from ``REPLAY_FIRST_PART``) or ``export``."""
+        """``dlq``, ``older_dlq`` (DLQ parts from ``OLDER_MAJOR_DLQ_FIRST_PART``), ``replay``
+        (data parts from ``REPLAY_FIRST_PART``) or ``export``."""
         if self.parsed.kind == "dlq":
-            return "dlq"
+            return "older_dlq" if self.parsed.part >= OLDER_MAJOR_DLQ_FIRST_PART else "dlq"
         return "replay" if self.parsed.part >= REPLAY_FIRST_PART else "export"
 
     @property
     def number(self) -> int:
         """The part's position within its series (0 for the first part)."""
-        offset = REPLAY_FIRST_PART if self.series == "replay" else 0
-        return self.parsed.part - offset
+        offset = {"replay": REPLAY_FIRST_PART, "older_dlq": OLDER_MAJOR_DLQ_FIRST_PART}
+        return self.parsed.part - offset.get(self.series, 0)
 
 
 @dataclass(slots=True)
@@ -66,6 +76,8 @@ class WindowParts:
 
     ``export`` and ``replay`` hold the data parts of ``major`` (the newest major the window has
     data under); ``older_majors`` lists other majors that also hold data parts of it.
+    ``dlq`` holds the rejections of the newest major, ``older_dlq`` those of an older major
+    written side by side during a migration.
     """
 
     window: Window
@@ -73,11 +85,17 @@ class WindowParts:
     export: list[Part] = field(default_factory=list)
     replay: list[Part] = field(default_factory=list)
     dlq: list[Part] = field(default_factory=list)
+    older_dlq: list[Part] = field(default_factory=list)
     older_majors: list[int] = field(default_factory=list)
 
     def series(self, name: Series) -> list[Part]:
         """The parts of one series."""
-        return {"export": self.export, "replay": self.replay, "dlq": self.dlq}[name]
+        return {
+            "export": self.export,
+            "replay": self.replay,
+            "dlq": self.dlq,
+            "older_dlq": self.older_dlq,
+        }[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +112,7 @@ class Inventory:
     @property
     def objects(self) -> int:
         """How many part objects the product holds."""
-        return sum(len(w.export) + len(w.replay) + len(w.dlq) for w in self.windows.values())
+        return sum(len(w.series(name)) for w in self.windows.values() for name in SERIES)
 
 
 def replay_key(
@@ -144,7 +162,7 @@ async def take_inventory(store: ObjectStore, prefix: str, domain: str) -> Invent
         part = Part(key, parsed)
         entry = windows.setdefault(parsed.window, WindowParts(parsed.window))
         if parsed.major is None:
-            entry.dlq.append(part)
+            entry.series(part.series).append(part)
         else:
             data.setdefault(parsed.window, {}).setdefault(parsed.major, []).append(part)
     for window, by_major in data.items():
@@ -154,6 +172,6 @@ async def take_inventory(store: ObjectStore, prefix: str, domain: str) -> Invent
         for part in by_major[entry.major]:
             entry.series(part.series).append(part)
     for entry in windows.values():
-        for name in ("export", "replay", "dlq"):
+        for name in SERIES:
             entry.series(name).sort(key=lambda p: p.parsed.part)
     return Inventory(dict(sorted(windows.items())), tuple(strays))

@@ -18,6 +18,7 @@ from producer.windows import Window, parse_instant
 __all__ = [
     "DLQ_DIR",
     "MAX_PART",
+    "OLDER_MAJOR_DLQ_FIRST_PART",
     "PartKey",
     "PartKind",
     "checkpoint_key",
@@ -33,6 +34,13 @@ PartKind = Literal["data", "dlq"]
 
 DLQ_DIR = "failed-records"
 MAX_PART = 99_999  # five digits keep part keys sorting numerically
+OLDER_MAJOR_DLQ_FIRST_PART = 80_000
+"""DLQ parts from this number up hold the rejections of the older major written side by side.
+
+During a major migration a window is written under two majors; each major's rejections are a
+series of their own in the window's DLQ key space, so the newest major's (what the checkpoint
+counts, what ``dlq replay`` and ``lake audit`` work on) stay exactly as with one major.
+"""
 
 _EXTENSIONS = {"gzip": ".ndjson.gz", "zstd": ".ndjson.zst"}
 _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")

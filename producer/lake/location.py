@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from producer.errors import ConfigError
 from producer.settings import (
     DOMAIN_NAMES,
+    SCHEMA_VERSIONS_PATTERN,
     DomainSettings,
     LakeLocation,
     QualitySettings,
@@ -34,7 +35,6 @@ _DEFAULTS: dict[str, type[DomainSettings]] = {
     "quality": QualitySettings,
     "wfm": WfmSettings,
 }
-_VERSION = r"^\d+\.\d+$"
 
 
 class _Port(BaseModel):
@@ -44,7 +44,7 @@ class _Port(BaseModel):
 
     prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    schema_version: str | None = Field(default=None, pattern=_VERSION)
+    schema_version: str | None = Field(default=None, pattern=SCHEMA_VERSIONS_PATTERN)
     part_max_records: int | None = Field(default=None, gt=0)
 
     @field_validator("prefix")

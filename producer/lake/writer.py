@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from producer.lake.encode import PartEncoder, require_codec
-from producer.lake.keys import PartKind, data_key, dlq_key, window_part_prefix
+from producer.lake.keys import (
+    MAX_PART,
+    OLDER_MAJOR_DLQ_FIRST_PART,
+    PartKind,
+    data_key,
+    dlq_key,
+    parse_part_key,
+    window_part_prefix,
+)
 from producer.lake.store import ObjectStore, md5_etag
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
@@ -53,7 +61,9 @@ class BatchWriter:
     ``compression`` is checked now (``ConfigError`` if unknown or its library is missing).
     A part holds at most ``part_max_records`` lines and closes once it reaches
     ``part_max_bytes`` of NDJSON. ``object_metadata`` is attached to every part (e.g. the schema
-    version), plus ``records``.
+    version), plus ``records``. ``older_major`` marks the writer of an older major written side
+    by side with the newest: its DLQ parts are numbered from ``OLDER_MAJOR_DLQ_FIRST_PART``, and
+    each writer removes stale DLQ parts of its own number range only.
     """
 
     def __init__(
@@ -68,6 +78,7 @@ class BatchWriter:
         metrics: DomainMetrics,
         object_metadata: Mapping[str, str] | None = None,
         part_max_bytes: int = PART_MAX_BYTES,
+        older_major: bool = False,
     ) -> None:
         require_codec(compression)
         if part_max_records <= 0:
@@ -83,6 +94,11 @@ class BatchWriter:
         self.part_max_bytes = part_max_bytes
         self.metrics = metrics
         self.object_metadata = dict(object_metadata or {})
+        self.dlq_parts = (
+            range(OLDER_MAJOR_DLQ_FIRST_PART, MAX_PART + 1)
+            if older_major
+            else range(OLDER_MAJOR_DLQ_FIRST_PART)
+        )
 
     def open_window(self, window: Window) -> WindowWrite:
         """Start writing ``window``; nothing touches the store until a part is full or finished."""
@@ -139,7 +155,8 @@ class WindowWrite:
         """Write the last parts, then delete this window's parts not written by this attempt.
 
         Stale parts are those of an earlier attempt that produced more parts (or used another
-        compression). An empty kind writes no object. Raises ``StoreError`` from the store;
+        compression); DLQ parts of another writer's number range are left alone. An empty kind
+        writes no object. Raises ``StoreError`` from the store;
         may be called once.
         """
         self._check_open()
@@ -153,7 +170,7 @@ class WindowWrite:
                 kind, writer.prefix, writer.domain, self.window, writer.major
             )
             for key in await writer.store.list_keys(prefix):
-                if key not in self._keys:
+                if key not in self._keys and (kind == "data" or self._owns_dlq(key)):
                     await writer.store.delete(key)
         return WindowLanded(
             data_parts=self._parts["data"],
@@ -207,7 +224,16 @@ class WindowWrite:
             return data_key(
                 writer.prefix, writer.major, writer.domain, self.window, part, writer.compression
             )
-        return dlq_key(writer.prefix, writer.domain, self.window, part, writer.compression)
+        return dlq_key(
+            writer.prefix, writer.domain, self.window, writer.dlq_parts[part], writer.compression
+        )
+
+    def _owns_dlq(self, key: str) -> bool:
+        """A DLQ key in this writer's number range (a key that is no part key: stale too)."""
+        try:
+            return parse_part_key(key).part in self._writer.dlq_parts
+        except ValueError:
+            return True
 
     def _check_open(self) -> None:
         if self._finished:

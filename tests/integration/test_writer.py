@@ -34,13 +34,20 @@ def metrics() -> Metrics:
 
 
 def _writer(
-    store: ObjectStore, metrics: Metrics, *, part_max_records: int = 3, compression: str = "gzip"
+    store: ObjectStore,
+    metrics: Metrics,
+    *,
+    part_max_records: int = 3,
+    compression: str = "gzip",
+    major: int = 1,
+    older_major: bool = False,
 ) -> BatchWriter:
     return BatchWriter(
         store,
         prefix=PREFIX,
         domain="telephony",
-        major=1,
+        major=major,
+        older_major=older_major,
         compression=compression,
         part_max_records=part_max_records,
         metrics=metrics.for_domain("telephony"),
@@ -145,6 +152,28 @@ async def test_a_rerun_with_fewer_parts_deletes_the_stale_ones(
         data_key(PREFIX, 1, "telephony", WINDOW, 1): _lines(4, "v2")[3:4],
         data_key(PREFIX, 1, "telephony", neighbour, 0): _lines(1, "next"),
     }
+
+
+async def test_two_majors_share_a_window_and_each_cleans_up_only_its_own_parts(
+    store: ObjectStore, metrics: Metrics
+) -> None:
+    """The older major's DLQ parts are numbered from 80000; neither writer deletes the other's."""
+    newest = _writer(store, metrics, major=2)
+    older = _writer(store, metrics, major=1, older_major=True)
+    await _write(newest, _lines(2), _lines(4, "v2-bad"))
+    await _write(older, _lines(3), _lines(7, "v1-bad"))
+    dlq = [parse_part_key(k).part for k in await store.list_keys(f"{PREFIX}/failed-records/")]
+    assert sorted(dlq) == [0, 1, 80_000, 80_001, 80_002]
+
+    # A re-export of each with fewer rejections removes its own stale parts only.
+    await _write(older, _lines(3), _lines(1, "v1-bad"))
+    await _write(newest, _lines(2), _lines(1, "v2-bad"))
+    objects = await _read_all(store)
+    dlq_parts = {parse_part_key(k).part: lines for k, lines in objects.items() if "failed" in k}
+    assert sorted(dlq_parts) == [0, 80_000]
+    assert dlq_parts[0] == _lines(1, "v2-bad")
+    assert dlq_parts[80_000] == _lines(1, "v1-bad")
+    assert {parse_part_key(k).major for k in objects if "failed" not in k} == {1, 2}
 
 
 async def test_a_compression_change_replaces_the_old_parts(

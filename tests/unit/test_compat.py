@@ -5,6 +5,7 @@ really breaks a reader; majors, gaps, released versions. Properties: test_compat
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,6 +333,18 @@ class TestRules:
         moved = contract("1.1", BASE, destination="elsewhere")
         assert [b.rule for b in compare(contract("1.0", BASE), moved)] == ["destination_changed"]
         assert compare(contract("1.0", BASE), contract("1.1", BASE)) == []
+
+    def test_renames_from_the_mappers_record_are_fixed_within_a_major(self) -> None:
+        """A minor that derives its records differently breaks; the same renames do not."""
+        schema = changed(_rename_agent)
+        rename = {"metadata.agent_id": "metadata.staff_id"}
+        first = dataclasses.replace(contract("2.0", schema), rename=rename)
+        same = dataclasses.replace(contract("2.1", schema), rename=dict(rename))
+        assert compare(first, same) == []
+        for other in ({}, {"metadata.campaign_id": "metadata.staff_id"}):
+            moved = dataclasses.replace(contract("2.1", schema), rename=other)
+            assert [b.rule for b in compare(first, moved)] == ["rename_changed"]
+            assert [b.rule for b in compare(moved, first)] == ["rename_changed"]
 
     def test_breach_names_field_rule_and_versions(self) -> None:
         """The printed line says which field, which rule, which versions."""

@@ -11,8 +11,10 @@ import pytest
 from producer.contracts.registry import (
     DRAFT_07,
     Contract,
+    contract_document,
     load_contracts,
     select_contract,
+    select_contracts,
 )
 from producer.contracts.validate import Validator
 from producer.errors import ConfigError
@@ -168,6 +170,37 @@ class TestBrokenFiles:
                 "not both",
             ),
             ("stray.json", _contract_body(), "belong in {domain}/{MAJOR.MINOR}.json"),
+            ("telephony/1.0.json", _contract_body(rename=["a"]), "'rename' must be an object"),
+            (
+                "telephony/1.0.json",
+                _contract_body(rename={"metadata.agent_id": "metadata.staff_id"}),
+                "rename target 'metadata.staff_id' does not name a property",
+            ),
+            (
+                "telephony/1.0.json",
+                _contract_body(rename={"metadata..x": "metadata.agent_id"}),
+                "expected dotted field names",
+            ),
+            (
+                "telephony/1.0.json",
+                _contract_body(rename={"metadata.agent_id": 7}),
+                "expected dotted field names",
+            ),
+            (
+                "telephony/1.0.json",
+                _contract_body(rename={"metadata.agent_id": "metadata.agent_id"}),
+                "renames nothing",
+            ),
+            (
+                "telephony/1.0.json",
+                _contract_body(rename={"a": "metadata.agent_id", "b": "metadata.agent_id"}),
+                "two fields to the same target",
+            ),
+            (
+                "telephony/1.0.json",
+                _contract_body(rename={"a": "caller_number", "caller_number": "metadata.agent_id"}),
+                "both a source and a target",
+            ),
         ],
     )
     def test_broken_file_is_one_line_config_error_naming_the_file(
@@ -295,3 +328,48 @@ class TestSelect:
         """A domain with no contract at all is a configuration error naming its variable."""
         with pytest.raises(ConfigError, match="MESH_WFM__SCHEMA_VERSION"):
             select_contract({}, "wfm", None)
+
+
+class TestRename:
+    def test_a_rename_loads_and_is_part_of_the_published_document(self, tmp_path: Path) -> None:
+        """``rename`` is kept, and in the registry document only when there is one."""
+        rename = {"agent": "metadata.agent_id"}
+        _write(tmp_path, "telephony/1.0.json", _contract_body())
+        _write(tmp_path, "telephony/2.0.json", _contract_body(version="2.0", rename=rename))
+        plain, renaming = load_contracts(tmp_path)["telephony"]
+        assert plain.rename == {}
+        assert "rename" not in contract_document(plain)
+        assert renaming.rename == rename
+        assert contract_document(renaming)["rename"] == rename
+
+
+class TestSelectSideBySide:
+    def _contracts(self, tmp_path: Path) -> dict[str, list[Contract]]:
+        for version in ("1.0", "1.1", "2.0", "3.0"):
+            _write(tmp_path, f"telephony/{version}.json", _contract_body(version=version))
+        return load_contracts(tmp_path)
+
+    @pytest.mark.parametrize("versions", ["1.1,2.0", "2.0,1.1", "2.0 , 1.1"])
+    def test_two_majors_newest_first_in_any_order(self, tmp_path: Path, versions: str) -> None:
+        """Two versions of different majors: the newest major is the primary (first)."""
+        chosen = select_contracts(self._contracts(tmp_path), "telephony", versions)
+        assert [c.version for c in chosen] == ["2.0", "1.1"]
+
+    def test_one_or_none_is_like_select_contract(self, tmp_path: Path) -> None:
+        contracts = self._contracts(tmp_path)
+        assert [c.version for c in select_contracts(contracts, "telephony", None)] == ["3.0"]
+        assert [c.version for c in select_contracts(contracts, "telephony", "1.0")] == ["1.0"]
+
+    @pytest.mark.parametrize(
+        ("versions", "problem"),
+        [
+            ("1.0,1.1", "two versions of one major"),
+            ("1.0,2.0,3.0", "at most 2 versions"),
+            ("1.0,2.5", "no telephony contract version '2.5'"),
+        ],
+    )
+    def test_bad_lists_name_the_variable(self, tmp_path: Path, versions: str, problem: str) -> None:
+        with pytest.raises(ConfigError) as caught:
+            select_contracts(self._contracts(tmp_path), "telephony", versions)
+        assert str(caught.value).startswith("MESH_TELEPHONY__SCHEMA_VERSION: ")
+        assert problem in str(caught.value)

@@ -63,6 +63,8 @@ def test_region_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("MESH_TELEPHONY__PRIORITY", "urgent", "MESH_TELEPHONY__PRIORITY: Input should be"),
         ("MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE", "0", "MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE"),
         ("MESH_TELEPHONY__SCHEMA_VERSION", "v1", "MESH_TELEPHONY__SCHEMA_VERSION: expected"),
+        ("MESH_TELEPHONY__SCHEMA_VERSION", "1.0,2.0,3.0", "MESH_TELEPHONY__SCHEMA_VERSION: expe"),
+        ("MESH_TELEPHONY__SCHEMA_VERSION", "1.0;2.0", "MESH_TELEPHONY__SCHEMA_VERSION: expected"),
         ("MESH_LOG_FORMAT", "xml", "MESH_LOG_FORMAT: Input should be 'json' or 'console'"),
         ("MESH_DOMAINS", "telephony,billing", "MESH_DOMAINS: Input should be"),
         ("MESH_START_AT", "yesterday", "MESH_START_AT: Input should be a valid datetime"),
@@ -78,6 +80,13 @@ def test_bad_variable_is_named_in_one_line(
     message = str(caught.value)
     assert "\n" not in message
     assert expected in message, message
+
+
+@pytest.mark.usefixtures("minimal")
+def test_two_versions_side_by_side_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """During a major migration a domain names two versions (checked against contracts later)."""
+    monkeypatch.setenv("MESH_TELEPHONY__SCHEMA_VERSION", "1.0, 2.0")
+    assert load_settings().domain("telephony").schema_version == "1.0, 2.0"
 
 
 def test_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
