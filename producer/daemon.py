@@ -31,6 +31,7 @@ from producer.errors import ConfigError
 from producer.lake.store import ObjectStore, open_store
 from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
+from producer.migration import watch_subscribers
 from producer.ratelimit import DomainLimiter
 from producer.settings import Settings
 from producer.source.client import ApiClient, open_session
@@ -325,6 +326,15 @@ class _Runtime:
                     name=f"{name}:worker",
                 )
                 work.add_done_callback(lambda _: refresher.cancel())
+                if older_contracts:
+                    watcher = group.create_task(
+                        watch_subscribers(
+                            store, name, older_contracts, domain_metrics, once=self.once
+                        ),
+                        name=f"{name}:subscribers",
+                    )
+                    if not self.once:  # once: it returns after its one reading
+                        work.add_done_callback(lambda _: watcher.cancel())
             status.worker_running = False
             return work.result()
 

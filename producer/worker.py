@@ -302,6 +302,11 @@ class DomainWorker:
         if not unchanged:
             self._account(window, counts, routes, elapsed, resweep=recent is not None)
             for older, older_window in zip(self._older, older_counts, strict=True):
+                version = older.contract.version
+                self._metrics.older_major_records(version, "landed", older_window.landed)
+                self._metrics.older_major_records(
+                    version, "dead_lettered", older_window.dead_lettered
+                )
                 _log.info(
                     "window_landed_older_major",
                     window=window.label,

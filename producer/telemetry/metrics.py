@@ -121,6 +121,20 @@ class Metrics:
             ["domain", "outcome"],
             registry=registry,
         )
+        self.older_major_records = Counter(
+            "mesh_older_major_records_total",
+            "During a major migration, records of committed windows written in the older major, "
+            "by version and outcome (landed, dead_lettered).",
+            ["domain", "version", "outcome"],
+            registry=registry,
+        )
+        self.older_major_subscribers = Gauge(
+            "mesh_older_major_subscribers",
+            "During a major migration, consumers subscribed to the older major written side by "
+            "side (0: it can stop being written), as last read from the registry.",
+            ["domain", "version"],
+            registry=registry,
+        )
         self.window_duration = Histogram(
             "mesh_window_duration_seconds",
             "Wall time from a window's first request to its committed checkpoint.",
@@ -212,6 +226,12 @@ class DomainMetrics:
         self.families.windows.labels(self.domain, outcome).inc()
         if outcome == "landed":
             self.families.window_duration.labels(self.domain).observe(seconds)
+
+    def older_major_records(self, version: str, outcome: str, count: int) -> None:
+        self.families.older_major_records.labels(self.domain, version, outcome).inc(count)
+
+    def older_major_subscribers(self, version: str, count: int) -> None:
+        self.families.older_major_subscribers.labels(self.domain, version).set(count)
 
     def resweep(self, outcome: str) -> None:
         self.families.resweeps.labels(self.domain, outcome).inc()

@@ -25,6 +25,7 @@ from producer import daemon
 from producer.audit import audit_product
 from producer.consumer import LakeConsumer
 from producer.contracts.compat import check_contracts
+from producer.contracts.publish import publish_contracts, subscribe
 from producer.contracts.registry import load_contracts
 from producer.lake.encode import decode_part
 from producer.lake.keys import OLDER_MAJOR_DLQ_FIRST_PART, parse_part_key
@@ -122,6 +123,11 @@ async def test_both_majors_land_side_by_side_each_accounting_for_every_record(
 ) -> None:
     contracts = _contracts(tmp_path)
     assert check_contracts(load_contracts(contracts)) == []  # a rename is fine as a new major
+    loaded = load_contracts(contracts)["telephony"]
+    await publish_contracts(store, loaded)
+    now = datetime.now(UTC)
+    await subscribe(store, "telephony", "bi-dashboards", "1.0", now=now)
+    await subscribe(store, "telephony", "data-science", "2.0", now=now)
     registry = CollectorRegistry()
     result = await daemon.run(
         _settings(simulator, lake_url, contracts),
@@ -131,6 +137,15 @@ async def test_both_majors_land_side_by_side_each_accounting_for_every_record(
     )
     assert result.ok, result.reports
     objects = await _objects(store)
+    # One consumer still reads 1.x: the older major must go on being written.
+    subscribers = registry.get_sample_value(
+        "mesh_older_major_subscribers", {"domain": "telephony", "version": "1.0"}
+    )
+    assert subscribers == 1
+    older_landed = registry.get_sample_value(
+        "mesh_older_major_records_total",
+        {"domain": "telephony", "version": "1.0", "outcome": "landed"},
+    )
 
     def dlq(first: int, last: int) -> Any:
         return lambda key: "/failed-records/" in key and first <= parse_part_key(key).part < last
@@ -139,6 +154,7 @@ async def test_both_majors_land_side_by_side_each_accounting_for_every_record(
     v2 = _lines(objects, lambda key: "/v2/" in key)
     v2_rejected = _lines(objects, dlq(0, OLDER_MAJOR_DLQ_FIRST_PART))
     v1_rejected = _lines(objects, dlq(OLDER_MAJOR_DLQ_FIRST_PART, 100_000))
+    assert older_landed == len(v1)
     assert {line["x-schema-version"] for line in v1 + v1_rejected} == {"1.0"}
     assert {line["x-schema-version"] for line in v2 + v2_rejected} == {"2.0"}
 
@@ -203,7 +219,6 @@ async def test_both_majors_land_side_by_side_each_accounting_for_every_record(
     assert any("also has data under v1" in note for note in report.notes)
 
     # Consumers of each major read their own records only, never the other major's.
-    loaded = load_contracts(contracts)["telephony"]
     for contract, expected in ((loaded[0], v1), (loaded[1], v2)):
         consumer = LakeConsumer(store, contract, prefix=_PREFIX)
         read = [record async for record in consumer.records()]
@@ -217,10 +232,16 @@ async def test_a_re_export_in_one_major_keeps_the_older_majors_rejections(
     """Ending the migration (2.0 only) re-sweeps windows without deleting 1.0's DLQ series."""
     contracts = _contracts(tmp_path)
     settings = _settings(simulator, lake_url, contracts)
+    first_registry = CollectorRegistry()
     first = await daemon.run(
-        settings, once=True, registry=CollectorRegistry(), install_signal_handlers=False
+        settings, once=True, registry=first_registry, install_signal_handlers=False
     )
     assert first.ok, first.reports
+    # No consumer subscribed to 1.x: the producer says it can stop being written.
+    subscribers = first_registry.get_sample_value(
+        "mesh_older_major_subscribers", {"domain": "telephony", "version": "1.0"}
+    )
+    assert subscribers == 0
     before = await _objects(store)
     older_dlq = {
         key
