@@ -58,6 +58,7 @@ class WindowCount:
     landed: int
     dead_lettered: int
     committed: bool
+    replayed: int = 0
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ def _window_count(
         landed=total("export") + total("replay"),
         dead_lettered=total("dlq"),
         committed=is_committed(checkpoint, parts.window),
+        replayed=total("replay"),
     )
 
 
@@ -277,6 +279,22 @@ def _series_gaps(parts: WindowParts) -> list[Discrepancy]:
                 "part number(s) stored twice " + ", ".join(f"{n + offset:05d}" for n in repeated)
             )
         found.append(Discrepancy(f"{parts.window.label} {name}", "; ".join(what)))
+    return found
+
+
+def _replay_ledger(checkpoint: Checkpoint, windows: Sequence[WindowCount]) -> list[Discrepancy]:
+    """Committed windows whose replay parts hold other than the checkpoint says it includes."""
+    found: list[Discrepancy] = []
+    for held in windows:
+        included = checkpoint.replayed.get(held.window.label, 0)
+        if held.committed and held.replayed != included:
+            found.append(
+                Discrepancy(
+                    held.window.label,
+                    f"the checkpoint includes {included} replayed records, the window's replay "
+                    f"parts hold {held.replayed} (an interrupted replay: run it again)",
+                )
+            )
     return found
 
 
@@ -315,6 +333,7 @@ def _against_checkpoint(
                     f"dead-lettered, the lake holds {landed} + {dead}",
                 )
             )
+    found.extend(_replay_ledger(checkpoint, windows))
     if last is not None and last.window in by_window:
         held = by_window[last.window]
         if (held.export_parts, held.dlq_parts) != (last.data_parts, last.dlq_parts):

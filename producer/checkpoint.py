@@ -103,7 +103,10 @@ class Checkpoint:
     ``totals`` are the counts of what the lake holds: the sum over every window committed, with a
     re-swept window's latest counts replacing its earlier ones. ``recent`` keeps the counts of the
     windows still inside the re-sweep horizon (``Window.label`` → ``RecentWindow``) so that
-    replacement is exact. Datetimes must be aware.
+    replacement is exact. ``replayed`` says, per window (``Window.label``), how many records of
+    its replay parts (``dlq replay``) the counts include: the lake's replay parts minus this is
+    what a replay interrupted before its checkpoint still has to account for. Datetimes must be
+    aware.
     """
 
     domain: str
@@ -114,6 +117,7 @@ class Checkpoint:
     updated_at: datetime
     format_version: int = field(default=FORMAT_VERSION)
     recent: Mapping[str, RecentWindow] = field(default_factory=dict)
+    replayed: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         instants = [self.watermark, self.updated_at]
@@ -270,6 +274,8 @@ def _encode(checkpoint: Checkpoint) -> bytes:
             for label, recent in sorted(checkpoint.recent.items())
         },
     }
+    if checkpoint.replayed:  # absent until a replay: older checkpoints read the same
+        document["replayed_windows"] = dict(sorted(checkpoint.replayed.items()))
     return orjson.dumps(document, option=_JSON_OPTIONS)
 
 
@@ -301,6 +307,10 @@ def _decode(data: bytes) -> Checkpoint:
                 first_exported_at=_instant(recent["first_exported_at"]),
             )
             for label, recent in _typed(document.get("recent_windows", {}), dict).items()
+        },
+        replayed={
+            _typed(label, str): _typed(count, int)
+            for label, count in _typed(document.get("replayed_windows", {}), dict).items()
         },
     )
 

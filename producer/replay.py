@@ -4,8 +4,11 @@ Owns the move, window by window: re-map each DLQ line's ``source`` with the doma
 mapper, re-validate with the current contract, write the records that now pass as a new replay
 part of the window's data (part numbers from ``REPLAY_FIRST_PART``; the export's parts are not
 touched), rewrite the DLQ parts without them, then move their counts from dead-lettered to landed
-in the checkpoint by compare-and-swap. Data first, DLQ second, checkpoint last: a crash leaves at
-worst a record in both places, which the next run removes from the DLQ without landing it twice.
+in the checkpoint by compare-and-swap. Data first, DLQ second, checkpoint last. The checkpoint
+keeps, per window, how many replay-part records its counts include (``Checkpoint.replayed``), and
+the accounting moves the difference between that and what the window's replay parts hold, so an
+interrupted run is completed by the next: a record left in both places only leaves the DLQ (it
+never lands twice), and records moved without their checkpoint update are accounted for then.
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ class WindowReplay:
 
     ``moved`` landed now; ``already_landed`` were found in the window's replay parts already (an
     earlier run stopped before its DLQ rewrite) and only left the DLQ; ``kept`` still fail.
-    ``skipped`` says why the window was left alone (then every count is 0).
+    ``replay_records``: what the window's replay parts hold after this run. ``accounted``: records
+    this run moved from dead-lettered to landed in the checkpoint (more than ``removed`` when an
+    earlier run stopped before its checkpoint update). ``skipped`` says why the window was left
+    alone (then every count is 0).
     """
 
     window: Window
@@ -58,6 +64,8 @@ class WindowReplay:
     already_landed: int = 0
     kept: int = 0
     skipped: str | None = None
+    replay_records: int = 0
+    accounted: int = 0
 
     @property
     def removed(self) -> int:
@@ -137,7 +145,7 @@ async def replay_dead_letters(
     )
     results: list[WindowReplay] = []
     for window, parts in inventory.windows.items():
-        if not parts.dlq or (start is not None and window.start < start):
+        if not (parts.dlq or parts.replay) or (start is not None and window.start < start):
             continue
         if end is not None and window.start >= end:
             continue
@@ -147,14 +155,19 @@ async def replay_dead_letters(
             continue
         before = checkpoint.recent.get(window.label) if checkpoint is not None else None
         result = await mover.replay_window(parts)
-        if result.removed and not dry_run:
-            await _account(checkpoints, window, result.removed, clock, before=before)
+        assert checkpoint is not None  # _skip_reason skips every window without one
+        if not dry_run and (result.replay_records or window.label in checkpoint.replayed):
+            accounted = await _account(
+                checkpoints, window, result.replay_records, clock, before=before
+            )
+            result = replace(result, accounted=accounted)
         _log.info(
             "dlq_replayed",
             window=window.label,
             moved=result.moved,
             already_landed=result.already_landed,
             kept=result.kept,
+            accounted=result.accounted,
         )
         results.append(result)
     return ReplayReport(domain, contract.version, tuple(results))
@@ -215,14 +228,15 @@ class _Mover:
                 else:
                     new_records.append(record)
         kept = sum(len(part.kept) for part in split_parts)
+        total = landed.total() + already + len(new_records)  # replay records after this run
         if self._dry_run:
-            return WindowReplay(parts.window, len(new_records), already, kept)
+            return WindowReplay(parts.window, len(new_records), already, kept, None, total)
         if new_records:
             await self._write_replay_parts(parts, new_records)
         for part in split_parts:
             if part.passed:
                 await self._put(part.key, part.kept, part.compression, "dlq", versioned=False)
-        return WindowReplay(parts.window, len(new_records), already, kept)
+        return WindowReplay(parts.window, len(new_records), already, kept, None, total)
 
     async def _replayed_records(self, parts: WindowParts) -> list[dict[str, Any]]:
         """The records of the window's replay parts (lines that are not envelopes are skipped:
@@ -306,17 +320,20 @@ def _identity(record: dict[str, Any]) -> bytes:
 async def _account(
     checkpoints: CheckpointStore,
     window: Window,
-    moved: int,
+    replay_records: int,
     clock: Clock,
     *,
     before: RecentWindow | None,
-) -> None:
-    """Move ``moved`` records from dead-lettered to landed in the checkpoint, by CAS.
+) -> int:
+    """Make the checkpoint include the window's ``replay_records``, by CAS; returns the number
+    of records moved from dead-lettered to landed (0 when it already did).
 
     The totals change, and so do the window's counts where the checkpoint keeps them (last
-    window, re-export ledger). A lost CAS reloads and retries, unless the window itself was
-    re-exported since the replay read it (its ledger entry is no longer ``before``): that raises
-    ``CheckpointConflictError`` (run ``lake audit``, then the replay again).
+    window, re-export ledger), and its replay count. A lost CAS reloads and retries, unless the
+    window itself was re-exported since the replay read it (its ledger entry is no longer
+    ``before``): that raises ``CheckpointConflictError`` (run ``lake audit``, then the replay
+    again). ``AccountingError`` if the checkpoint already includes more replay records than the
+    window holds (replay parts were removed by hand).
     """
     for attempt in range(1, _CAS_ATTEMPTS + 1):
         checkpoint, etag = await checkpoints.load()
@@ -326,15 +343,25 @@ async def _account(
             raise CheckpointConflictError(
                 f"window {window.label} was re-exported during the replay; audit, then run again"
             )
-        try:
-            await checkpoints.commit(
-                _moved(checkpoint, window, moved, clock.now()), expect_etag=etag
+        included = checkpoint.replayed.get(window.label, 0)
+        moved = replay_records - included
+        if moved == 0:
+            return 0
+        if moved < 0:
+            raise AccountingError(
+                f"window {window.label}: the checkpoint includes {included} replayed records, "
+                f"its replay parts hold {replay_records}; run lake audit"
             )
+        updated = _moved(checkpoint, window, moved, clock.now())
+        updated = replace(updated, replayed={**checkpoint.replayed, window.label: replay_records})
+        try:
+            await checkpoints.commit(updated, expect_etag=etag)
         except CheckpointConflictError:
             if attempt == _CAS_ATTEMPTS:
                 raise
             continue
-        return
+        return moved
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _moved(checkpoint: Checkpoint, window: Window, moved: int, now: datetime) -> Checkpoint:

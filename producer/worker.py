@@ -344,7 +344,8 @@ class DomainWorker:
     async def _commit(
         self, window: Window, counts: Counts, written: WindowLanded, exported_at: datetime
     ) -> None:
-        """Advance the checkpoint by CAS: totals, the recent-window ledger, the watermark."""
+        """Advance the checkpoint by CAS: totals, the recent-window ledger, the watermark, and
+        the replay ledger without this window."""
         previous = self._checkpoint
         now = self._clock.now()
         watermark = self._next_watermark(window)
@@ -371,6 +372,10 @@ class DomainWorker:
             ),
             updated_at=now,
             recent=recent,
+            # The export deleted the window's replay parts: its counts include none of them now.
+            replayed={k: n for k, n in previous.replayed.items() if k != window.label}
+            if previous
+            else {},
         )
         self._etag = await self._checkpoints.commit(checkpoint, expect_etag=self._etag)
         self._status.lake_error = None
