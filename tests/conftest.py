@@ -1,15 +1,17 @@
 """Shared fixtures: an isolated environment, strict task hygiene, and the real local servers.
 
 The server fixtures live in ``tests/fixtures/`` (simulator, moto S3) and are loaded as plugins.
+``cli_logging`` is for modules that call ``cli.main`` in-process (``usefixtures``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.s3", "tests.fixtures.s3_faults"]
 
@@ -38,3 +40,10 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
         t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
     ]
     assert not leftover, f"tasks left running: {[t.get_name() for t in leftover]}"
+
+
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """``cli.main`` configures structlog for the whole process (stderr); undo it afterwards."""
+    yield
+    structlog.reset_defaults()

@@ -2,8 +2,8 @@
 
 ``read_file_lake`` and ``read_s3_lake`` return a lake's objects (hidden files apart);
 ``audit_lake`` decodes every part of the telephony product; ``assert_exactly_once`` compares it
-with the simulator's ground truth (``expected_ids``) and with the checkpoint. Pure reading: it
-never writes to a lake.
+with the simulator's ground truth (``conversation_ids`` of ``tests/fixtures/simulator.py``) and
+with the checkpoint. Pure reading: it never writes to a lake.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import orjson
 
 from producer.lake.encode import decode_part
 from producer.lake.keys import checkpoint_key, parse_part_key
-from producer.simulator import Simulator
+from tests.fixtures.lake import assert_each_once
 from tests.fixtures.s3 import read_lake
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "LakeAudit",
     "assert_exactly_once",
     "audit_lake",
-    "expected_ids",
     "read_file_lake",
     "read_s3_lake",
 ]
@@ -62,15 +61,6 @@ def read_s3_lake(endpoint: str, bucket: str, root: str = "") -> dict[str, bytes]
         key[len(cut) :]: data
         for key, data in read_lake(endpoint, bucket).items()
         if key.startswith(cut)
-    }
-
-
-def expected_ids(sim: Simulator, start: datetime, end: datetime) -> set[str]:
-    """Ground truth: the conversations that started in ``[start, end)``."""
-    return {
-        conversation["conversationId"]
-        for conversation in sim.conversations(start, end)
-        if start <= datetime.fromisoformat(conversation["conversationStart"]) < end
     }
 
 
@@ -126,13 +116,7 @@ def assert_exactly_once(audit: LakeAudit, truth: set[str], *, context: str = "")
     checkpoint keeps per recent window equal that window's lines.
     """
     where = f" [{context}]" if context else ""
-    landed, dead = Counter(audit.landed), Counter(audit.dead)
-    twice = sorted(k for k, n in (landed + dead).items() if n > 1)
-    assert not twice, f"{len(twice)} conversations twice in the lake{where}: {twice[:5]}"
-    missing = truth - set(landed) - set(dead)
-    extra = (set(landed) | set(dead)) - truth
-    assert not missing, f"{len(missing)} conversations missing{where}: {sorted(missing)[:5]}"
-    assert not extra, f"{len(extra)} conversations that should not be there{where}"
+    assert_each_once(audit.landed, audit.dead, truth, context=context)
     for (kind, label), parts in audit.part_numbers.items():
         assert parts == list(range(len(parts))), f"{kind} parts of {label}: {parts}{where}"
     checkpoint = audit.checkpoint

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
 from producer import daemon
-from producer.settings import Settings, TelephonySettings
-from tests.durability.process import CLIENT
+from producer.settings import Settings
+from tests.fixtures.runs import daemon_running, telephony_domain, telephony_settings
 
 __all__ = ["daemon_settings", "run_daemon", "sample"]
 
@@ -28,26 +27,14 @@ def daemon_settings(*, api_url: str, lake_url: str, start: datetime, **extra: An
     ``extra`` overrides top-level settings (``request_retry_seconds``, ``resweep_hours``…).
     """
     values: dict[str, Any] = {
-        "domains": ("telephony",),
-        "genesys_api_url": api_url,
-        "genesys_login_url": api_url,
-        "lake_url": lake_url,
         "start_at": start,
-        "http_port": 0,
-        "http_host": "127.0.0.1",
         "request_retry_seconds": 30,
         "resweep_hours": 0,
-        "telephony": TelephonySettings(
-            client_id=CLIENT[0],
-            client_secret=SecretStr(CLIENT[1]),
-            job_poll_seconds=0.02,
-            page_size=25,
-            part_max_records=10,
-            rate_limit_per_minute=60000,
+        "telephony": telephony_domain(
+            job_poll_seconds=0.02, page_size=25, part_max_records=10, rate_limit_per_minute=60000
         ),
     }
-    values.update(extra)
-    return Settings(**values)
+    return telephony_settings(api_url, lake_url, **(values | extra))
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -68,29 +55,14 @@ async def run_daemon(
     ``on_first_failure`` is called as soon as a window has failed (``mesh_windows_total`` with
     outcome failed), e.g. to end an injected fault; the daemon must then retry and land it.
     """
-    stopping = asyncio.Event()
-    running = asyncio.create_task(
-        daemon.run(
-            settings,
-            once=False,
-            stopping=stopping,
-            registry=registry,
-            install_signal_handlers=False,
-        ),
-        name="daemon",
-    )
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not running.done():
-                failed = sample(registry, "mesh_windows_total", outcome="failed")
-                if on_first_failure is not None and failed:
-                    on_first_failure()
-                    on_first_failure = None
-                watermark = sample(registry, "mesh_watermark_timestamp_seconds")
-                if watermark >= until_watermark.timestamp():
-                    break
-                await asyncio.sleep(0.01)
-    finally:
-        stopping.set()
-        result = await asyncio.wait_for(running, timeout=30)
-    return result
+    async with daemon_running(settings, registry) as running, asyncio.timeout(timeout_s):
+        while not running.done():
+            failed = sample(registry, "mesh_windows_total", outcome="failed")
+            if on_first_failure is not None and failed:
+                on_first_failure()
+                on_first_failure = None
+            watermark = sample(registry, "mesh_watermark_timestamp_seconds")
+            if watermark >= until_watermark.timestamp():
+                break
+            await asyncio.sleep(0.01)
+    return running.result()

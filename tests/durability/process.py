@@ -9,7 +9,6 @@ the simulator's switches). Nothing here inspects the lake.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -18,9 +17,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CLIENT", "Producer", "ProducerExitedError", "poll_until", "producer_env"]
+from tests.fixtures.process import process_env
+from tests.fixtures.simulator import TELEPHONY_CLIENT
 
-CLIENT = ("telephony-client", "telephony-secret")
+__all__ = ["Producer", "ProducerExitedError", "poll_until", "producer_env"]
 
 
 def producer_env(
@@ -35,36 +35,23 @@ def producer_env(
 
     ``overrides`` are ``MESH_*``/``AWS_*`` names and values that replace the defaults here.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
-    env.update(
-        {
-            "MESH_DOMAINS": "telephony",
-            "MESH_GENESYS_API_URL": api_url,
-            "MESH_GENESYS_LOGIN_URL": api_url,
-            "MESH_LAKE_URL": lake_url,
-            "MESH_START_AT": start.isoformat(),
-            "MESH_HTTP_PORT": "0",
-            "MESH_HTTP_HOST": "127.0.0.1",
-            "MESH_TELEPHONY__CLIENT_ID": CLIENT[0],
-            "MESH_TELEPHONY__CLIENT_SECRET": CLIENT[1],
-            "MESH_TELEPHONY__JOB_POLL_SECONDS": "0.02",
-            "MESH_TELEPHONY__PAGE_SIZE": "25",
-            "MESH_TELEPHONY__PART_MAX_RECORDS": "20",
-            "MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE": "60000",
-            "MESH_REQUEST_RETRY_SECONDS": "30",
-        }
+    defaults = {
+        "MESH_DOMAINS": "telephony",
+        "MESH_TELEPHONY__CLIENT_ID": TELEPHONY_CLIENT[0],
+        "MESH_TELEPHONY__CLIENT_SECRET": TELEPHONY_CLIENT[1],
+        "MESH_TELEPHONY__JOB_POLL_SECONDS": "0.02",
+        "MESH_TELEPHONY__PAGE_SIZE": "25",
+        "MESH_TELEPHONY__PART_MAX_RECORDS": "20",
+        "MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE": "60000",
+        "MESH_REQUEST_RETRY_SECONDS": "30",
+    }
+    return process_env(
+        api_url=api_url,
+        lake_url=lake_url,
+        start=start,
+        s3_endpoint=s3_endpoint,
+        **(defaults | overrides),
     )
-    if s3_endpoint is not None:
-        env.update(
-            {
-                "AWS_ENDPOINT_URL_S3": s3_endpoint,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_REGION": "us-east-1",
-            }
-        )
-    env.update(overrides)
-    return env
 
 
 async def poll_until(

@@ -21,7 +21,6 @@ from producer.windows import align_down
 from tests.durability.audit import (
     assert_exactly_once,
     audit_lake,
-    expected_ids,
     read_file_lake,
 )
 from tests.durability.inprocess import (
@@ -29,6 +28,7 @@ from tests.durability.inprocess import (
     run_daemon,
     sample,
 )
+from tests.fixtures.simulator import conversation_ids, telephony_config
 
 _NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
 _WATERMARK = align_down(_NOW - timedelta(minutes=15), 900)
@@ -39,14 +39,7 @@ _LASTING = 10_000  # "every request" for the simulator's counted switches
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A frozen clock, so the ground truth and the last window are known in advance."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=240.0,
-        rate_limit_per_minute=0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
-        now=lambda: _NOW,
-    )
+    return telephony_config(lambda: _NOW, conversations_per_hour=240.0, rate_limit_per_minute=0)
 
 
 _FAULTS: dict[str, tuple[Callable[[Simulator], None], str | None]] = {
@@ -95,7 +88,7 @@ async def test_a_window_hit_by_a_lasting_fault_is_rerun_and_lands(
     objects, _ = read_file_lake(tmp_path / "lake")
     audit = audit_lake(objects)
     assert audit.watermark == _WATERMARK
-    assert_exactly_once(audit, expected_ids(simulator.sim, _START, _WATERMARK), context=fault)
+    assert_exactly_once(audit, conversation_ids(simulator.sim, _START, _WATERMARK), context=fault)
 
 
 async def test_a_cursor_that_stops_working_mid_export_reruns_the_window(tmp_path: Path) -> None:
@@ -104,14 +97,11 @@ async def test_a_cursor_that_stops_working_mid_export_reruns_the_window(tmp_path
     Timing, not a switch, makes the cursor stop: results live 2 s after the job completes and
     the first two page requests are each held 1.5 s, so page 1 is served and page 2 is not.
     """
-    config = SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
+    config = telephony_config(
+        lambda: _NOW,
         conversations_per_hour=240.0,
         rate_limit_per_minute=0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
         job_expiry_seconds=2.0,
-        now=lambda: _NOW,
     )
     start = _WATERMARK - timedelta(minutes=15)  # one window, ~60 conversations
     async with serve(config) as running:
@@ -130,7 +120,7 @@ async def test_a_cursor_that_stops_working_mid_export_reruns_the_window(tmp_path
         stopped = [
             r for r in running.sim.requests if "cursor=" in r.query and r.status in (400, 404)
         ]
-        truth = expected_ids(running.sim, start, _WATERMARK)
+        truth = conversation_ids(running.sim, start, _WATERMARK)
     assert stopped, "no request with a cursor was refused: the fault did not happen"
     assert result.ok, result.reports
     assert sample(registry, "mesh_windows_total", outcome="failed") >= 1

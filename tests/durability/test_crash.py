@@ -34,7 +34,6 @@ from producer.windows import align_down
 from tests.durability.audit import (
     assert_exactly_once,
     audit_lake,
-    expected_ids,
     read_file_lake,
     read_s3_lake,
 )
@@ -42,6 +41,7 @@ from tests.durability.process import (
     Producer,
     producer_env,
 )
+from tests.fixtures.simulator import conversation_ids, telephony_config
 
 _KILLS = int(os.environ.get("DURABILITY_KILLS", "30"))
 _SEED = int(os.environ.get("DURABILITY_SEED") or random.SystemRandom().randrange(1 << 31))
@@ -69,16 +69,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(max(120, 8 * _KILLS))]
 
 
 def _config(now: Callable[[], datetime]) -> SimulatorConfig:
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
+    return telephony_config(
+        now,
         conversations_per_hour=240.0,
         rate_limit_per_minute=0,
         availability_lag_seconds=_LAG.total_seconds(),
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
         job_expiry_seconds=300.0,
         max_concurrent_jobs=50,
-        now=now,
     )
 
 
@@ -238,7 +235,7 @@ async def test_sigkill_anywhere_loses_and_duplicates_nothing(
             objects, hidden = read_file_lake(tmp_path / trial.root)
         found = audit_lake(objects)
         assert found.watermark == trial.watermark, trial.context
-        truth = expected_ids(source.sim, trial.start, trial.watermark)
+        truth = conversation_ids(source.sim, trial.start, trial.watermark)
         assert truth, "the simulated history must hold conversations"
         assert_exactly_once(found, truth, context=trial.context)
         assert all(Path(name).name.endswith(".tmp") for name in hidden), (trial.context, hidden)

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from producer import daemon
 from producer.lake.keys import checkpoint_key
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
@@ -21,7 +20,6 @@ from tests.durability.audit import (
     PREFIX,
     assert_exactly_once,
     audit_lake,
-    expected_ids,
     read_s3_lake,
 )
 from tests.durability.inprocess import (
@@ -29,7 +27,9 @@ from tests.durability.inprocess import (
     run_daemon,
     sample,
 )
+from tests.fixtures.runs import run_once
 from tests.fixtures.s3_faults import S3FaultProxy
+from tests.fixtures.simulator import conversation_ids, telephony_config
 
 _NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
 _WATERMARK = align_down(_NOW - timedelta(minutes=15), 900)
@@ -40,14 +40,7 @@ _CHECKPOINT = checkpoint_key(PREFIX)
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A frozen clock, so the ground truth and the last window are known in advance."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=240.0,
-        rate_limit_per_minute=0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
-        now=lambda: _NOW,
-    )
+    return telephony_config(lambda: _NOW, conversations_per_hour=240.0, rate_limit_per_minute=0)
 
 
 async def test_short_s3_fault_bursts_are_absorbed_by_retries(
@@ -64,9 +57,8 @@ async def test_short_s3_fault_bursts_are_absorbed_by_retries(
     registry = CollectorRegistry()
     settings = daemon_settings(api_url=simulator.base_url, lake_url=f"s3://{bucket}", start=_START)
 
-    result = await daemon.run(settings, once=True, registry=registry, install_signal_handlers=False)
+    await run_once(settings, registry)
 
-    assert result.ok, result.reports
     assert sample(registry, "mesh_windows_total", outcome="failed") == 0
     assert sample(registry, "mesh_domain_restarts_total") == 0
     served = {
@@ -82,7 +74,7 @@ async def test_short_s3_fault_bursts_are_absorbed_by_retries(
     }
     audit = audit_lake(read_s3_lake(moto_server, bucket))
     assert audit.watermark == _WATERMARK
-    assert_exactly_once(audit, expected_ids(simulator.sim, _START, _WATERMARK))
+    assert_exactly_once(audit, conversation_ids(simulator.sim, _START, _WATERMARK))
 
 
 async def test_lasting_s3_failure_fails_the_window_and_the_daemon_lands_it_later(
@@ -116,4 +108,4 @@ async def test_lasting_s3_failure_fails_the_window_and_the_daemon_lands_it_later
     assert _CHECKPOINT not in lake_at_failure, "the checkpoint moved past a failed window"
     audit = audit_lake(read_s3_lake(moto_server, bucket))
     assert audit.watermark == _WATERMARK
-    assert_exactly_once(audit, expected_ids(simulator.sim, _START, _WATERMARK))
+    assert_exactly_once(audit, conversation_ids(simulator.sim, _START, _WATERMARK))

@@ -24,7 +24,6 @@ from producer.windows import align_down
 from tests.durability.audit import (
     assert_exactly_once,
     audit_lake,
-    expected_ids,
     read_file_lake,
 )
 from tests.durability.inprocess import (
@@ -35,6 +34,7 @@ from tests.durability.process import (
     poll_until,
     producer_env,
 )
+from tests.fixtures.simulator import conversation_ids, telephony_config
 
 pytestmark = pytest.mark.e2e
 
@@ -48,14 +48,7 @@ _UNCLEAN = ("Traceback", "Task was destroyed", "was never awaited", "Unclosed", 
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A frozen clock, so the ground truth and the windows are known in advance."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=240.0,
-        rate_limit_per_minute=0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
-        now=lambda: _NOW,
-    )
+    return telephony_config(lambda: _NOW, conversations_per_hour=240.0, rate_limit_per_minute=0)
 
 
 async def _until_held(sim: Simulator) -> None:
@@ -68,23 +61,34 @@ def _assert_clean(output: str) -> None:
         assert marker not in output, f"{marker!r} on the producer's output:\n{output[-4000:]}"
 
 
-async def test_sigterm_mid_window_lands_it_within_the_grace_and_exits_0(
-    simulator: RunningSimulator, tmp_path: Path
-) -> None:
-    """The window in flight lands; no new window starts; exit 0; the lake is consistent."""
-    simulator.sim.slow_next(1, 1.0, path_contains="/results")
+async def _terminated_mid_window(
+    simulator: RunningSimulator, lake: Path, *, held_s: float, grace_s: str, timeout_s: float
+) -> Producer:
+    """A daemon process gets SIGTERM while its first results page is held ``held_s`` seconds,
+    with ``MESH_SHUTDOWN_GRACE_SECONDS=grace_s``; it must exit 0 with a clean output."""
+    simulator.sim.slow_next(1, held_s, path_contains="/results")
     env = producer_env(
         api_url=simulator.base_url,
-        lake_url=(tmp_path / "lake").as_uri(),
+        lake_url=lake.as_uri(),
         start=_START,
-        MESH_SHUTDOWN_GRACE_SECONDS="20",
+        MESH_SHUTDOWN_GRACE_SECONDS=grace_s,
     )
     async with await Producer.start(env, once=False) as producer:
         await _until_held(simulator.sim)
         producer.terminate()
-        code = await producer.wait(timeout_s=60)
+        code = await producer.wait(timeout_s=timeout_s)
     assert code == 0, producer.output[-4000:]
     _assert_clean(producer.output)
+    return producer
+
+
+async def test_sigterm_mid_window_lands_it_within_the_grace_and_exits_0(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """The window in flight lands; no new window starts; exit 0; the lake is consistent."""
+    producer = await _terminated_mid_window(
+        simulator, tmp_path / "lake", held_s=1.0, grace_s="20", timeout_s=60
+    )
     assert producer.named("shutdown_requested")
     assert producer.named("window_grace")
     assert [line["window"] for line in producer.named("window_landed")] == [
@@ -93,26 +97,16 @@ async def test_sigterm_mid_window_lands_it_within_the_grace_and_exits_0(
     objects, _ = read_file_lake(tmp_path / "lake")
     audit = audit_lake(objects)
     assert audit.watermark == _FIRST_END
-    assert_exactly_once(audit, expected_ids(simulator.sim, _START, _FIRST_END))
+    assert_exactly_once(audit, conversation_ids(simulator.sim, _START, _FIRST_END))
 
 
 async def test_sigterm_with_a_window_stuck_past_the_grace_cancels_it_whole(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     """The grace runs out: the window is cancelled, nothing is committed, exit 0, no debris."""
-    simulator.sim.slow_next(1, 60.0, path_contains="/results")
-    env = producer_env(
-        api_url=simulator.base_url,
-        lake_url=(tmp_path / "lake").as_uri(),
-        start=_START,
-        MESH_SHUTDOWN_GRACE_SECONDS="0.5",
+    producer = await _terminated_mid_window(
+        simulator, tmp_path / "lake", held_s=60.0, grace_s="0.5", timeout_s=30
     )
-    async with await Producer.start(env, once=False) as producer:
-        await _until_held(simulator.sim)
-        producer.terminate()
-        code = await producer.wait(timeout_s=30)
-    assert code == 0, producer.output[-4000:]
-    _assert_clean(producer.output)
     assert producer.named("domain_stopped_mid_window"), producer.output[-4000:]
     assert not producer.named("window_landed")
     objects, hidden = read_file_lake(tmp_path / "lake")

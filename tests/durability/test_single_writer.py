@@ -22,7 +22,6 @@ from tests.durability.audit import (
     PREFIX,
     assert_exactly_once,
     audit_lake,
-    expected_ids,
     read_file_lake,
     read_s3_lake,
 )
@@ -32,6 +31,7 @@ from tests.durability.process import (
     producer_env,
 )
 from tests.fixtures.s3_faults import S3FaultProxy
+from tests.fixtures.simulator import conversation_ids, telephony_config
 
 pytestmark = pytest.mark.e2e
 
@@ -44,14 +44,8 @@ _CHECKPOINT = checkpoint_key(PREFIX)
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A frozen clock, so the ground truth and the last window are known in advance."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=240.0,
-        rate_limit_per_minute=0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
-        max_concurrent_jobs=20,
-        now=lambda: _NOW,
+    return telephony_config(
+        lambda: _NOW, conversations_per_hour=240.0, rate_limit_per_minute=0, max_concurrent_jobs=20
     )
 
 
@@ -86,7 +80,7 @@ async def test_two_run_once_on_one_s3_lake_one_is_fenced(
     assert "owned elsewhere" in loser.output
     audit = audit_lake(read_s3_lake(moto_server, bucket))
     assert audit.watermark == _WATERMARK
-    assert_exactly_once(audit, expected_ids(simulator.sim, _START, _WATERMARK))
+    assert_exactly_once(audit, conversation_ids(simulator.sim, _START, _WATERMARK))
 
 
 async def test_two_daemons_on_one_file_lake_back_off_and_stay_exactly_once(
@@ -118,7 +112,7 @@ async def test_two_daemons_on_one_file_lake_back_off_and_stay_exactly_once(
             assert line["restart_in_s"] is not None, "a fenced daemon backs off, then retries"
     objects, _ = read_file_lake(lake)
     audit = audit_lake(objects)
-    assert_exactly_once(audit, expected_ids(simulator.sim, _START, _WATERMARK))
+    assert_exactly_once(audit, conversation_ids(simulator.sim, _START, _WATERMARK))
 
 
 def _watermark(lake: Path) -> datetime | None:

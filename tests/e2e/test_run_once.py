@@ -7,21 +7,18 @@ DLQ lines carry their reasons, the checkpoint balances, and a second run changes
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from producer.lake.encode import decode_part
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
+from tests.fixtures.lake import assert_each_once, lake_lines
+from tests.fixtures.process import clean_env, process_env, run_once_process
 from tests.fixtures.s3 import read_lake
+from tests.fixtures.simulator import TELEPHONY_CLIENT, conversation_ids, telephony_config
 
 pytestmark = pytest.mark.e2e
 
@@ -32,62 +29,24 @@ _START = _NOW - timedelta(hours=2, minutes=7)
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A frozen simulator clock, so a second run finds no newly available window."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=400.0,
-        rate_limit_per_minute=3000,
-        availability_lag_seconds=900.0,
-        now=lambda: _NOW,
-    )
+    return telephony_config(lambda: _NOW, conversations_per_hour=400.0, rate_limit_per_minute=3000)
 
 
 def _env(simulator: RunningSimulator, endpoint: str, bucket: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
-    env.update(
-        {
-            "MESH_DOMAINS": "telephony",
-            "MESH_GENESYS_API_URL": simulator.base_url,
-            "MESH_GENESYS_LOGIN_URL": simulator.base_url,
-            "MESH_LAKE_URL": f"s3://{bucket}",
-            "MESH_START_AT": _START.isoformat(),
-            "MESH_HTTP_PORT": "0",
-            "MESH_HTTP_HOST": "127.0.0.1",
-            "MESH_TELEPHONY__CLIENT_ID": "telephony-client",
-            "MESH_TELEPHONY__CLIENT_SECRET": "telephony-secret",
-            "MESH_TELEPHONY__JOB_POLL_SECONDS": "0.05",
-            "MESH_TELEPHONY__PAGE_SIZE": "40",
-            "MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE": "2400",
-            "MESH_REQUEST_RETRY_SECONDS": "60",
-            "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
-        }
+    """Telephony into an S3 lake, kept under the simulator's 3000 requests a minute."""
+    return process_env(
+        api_url=simulator.base_url,
+        lake_url=f"s3://{bucket}",
+        start=_START,
+        s3_endpoint=endpoint,
+        MESH_DOMAINS="telephony",
+        MESH_TELEPHONY__CLIENT_ID=TELEPHONY_CLIENT[0],
+        MESH_TELEPHONY__CLIENT_SECRET=TELEPHONY_CLIENT[1],
+        MESH_TELEPHONY__JOB_POLL_SECONDS="0.05",
+        MESH_TELEPHONY__PAGE_SIZE="40",
+        MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE="2400",
+        MESH_REQUEST_RETRY_SECONDS="60",
     )
-    return env
-
-
-async def _run_once(env: dict[str, str]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "producer",
-        "run",
-        "--once",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=100)
-    assert process.returncode is not None
-    return process.returncode, output.decode()
-
-
-def _lines(objects: dict[str, bytes], marker: str) -> Iterator[dict[str, Any]]:
-    for key, data in sorted(objects.items()):
-        if marker in key:
-            for line in decode_part(data, "gzip"):
-                yield orjson.loads(line)
 
 
 async def test_run_once_lands_every_conversation_exactly_once_despite_faults(
@@ -99,7 +58,7 @@ async def test_run_once_lands_every_conversation_exactly_once_despite_faults(
     simulator.sim.truncate_next(1)
     env = _env(simulator, moto_server, bucket)
 
-    code, output = await _run_once(env)
+    code, output = await run_once_process(env, timeout_s=100)
     assert code == 0, output
 
     objects = read_lake(moto_server, bucket)
@@ -108,20 +67,14 @@ async def test_run_once_lands_every_conversation_exactly_once_despite_faults(
     # Windows end at the availability date (frozen now - 15 min), aligned down.
     assert watermark == align_down(_NOW - timedelta(minutes=15), 900)
 
-    truth = {
-        c["conversationId"]
-        for c in simulator.sim.conversations(_START, watermark)
-        if _START <= datetime.fromisoformat(c["conversationStart"]) < watermark
-    }
-    landed = [line["data"]["interaction_id"] for line in _lines(objects, "/v1/")]
-    dead = [line["source"]["conversationId"] for line in _lines(objects, "/failed-records/")]
-    assert len(landed) == len(set(landed)), "a conversation landed twice"
-    assert len(dead) == len(set(dead)), "a conversation was dead-lettered twice"
-    assert not set(landed) & set(dead), "a conversation is both landed and dead-lettered"
-    assert set(landed) | set(dead) == truth
+    truth = conversation_ids(simulator.sim, _START, watermark)
+    landed = [line["data"]["interaction_id"] for line in lake_lines(objects, "/v1/")]
+    dead_lines = lake_lines(objects, "/failed-records/")
+    dead = [line["source"]["conversationId"] for line in dead_lines]
+    assert_each_once(landed, dead, truth)
     assert landed, "the simulator's mix must produce landed records"
     assert dead, "the simulator's mix must produce rejected records"
-    for line in _lines(objects, "/failed-records/"):
+    for line in dead_lines:
         assert line["errors"], line
         assert all(error["rule"] and error["message"] for error in line["errors"])
         assert line["stage"] in {"parse", "mapping", "validation"}
@@ -133,23 +86,20 @@ async def test_run_once_lands_every_conversation_exactly_once_despite_faults(
     statuses = {record.status for record in simulator.sim.requests}
     assert {429, 503} <= statuses, "the faults must actually have been served"
 
-    code, output = await _run_once(env)
+    code, output = await run_once_process(env, timeout_s=100)
     assert code == 0, output
     assert read_lake(moto_server, bucket) == objects, "a second run changed the lake"
 
 
 async def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:
     """A bad variable: exit 2, one line on stderr naming the variable and the problem."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
-    env.update(
-        {
-            "MESH_DOMAINS": "telephony",
-            "MESH_TELEPHONY__CLIENT_ID": "x",
-            "MESH_TELEPHONY__CLIENT_SECRET": "y",
-            "MESH_WINDOW_SECONDS": "7000",
-        }
-    )
-    code, output = await _run_once(env)
+    env = clean_env() | {
+        "MESH_DOMAINS": "telephony",
+        "MESH_TELEPHONY__CLIENT_ID": "x",
+        "MESH_TELEPHONY__CLIENT_SECRET": "y",
+        "MESH_WINDOW_SECONDS": "7000",
+    }
+    code, output = await run_once_process(env, timeout_s=100)
     assert code == 2
     lines = output.strip().splitlines()
     assert len(lines) == 1, output
@@ -159,9 +109,8 @@ async def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:
 
 async def test_missing_client_id_exits_2_naming_it() -> None:
     """An enabled domain without its OAuth client id is named by its variable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
-    env["MESH_DOMAINS"] = "telephony"
-    code, output = await _run_once(env)
+    env = clean_env() | {"MESH_DOMAINS": "telephony"}
+    code, output = await run_once_process(env, timeout_s=100)
     assert code == 2
     assert output.strip().splitlines() == [
         "mesh-producer: MESH_TELEPHONY__CLIENT_ID: required because telephony is in MESH_DOMAINS"

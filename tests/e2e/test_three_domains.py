@@ -8,9 +8,6 @@ when its schedule changed.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,10 +15,12 @@ from typing import Any
 import orjson
 import pytest
 
-from producer.lake.encode import decode_part
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down, week_start
+from tests.fixtures.lake import assert_each_once, lake_lines
+from tests.fixtures.process import process_env, run_once_process
 from tests.fixtures.s3 import read_lake
+from tests.fixtures.simulator import conversation_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -52,21 +51,12 @@ def simulator_config() -> SimulatorConfig:
 def _env(
     simulator: RunningSimulator, endpoint: str, bucket: str, *, wfm_secret: str | None = None
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "AWS_"))}
-    env.update(
-        {
-            "MESH_GENESYS_API_URL": simulator.base_url,
-            "MESH_GENESYS_LOGIN_URL": simulator.base_url,
-            "MESH_LAKE_URL": f"s3://{bucket}",
-            "MESH_START_AT": _START.isoformat(),
-            "MESH_HTTP_PORT": "0",
-            "MESH_HTTP_HOST": "127.0.0.1",
-            "MESH_REQUEST_RETRY_SECONDS": "30",
-            "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
-        }
+    env = process_env(
+        api_url=simulator.base_url,
+        lake_url=f"s3://{bucket}",
+        start=_START,
+        s3_endpoint=endpoint,
+        MESH_REQUEST_RETRY_SECONDS="30",
     )
     for name, secret in _SECRETS.items():
         upper = name.upper()
@@ -81,29 +71,10 @@ def _env(
     return env
 
 
-async def _run_once(env: dict[str, str]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "producer",
-        "run",
-        "--once",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=150)
-    assert process.returncode is not None
-    return process.returncode, stderr.decode()
-
-
 def _lines(objects: dict[str, bytes], prefix: str, dlq: bool) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for key, data in sorted(objects.items()):
-        wanted = key.startswith(f"{prefix}/") and ("/failed-records/" in key) == dlq
-        if wanted and key.endswith(".ndjson.gz"):
-            found.extend(orjson.loads(line) for line in decode_part(data, "gzip"))
-    return found
+    return lake_lines(
+        objects, lambda key: key.startswith(f"{prefix}/") and ("/failed-records/" in key) == dlq
+    )
 
 
 def _watermark(objects: dict[str, bytes], prefix: str) -> datetime:
@@ -121,10 +92,7 @@ def _exactly_once(
     landed = [data_id(line["data"]) for line in _lines(objects, prefix, dlq=False)]
     dead_lines = _lines(objects, prefix, dlq=True)
     dead = [source_id(line["source"]) for line in dead_lines]
-    assert len(landed) == len(set(landed)), f"{prefix}: landed twice"
-    assert len(dead) == len(set(dead)), f"{prefix}: dead-lettered twice"
-    assert not set(landed) & set(dead), f"{prefix}: both landed and dead-lettered"
-    assert set(landed) | set(dead) == truth, f"{prefix}: lake differs from the source"
+    assert_each_once(landed, dead, truth, context=prefix)
     assert landed, f"{prefix}: nothing landed"
     assert dead, f"{prefix}: the contract rejected nothing; the scenario needs rejections"
     assert all(line["errors"] for line in dead_lines)
@@ -148,20 +116,15 @@ async def test_three_domains_land_exactly_once(
     simulator: RunningSimulator, moto_server: str, bucket: str
 ) -> None:
     """One run --once lands every record of every domain exactly once, data or DLQ."""
-    code, stderr = await _run_once(_env(simulator, moto_server, bucket))
-    assert code == 0, stderr
+    code, output = await run_once_process(_env(simulator, moto_server, bucket), timeout_s=150)
+    assert code == 0, output
     objects = read_lake(moto_server, bucket)
 
     end = _watermark(objects, _PREFIXES["telephony"])
-    conversations = {
-        c["conversationId"]
-        for c in simulator.sim.conversations(_START, end)
-        if _in(_START, end, c["conversationStart"])
-    }
     _exactly_once(
         objects,
         _PREFIXES["telephony"],
-        conversations,
+        conversation_ids(simulator.sim, _START, end),
         lambda data: data["interaction_id"],
         lambda source: source["conversationId"],
     )
@@ -193,13 +156,14 @@ async def test_wrong_wfm_secret_fails_wfm_alone(
     simulator: RunningSimulator, moto_server: str, bucket: str
 ) -> None:
     """WFM's client is rejected: Telephony and Quality land everything; exit 1 naming WFM."""
-    code, stderr = await _run_once(_env(simulator, moto_server, bucket, wfm_secret="wrong"))
+    env = _env(simulator, moto_server, bucket, wfm_secret="wrong")
+    code, output = await run_once_process(env, timeout_s=150)
     assert code == 1
-    failed = [line for line in stderr.splitlines() if line.startswith("mesh-producer:")]
-    assert len(failed) == 1, stderr
+    failed = [line for line in output.splitlines() if line.startswith("mesh-producer:")]
+    assert len(failed) == 1, output
     assert "domain wfm failed" in failed[0]
     assert "invalid_client" in failed[0]
-    assert "wrong" not in stderr
+    assert "wrong" not in output
     objects = read_lake(moto_server, bucket)
     assert not any(key.startswith(_PREFIXES["wfm"]) for key in objects)
     available = align_down(_NOW - timedelta(minutes=15), 900)
@@ -213,15 +177,15 @@ async def test_wfm_week_rewritten_only_when_its_schedule_changed(
     """Snapshots again: unchanged weeks keep their objects; a republished week is rewritten."""
     env = _env(simulator, moto_server, bucket)
     env["MESH_DOMAINS"] = "wfm"
-    assert (await _run_once(env))[0] == 0
+    assert (await run_once_process(env, timeout_s=150))[0] == 0
     before = {k: v for k, v in read_lake(moto_server, bucket).items() if "/_state/" not in k}
-    assert (await _run_once(env))[0] == 0
+    assert (await run_once_process(env, timeout_s=150))[0] == 0
     again = {k: v for k, v in read_lake(moto_server, bucket).items() if "/_state/" not in k}
     assert again == before, "an unchanged week was rewritten"
 
     changed_ids = _republish_next_week(simulator)
     assert changed_ids
-    assert (await _run_once(env))[0] == 0
+    assert (await run_once_process(env, timeout_s=150))[0] == 0
     after = {k: v for k, v in read_lake(moto_server, bucket).items() if "/_state/" not in k}
     changed = {k for k in after if after.get(k) != before.get(k)} | (set(before) - set(after))
     assert changed, "the republished week was not rewritten"

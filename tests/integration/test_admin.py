@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,44 +11,25 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from producer import daemon
-from producer.settings import Settings, TelephonySettings
 from producer.simulator import RunningSimulator
+from tests.fixtures.runs import daemon_running, free_port, telephony_domain, telephony_settings
 
 _ADMIN = "admin-token-for-tests"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _running(
     simulator: RunningSimulator, tmp_path: Path, admin_token: str | None
 ) -> AsyncIterator[str]:
-    port = _free_port()
-    settings = Settings(
-        domains=("telephony",),
-        genesys_api_url=simulator.base_url,
-        genesys_login_url=simulator.base_url,
-        lake_url=(tmp_path / "lake").as_uri(),
+    port = free_port()
+    settings = telephony_settings(
+        simulator.base_url,
+        (tmp_path / "lake").as_uri(),
         http_port=port,
-        http_host="127.0.0.1",
         admin_token=SecretStr(admin_token) if admin_token else None,
-        telephony=TelephonySettings(
-            client_id="telephony-client",
-            client_secret=SecretStr("telephony-secret"),
-            job_poll_seconds=0.02,
-        ),
-    )
-    stopping = asyncio.Event()
-    task = asyncio.create_task(
-        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
+        telephony=telephony_domain(rate_limit_per_minute=240),  # the quota read back below
     )
     base = f"http://127.0.0.1:{port}"
-    try:
+    async with daemon_running(settings):
         async with aiohttp.ClientSession() as session:
             for _ in range(200):  # until the domain has built its limiter
                 await asyncio.sleep(0.05)
@@ -61,9 +41,6 @@ async def _running(
                 except aiohttp.ClientConnectionError:
                     continue
         yield base
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 @pytest.fixture

@@ -7,80 +7,42 @@ The lake is built by ``daemon.run(once=True)`` against the simulator, on both st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import structlog
-from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from producer import cli, daemon
-from producer.audit import AuditReport, audit_product
+from producer import cli
 from producer.lake.encode import decode_part, encode_part
 from producer.lake.store import ObjectStore
-from producer.settings import Settings, TelephonySettings
 from producer.simulator import RunningSimulator, SimulatorConfig
-from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
+from tests.fixtures.product import audit
+from tests.fixtures.runs import run_once, telephony_domain, telephony_settings
+from tests.fixtures.simulator import telephony_config
+
+pytestmark = pytest.mark.usefixtures("cli_logging")
 
 _NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
 _START = align_down(_NOW, 900) - timedelta(minutes=45)
 _PREFIX = "telephony-cdr-export"
 
 
-@pytest.fixture(autouse=True)
-def _structlog_defaults() -> Iterator[None]:
-    """The CLI configures structlog for the process (stderr); undo it after each test."""
-    yield
-    structlog.reset_defaults()
-
-
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A frozen simulator clock: two windows are available, the same ones on every run."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=400.0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
-        availability_lag_seconds=900.0,
-        now=lambda: _NOW,
-    )
+    return telephony_config(lambda: _NOW, conversations_per_hour=400.0)
 
 
 async def _land(simulator: RunningSimulator, lake_url: str) -> None:
     """Land every available window (20 records a part, so windows have several parts)."""
-    settings = Settings(
-        domains=("telephony",),
-        genesys_api_url=simulator.base_url,
-        genesys_login_url=simulator.base_url,
-        lake_url=lake_url,
+    settings = telephony_settings(
+        simulator.base_url,
+        lake_url,
         start_at=_START,
-        http_port=0,
-        http_host="127.0.0.1",
         request_retry_seconds=10,
-        telephony=TelephonySettings(
-            client_id="telephony-client",
-            client_secret=SecretStr("telephony-secret"),
-            job_poll_seconds=0.01,
-            page_size=100,
-            rate_limit_per_minute=6000,
-            part_max_records=20,
-            resweep_hours=0,
-        ),
+        telephony=telephony_domain(page_size=100, part_max_records=20, resweep_hours=0),
     )
-    result = await daemon.run(
-        settings, once=True, registry=CollectorRegistry(), install_signal_handlers=False
-    )
-    assert result.ok, result.reports
-
-
-async def _audit(store: ObjectStore, **window_range: datetime) -> AuditReport:
-    metrics = Metrics(CollectorRegistry()).for_domain("telephony")
-    return await audit_product(
-        store, domain="telephony", prefix=_PREFIX, metrics=metrics, **window_range
-    )
+    await run_once(settings)
 
 
 async def _parts(store: ObjectStore, folder: str) -> list[str]:
@@ -92,7 +54,7 @@ async def test_a_landed_lake_is_consistent(
 ) -> None:
     """As the daemon left it, the recount equals the checkpoint: totals, last window, no gaps."""
     await _land(simulator, lake_url)
-    report = await _audit(store)
+    report = await audit(store)
     assert report.consistent, [str(d) for d in report.discrepancies]
     assert report.checkpoint is not None
     assert len(report.windows) == 2
@@ -125,7 +87,7 @@ async def test_deleted_objects_are_found(
         lost[kind] = len(decode_part(found.data, "gzip"))
         await store.delete(key)
 
-    report = await _audit(store)
+    report = await audit(store)
 
     lines = [str(d) for d in report.discrepancies]
     label = first.rsplit("/", 1)[1].removeprefix("telephony-").split("-part-")[0]
@@ -142,7 +104,7 @@ async def test_deleted_objects_are_found(
         ), lines
     assert len(lines) == 3 + len(dlq_gap), lines
     await store.delete(f"{_PREFIX}/_state/checkpoint.json")
-    lost_checkpoint = await _audit(store)
+    lost_checkpoint = await audit(store)
     assert [d.where for d in lost_checkpoint.discrepancies][-1] == "checkpoint"
 
 
@@ -152,7 +114,7 @@ async def test_damaged_parts_are_named(
     """A part cut short is named as unreadable; a well-formed part missing a line breaks the
     last window's counts; both show in the totals. Before the last window all is consistent."""
     await _land(simulator, lake_url)
-    report = await _audit(store)
+    report = await audit(store)
     assert report.checkpoint is not None
     assert report.checkpoint.last_window is not None
     last = report.checkpoint.last_window.window
@@ -167,13 +129,13 @@ async def test_damaged_parts_are_named(
     assert found is not None
     await store.put(shortened, encode_part(decode_part(found.data, "gzip")[1:], "gzip"))
 
-    report = await _audit(store)
+    report = await audit(store)
 
     problems = {d.where: d.problem for d in report.discrepancies}
     assert list(problems) == [truncated, last.label, "totals"], problems
     assert problems[truncated].startswith("unreadable part")
     assert "the lake holds" in problems[last.label]
-    ranged = await _audit(store, start=last.start)
+    ranged = await audit(store, start=last.start)
     assert [d.where for d in ranged.discrepancies] == [last.label]
     assert any("totals not compared" in note for note in ranged.notes)
 

@@ -14,18 +14,16 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from producer.auth import TokenManager
 from producer.clock import SystemClock
 from producer.errors import PermanentSourceError, QuotaExceededError, TransientSourceError
-from producer.ratelimit import DomainLimiter
 from producer.simulator import RunningSimulator
-from producer.source.client import ApiClient, open_session
+from producer.source.client import ApiClient
 from producer.source.jobs import ConversationJobs
 from producer.source.retry import RetryPolicy
-from producer.telemetry.metrics import Metrics
 from producer.windows import Window, align_down
+from tests.fixtures.api import open_api_client
+from tests.fixtures.simulator import TELEPHONY_CLIENT
 
 _JOBS = "/api/v2/analytics/conversations/details/jobs"
 
@@ -48,30 +46,17 @@ async def _harness(
     simulator: RunningSimulator, *, budget_s: float = 30.0, max_retry_after_s: float = 180.0
 ) -> AsyncIterator[Harness]:
     registry = CollectorRegistry()
-    metrics = Metrics(registry).for_domain("telephony")
     clock = SystemClock()
-    async with open_session() as session:
-        tokens = TokenManager(
-            domain="telephony",
-            token_url=f"{simulator.base_url}/oauth/token",
-            client_id="telephony-client",
-            client_secret=SecretStr("telephony-secret"),
-            client_secret_file=None,
-            session=session,
-            metrics=metrics,
-            clock=clock,
-        )
-        api = ApiClient(
-            domain="telephony",
-            base_url=simulator.base_url,
-            session=session,
-            tokens=tokens,
-            limiter=DomainLimiter(per_minute=6000, priority="high", clock=clock, metrics=metrics),
-            metrics=metrics,
-            clock=clock,
-            retry=RetryPolicy(base_s=0.05, cap_s=0.2, budget_s=budget_s, rng=random.Random(5)),
-            max_retry_after_s=max_retry_after_s,
-        )
+    async with open_api_client(
+        simulator,
+        TELEPHONY_CLIENT,
+        domain="telephony",
+        priority="high",
+        clock=clock,
+        retry=RetryPolicy(base_s=0.05, cap_s=0.2, budget_s=budget_s, rng=random.Random(5)),
+        registry=registry,
+        max_retry_after_s=max_retry_after_s,
+    ) as api:
         jobs = ConversationJobs(api, clock=clock, poll_seconds=0.02, page_size=25)
         yield Harness(api, jobs, registry, simulator)
 

@@ -7,7 +7,6 @@ Prometheus registry per test.
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,18 @@ from pydantic import SecretStr
 from producer import daemon
 from producer.checkpoint import CheckpointStore
 from producer.lake.store import open_store
-from producer.settings import LakeLocation, Settings, TelephonySettings
+from producer.settings import LakeLocation, Settings
 from producer.simulator import RunningSimulator
 from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
+from tests.fixtures.runs import (
+    daemon_running,
+    free_port,
+    run_once,
+    telephony_domain,
+    telephony_settings,
+)
+from tests.fixtures.simulator import conversation_ids
 
 _SECRET = "telephony-secret"
 _START = align_down(datetime.now(UTC) - timedelta(hours=1, minutes=30), 900)
@@ -34,22 +41,13 @@ _START = align_down(datetime.now(UTC) - timedelta(hours=1, minutes=30), 900)
 def _settings(
     simulator: RunningSimulator, lake_url: str, *, secret: str = _SECRET, **extra: Any
 ) -> Settings:
-    return Settings(
-        domains=("telephony",),
-        genesys_api_url=simulator.base_url,
-        genesys_login_url=simulator.base_url,
-        lake_url=lake_url,
+    """From ``_START``, requests given up after 10 s; ``extra`` sets other top-level settings."""
+    return telephony_settings(
+        simulator.base_url,
+        lake_url,
         start_at=_START,
-        http_port=extra.pop("http_port", 0),
-        http_host="127.0.0.1",
         request_retry_seconds=10,
-        telephony=TelephonySettings(
-            client_id="telephony-client",
-            client_secret=SecretStr(secret),
-            job_poll_seconds=0.02,
-            page_size=50,
-            rate_limit_per_minute=3000,
-        ),
+        telephony=telephony_domain(client_secret=SecretStr(secret), page_size=50),
         **extra,
     )
 
@@ -76,13 +74,7 @@ async def test_run_once_accounting_holds_in_metrics_and_checkpoint(
     while the checkpoint replaces the window's counts (what the lake holds).
     """
     registry = CollectorRegistry()
-    result = await daemon.run(
-        _settings(simulator, lake_url, resweep_hours=0),
-        once=True,
-        registry=registry,
-        install_signal_handlers=False,
-    )
-    assert result.ok, result.reports
+    result = await run_once(_settings(simulator, lake_url, resweep_hours=0), registry)
     fetched = _sample(registry, "mesh_records_total", outcome="fetched")
     landed = _sample(registry, "mesh_records_total", outcome="landed")
     dead = _sample(registry, "mesh_records_total", outcome="dead_lettered")
@@ -104,18 +96,10 @@ async def test_failed_job_is_rerun_not_skipped(simulator: RunningSimulator, tmp_
     lake_url = (tmp_path / "lake").as_uri()
     simulator.sim.fail_next_job()
     registry = CollectorRegistry()
-    result = await daemon.run(
-        _settings(simulator, lake_url), once=True, registry=registry, install_signal_handlers=False
-    )
-    assert result.ok, result.reports
+    await run_once(_settings(simulator, lake_url), registry)
     assert _sample(registry, "mesh_windows_total", outcome="failed") == 1
     checkpoint = await _checkpoint(lake_url)
-    first = _START
-    truth = {
-        c["conversationId"]
-        for c in simulator.sim.conversations(first, checkpoint.watermark)
-        if first <= datetime.fromisoformat(c["conversationStart"]) < checkpoint.watermark
-    }
+    truth = conversation_ids(simulator.sim, _START, checkpoint.watermark)
     assert checkpoint.totals.fetched == len(truth)
 
 
@@ -156,13 +140,6 @@ async def test_broken_contract_fails_its_domain_with_exit_2(
     assert result.exit_code == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def _get(url: str) -> tuple[int, str]:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         return response.status, await response.text()
@@ -172,13 +149,9 @@ async def test_readyz_names_the_domain_without_a_token(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     """With a rejected secret, /readyz is 503 naming telephony; /healthz and /metrics answer."""
-    port = _free_port()
-    stopping = asyncio.Event()
+    port = free_port()
     settings = _settings(simulator, (tmp_path / "lake").as_uri(), secret="wrong", http_port=port)
-    running = asyncio.create_task(
-        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
-    )
-    try:
+    async with daemon_running(settings) as running:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             await asyncio.sleep(0.05)
@@ -193,32 +166,22 @@ async def test_readyz_names_the_domain_without_a_token(
         assert status == 200
         assert 'mesh_domain_ready{domain="telephony"} 0.0' in metrics
         assert "wrong" not in metrics
-    finally:
-        stopping.set()
-        result = await asyncio.wait_for(running, timeout=30)
-    assert result.reports["telephony"].windows == 0
+    assert running.result().reports["telephony"].windows == 0
 
 
 async def test_readyz_is_ready_once_the_domain_runs(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     """With a good client the domain becomes ready and /readyz answers 200."""
-    port = _free_port()
-    stopping = asyncio.Event()
+    port = free_port()
     settings = _settings(simulator, (tmp_path / "lake").as_uri(), http_port=port)
-    running = asyncio.create_task(
-        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
-    )
-    try:
+    async with daemon_running(settings):
         for _ in range(200):
             await asyncio.sleep(0.05)
             status, body = await _get(f"http://127.0.0.1:{port}/readyz")
             if status == 200:
                 break
         assert status == 200, body
-    finally:
-        stopping.set()
-        await asyncio.wait_for(running, timeout=30)
 
 
 async def test_stop_mid_window_abandons_it_without_committing(
@@ -227,20 +190,16 @@ async def test_stop_mid_window_abandons_it_without_committing(
     """Stopping during a slow window: after the grace it is cancelled, nothing is committed."""
     lake_url = (tmp_path / "lake").as_uri()
     simulator.sim.slow_next(1, 20.0, path_contains="/results")
-    stopping = asyncio.Event()
     settings = _settings(simulator, lake_url, shutdown_grace_seconds=0.5)
-    running = asyncio.create_task(
-        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
-    )
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if any(r.path.endswith("/results") for r in simulator.sim.requests) or any(
-            r.method == "POST" for r in simulator.sim.requests
-        ):
-            break
-    await asyncio.sleep(0.3)
-    stopping.set()
-    result = await asyncio.wait_for(running, timeout=10)
+    async with daemon_running(settings, stop_timeout_s=10) as running:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if any(r.path.endswith("/results") for r in simulator.sim.requests) or any(
+                r.method == "POST" for r in simulator.sim.requests
+            ):
+                break
+        await asyncio.sleep(0.3)
+    result = running.result()
     assert result.ok
     assert result.reports["telephony"].windows == 0
     assert await _checkpoint(lake_url) is None
@@ -252,18 +211,13 @@ async def test_stop_while_the_source_is_down_returns_promptly(
 ) -> None:
     """Stopping while requests outside a window keep retrying cuts them off at once."""
     simulator.sim.fail_next(10_000, 503, path_contains="/availability")
-    stopping = asyncio.Event()
     settings = _settings(simulator, (tmp_path / "lake").as_uri())  # retries for 10 s
-    running = asyncio.create_task(
-        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
-    )
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if any(r.status == 503 for r in simulator.sim.requests):
-            break
-    stopping.set()
-    result = await asyncio.wait_for(running, timeout=5)
-    assert result.ok
+    async with daemon_running(settings, stop_timeout_s=5) as running:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if any(r.status == 503 for r in simulator.sim.requests):
+                break
+    assert running.result().ok
     assert await _checkpoint((tmp_path / "lake").as_uri()) is None
 
 
@@ -294,12 +248,9 @@ async def test_rejections_over_the_threshold_post_one_alert(
             alert_cooldown_seconds=3600,
         )
         registry = CollectorRegistry()
-        result = await daemon.run(
-            settings, once=True, registry=registry, install_signal_handlers=False
-        )
+        await run_once(settings, registry)
     finally:
         await runner.cleanup()
-    assert result.ok
     assert len(received) == 1, received
     text = orjson.dumps(received[0]).decode()
     assert "telephony" in text
@@ -310,13 +261,9 @@ async def test_rejections_over_the_threshold_post_one_alert(
 @pytest.mark.usefixtures("s3_env")
 async def test_readyz_names_a_lake_that_cannot_be_reached(simulator: RunningSimulator) -> None:
     """A bucket that does not exist: /readyz is 503 with a lake reason; nothing is committed."""
-    port = _free_port()
-    stopping = asyncio.Event()
+    port = free_port()
     settings = _settings(simulator, "s3://no-such-bucket-for-this-test", http_port=port)
-    running = asyncio.create_task(
-        daemon.run(settings, once=False, stopping=stopping, install_signal_handlers=False)
-    )
-    try:
+    async with daemon_running(settings) as running:
         body = ""
         for _ in range(200):
             await asyncio.sleep(0.05)
@@ -326,7 +273,4 @@ async def test_readyz_names_a_lake_that_cannot_be_reached(simulator: RunningSimu
         assert status == 503
         assert "telephony" in body
         assert "lake:" in body
-    finally:
-        stopping.set()
-        result = await asyncio.wait_for(running, timeout=30)
-    assert result.reports["telephony"].windows == 0
+    assert running.result().reports["telephony"].windows == 0

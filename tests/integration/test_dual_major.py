@@ -19,21 +19,20 @@ from typing import Any
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from producer import daemon
-from producer.audit import audit_product
 from producer.consumer import LakeConsumer
 from producer.contracts.compat import check_contracts
 from producer.contracts.publish import publish_contracts, subscribe
 from producer.contracts.registry import load_contracts
-from producer.lake.encode import decode_part
 from producer.lake.keys import OLDER_MAJOR_DLQ_FIRST_PART, parse_part_key
 from producer.lake.store import ObjectStore
-from producer.settings import Settings, TelephonySettings
+from producer.settings import Settings
 from producer.simulator import RunningSimulator, SimulatorConfig
-from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
+from tests.fixtures.lake import lake_lines, lake_objects
+from tests.fixtures.product import audit
+from tests.fixtures.runs import run_once, telephony_domain, telephony_settings
+from tests.fixtures.simulator import telephony_config
 
 _NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
 _START = align_down(_NOW, 900) - timedelta(minutes=60)
@@ -44,14 +43,7 @@ _SHIPPED = Path(__file__).resolve().parents[2] / "config" / "contracts" / "telep
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A frozen simulator clock: the same three windows are available on every run."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=600.0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
-        availability_lag_seconds=900.0,
-        now=lambda: _NOW,
-    )
+    return telephony_config(lambda: _NOW, conversations_per_hour=600.0)
 
 
 def _contracts(tmp_path: Path) -> Path:
@@ -74,42 +66,14 @@ def _contracts(tmp_path: Path) -> Path:
 
 
 def _settings(simulator: RunningSimulator, lake_url: str, contracts: Path) -> Settings:
-    return Settings(
-        domains=("telephony",),
-        genesys_api_url=simulator.base_url,
-        genesys_login_url=simulator.base_url,
-        lake_url=lake_url,
+    """Both majors written, 15 records a part, every window re-swept on the next run."""
+    return telephony_settings(
+        simulator.base_url,
+        lake_url,
         contracts_dir=contracts,
         start_at=_START,
-        http_port=0,
-        http_host="127.0.0.1",
-        telephony=TelephonySettings(
-            client_id="telephony-client",
-            client_secret=SecretStr("telephony-secret"),
-            job_poll_seconds=0.01,
-            rate_limit_per_minute=6000,
-            part_max_records=15,
-            resweep_hours=24,
-            schema_version="1.0,2.0",
-        ),
+        telephony=telephony_domain(part_max_records=15, resweep_hours=24, schema_version="1.0,2.0"),
     )
-
-
-async def _objects(store: ObjectStore) -> dict[str, bytes]:
-    found = {}
-    for key in await store.list_keys(f"{_PREFIX}/"):
-        stored = await store.get(key)
-        assert stored is not None
-        found[key] = stored.data
-    return found
-
-
-def _lines(objects: dict[str, bytes], key_filter: Any) -> list[dict[str, Any]]:
-    lines: list[dict[str, Any]] = []
-    for key, data in sorted(objects.items()):
-        if key.endswith(".ndjson.gz") and key_filter(key):
-            lines.extend(orjson.loads(line) for line in decode_part(data, "gzip"))
-    return lines
 
 
 def _id(line: dict[str, Any]) -> str:
@@ -129,14 +93,8 @@ async def test_both_majors_land_side_by_side_each_accounting_for_every_record(
     await subscribe(store, "telephony", "bi-dashboards", "1.0", now=now)
     await subscribe(store, "telephony", "data-science", "2.0", now=now)
     registry = CollectorRegistry()
-    result = await daemon.run(
-        _settings(simulator, lake_url, contracts),
-        once=True,
-        registry=registry,
-        install_signal_handlers=False,
-    )
-    assert result.ok, result.reports
-    objects = await _objects(store)
+    await run_once(_settings(simulator, lake_url, contracts), registry)
+    objects = await lake_objects(store, _PREFIX)
     # One consumer still reads 1.x: the older major must go on being written.
     subscribers = registry.get_sample_value(
         "mesh_older_major_subscribers", {"domain": "telephony", "version": "1.0"}
@@ -150,10 +108,10 @@ async def test_both_majors_land_side_by_side_each_accounting_for_every_record(
     def dlq(first: int, last: int) -> Any:
         return lambda key: "/failed-records/" in key and first <= parse_part_key(key).part < last
 
-    v1 = _lines(objects, lambda key: "/v1/" in key)
-    v2 = _lines(objects, lambda key: "/v2/" in key)
-    v2_rejected = _lines(objects, dlq(0, OLDER_MAJOR_DLQ_FIRST_PART))
-    v1_rejected = _lines(objects, dlq(OLDER_MAJOR_DLQ_FIRST_PART, 100_000))
+    v1 = lake_lines(objects, "/v1/")
+    v2 = lake_lines(objects, "/v2/")
+    v2_rejected = lake_lines(objects, dlq(0, OLDER_MAJOR_DLQ_FIRST_PART))
+    v1_rejected = lake_lines(objects, dlq(OLDER_MAJOR_DLQ_FIRST_PART, 100_000))
     assert older_landed == len(v1)
     assert {line["x-schema-version"] for line in v1 + v1_rejected} == {"1.0"}
     assert {line["x-schema-version"] for line in v2 + v2_rejected} == {"2.0"}
@@ -205,15 +163,10 @@ async def test_both_majors_land_side_by_side_each_accounting_for_every_record(
         "mesh_resweeps_total", {"domain": "telephony", "outcome": "unchanged"}
     )
     assert resweeps == windows
-    assert await _objects(store) == objects
+    assert await lake_objects(store, _PREFIX) == objects
 
     # The audit of the product (newest major) is consistent; the older copy is a note.
-    report = await audit_product(
-        store,
-        domain="telephony",
-        prefix=_PREFIX,
-        metrics=Metrics(CollectorRegistry()).for_domain("telephony"),
-    )
+    report = await audit(store)
     assert report.consistent, report.discrepancies
     assert (report.landed, report.dead_lettered) == (len(v2), len(v2_rejected))
     assert any("also has data under v1" in note for note in report.notes)
@@ -233,16 +186,13 @@ async def test_a_re_export_in_one_major_keeps_the_older_majors_rejections(
     contracts = _contracts(tmp_path)
     settings = _settings(simulator, lake_url, contracts)
     first_registry = CollectorRegistry()
-    first = await daemon.run(
-        settings, once=True, registry=first_registry, install_signal_handlers=False
-    )
-    assert first.ok, first.reports
+    await run_once(settings, first_registry)
     # No consumer subscribed to 1.x: the producer says it can stop being written.
     subscribers = first_registry.get_sample_value(
         "mesh_older_major_subscribers", {"domain": "telephony", "version": "1.0"}
     )
     assert subscribers == 0
-    before = await _objects(store)
+    before = await lake_objects(store, _PREFIX)
     older_dlq = {
         key
         for key in before
@@ -255,9 +205,8 @@ async def test_a_re_export_in_one_major_keeps_the_older_majors_rejections(
         update={"telephony": settings.telephony.model_copy(update={"schema_version": "2.0"})}
     )
     registry = CollectorRegistry()
-    second = await daemon.run(only_v2, once=True, registry=registry, install_signal_handlers=False)
-    assert second.ok, second.reports
-    after = await _objects(store)
+    await run_once(only_v2, registry)
+    after = await lake_objects(store, _PREFIX)
     # Every object is byte-identical: the newest major's were unchanged, and the older major's
     # copy (data and rejections) is left as it was for whoever still reads it.
     assert {k: v for k, v in after.items() if "_state" not in k} == {

@@ -20,16 +20,13 @@ from typing import Any
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from producer.auth import TokenManager
 from producer.clock import SystemClock
 from producer.errors import PermanentSourceError
-from producer.ratelimit import DomainLimiter
 from producer.simulator import RunningSimulator, SimulatorConfig, evaluations
 from producer.simulator.scorecards import ODD_STATUS
 from producer.simulator.timeline import epoch_ms
-from producer.source.client import ApiClient, open_session
+from producer.source.client import ApiClient
 from producer.source.evaluations import (
     MAX_SEARCH_RANGE,
     SEARCH_PATH,
@@ -37,31 +34,14 @@ from producer.source.evaluations import (
     search_ranges,
 )
 from producer.source.retry import RetryPolicy
-from producer.telemetry.metrics import Metrics
 from producer.windows import Window
+from tests.fixtures.api import open_api_client
+from tests.fixtures.clock import ManualClock
 
 QUALITY = ("quality-client", "quality-secret")
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 STATUSES = {"PENDING", "INPROGRESS", "FINISHED", "INREVIEW", "RETRACTED"}
-
-
-class ManualClock:
-    """The simulator's wall and monotonic time; they move only on ``advance``."""
-
-    def __init__(self) -> None:
-        self.mono = 1_000.0
-        self.wall = NOW
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall += timedelta(seconds=seconds)
 
 
 class FixedClock(SystemClock):
@@ -74,7 +54,7 @@ class FixedClock(SystemClock):
 @pytest.fixture
 def clock() -> ManualClock:
     """The simulator's clock for one test."""
-    return ManualClock()
+    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -395,29 +375,16 @@ class Harness:
 async def harness(simulator: RunningSimulator) -> AsyncIterator[Harness]:
     """The extractor wired like the daemon wires it: own token, limiter, retry policy."""
     registry = CollectorRegistry()
-    metrics = Metrics(registry).for_domain("quality")
     clock = FixedClock()
-    async with open_session() as session:
-        tokens = TokenManager(
-            domain="quality",
-            token_url=f"{simulator.base_url}/oauth/token",
-            client_id=QUALITY[0],
-            client_secret=SecretStr(QUALITY[1]),
-            client_secret_file=None,
-            session=session,
-            metrics=metrics,
-            clock=clock,
-        )
-        api = ApiClient(
-            domain="quality",
-            base_url=simulator.base_url,
-            session=session,
-            tokens=tokens,
-            limiter=DomainLimiter(per_minute=6000, priority="normal", clock=clock, metrics=metrics),
-            metrics=metrics,
-            clock=clock,
-            retry=RetryPolicy(base_s=0.05, cap_s=0.2, budget_s=30.0, rng=random.Random(5)),
-        )
+    async with open_api_client(
+        simulator,
+        QUALITY,
+        domain="quality",
+        priority="normal",
+        clock=clock,
+        retry=RetryPolicy(base_s=0.05, cap_s=0.2, budget_s=30.0, rng=random.Random(5)),
+        registry=registry,
+    ) as api:
         search = EvaluationSearch(api, clock=clock, page_size=10, settle_seconds=120.0)
         yield Harness(api, search, registry, simulator)
 

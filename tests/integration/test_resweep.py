@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from producer import daemon
-from producer.lake.encode import decode_part
-from producer.settings import Settings, TelephonySettings
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
+from tests.fixtures.lake import assert_each_once, lake_lines
+from tests.fixtures.runs import run_once, telephony_domain, telephony_settings
+from tests.fixtures.simulator import conversation_ids, telephony_config
 
 _T0 = align_down(datetime.now(UTC), 900) - timedelta(hours=3)
 _NOW = [_T0]
@@ -29,32 +27,8 @@ _NOW = [_T0]
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
     """A simulator whose clock the test moves; long calls, so some are active at first."""
-    return SimulatorConfig(
-        clients={"telephony-client": "telephony-secret"},
-        conversations_per_hour=300.0,
-        availability_lag_seconds=0.0,
-        job_queued_seconds=0.01,
-        job_pending_seconds=0.02,
-        now=lambda: _NOW[0],
-    )
-
-
-def _settings(simulator: RunningSimulator, lake: Path) -> Settings:
-    return Settings(
-        domains=("telephony",),
-        genesys_api_url=simulator.base_url,
-        genesys_login_url=simulator.base_url,
-        lake_url=lake.as_uri(),
-        start_at=_T0 - timedelta(hours=1),
-        http_port=0,
-        http_host="127.0.0.1",
-        telephony=TelephonySettings(
-            client_id="telephony-client",
-            client_secret=SecretStr("telephony-secret"),
-            job_poll_seconds=0.01,
-            rate_limit_per_minute=6000,
-            resweep_hours=24,
-        ),
+    return telephony_config(
+        lambda: _NOW[0], conversations_per_hour=300.0, availability_lag_seconds=0.0
     )
 
 
@@ -64,20 +38,16 @@ def _snapshot(lake: Path) -> dict[str, bytes]:
     }
 
 
-def _lines(objects: dict[str, bytes], marker: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for key, data in objects.items():
-        if marker in key and key.endswith(".gz"):
-            found.extend(orjson.loads(line) for line in decode_part(data, "gzip"))
-    return found
-
-
 async def _run(simulator: RunningSimulator, lake: Path) -> CollectorRegistry:
+    """One ``run --once`` from an hour before ``_T0``, re-sweeping the last 24 hours."""
     registry = CollectorRegistry()
-    result = await daemon.run(
-        _settings(simulator, lake), once=True, registry=registry, install_signal_handlers=False
+    settings = telephony_settings(
+        simulator.base_url,
+        lake.as_uri(),
+        start_at=_T0 - timedelta(hours=1),
+        telephony=telephony_domain(resweep_hours=24),
     )
-    assert result.ok, result.reports
+    await run_once(settings, registry)
     return registry
 
 
@@ -91,7 +61,7 @@ async def test_resweep_lands_late_changes_exactly_once(
     first = _snapshot(lake)
     active_before = [
         line
-        for line in _lines(first, "failed-records")
+        for line in lake_lines(first, "/failed-records/")
         if any(error["rule"] == "conversation_active" for error in line["errors"])
     ]
     assert active_before, "the scenario needs conversations still active at the first export"
@@ -102,17 +72,10 @@ async def test_resweep_lands_late_changes_exactly_once(
     checkpoint = orjson.loads(after["telephony-cdr-export/_state/checkpoint.json"])
     watermark = datetime.fromisoformat(checkpoint["watermark"])
     start = _T0 - timedelta(hours=1)
-    truth = {
-        c["conversationId"]
-        for c in simulator.sim.conversations(start, watermark)
-        if start <= datetime.fromisoformat(c["conversationStart"]) < watermark
-    }
-    landed = [line["data"]["interaction_id"] for line in _lines(after, "/v1/")]
-    dead = [line["source"]["conversationId"] for line in _lines(after, "failed-records")]
-    assert len(landed) == len(set(landed))
-    assert len(dead) == len(set(dead))
-    assert not set(landed) & set(dead)
-    assert set(landed) | set(dead) == truth
+    truth = conversation_ids(simulator.sim, start, watermark)
+    landed = [line["data"]["interaction_id"] for line in lake_lines(after, "/v1/")]
+    dead = [line["source"]["conversationId"] for line in lake_lines(after, "/failed-records/")]
+    assert_each_once(landed, dead, truth)
     moved = {line["source"]["conversationId"] for line in active_before} & set(landed)
     assert moved, "late-ended conversations must have landed on the re-sweep"
     totals = checkpoint["totals"]

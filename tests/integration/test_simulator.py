@@ -26,6 +26,7 @@ from producer.simulator import (
     serve_forever,
     token_fingerprint,
 )
+from tests.fixtures.clock import ManualClock
 
 JOBS = "/api/v2/analytics/conversations/details/jobs"
 TELEPHONY = ("telephony-client", "telephony-secret")
@@ -34,28 +35,10 @@ NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-class ManualClock:
-    """Monotonic and wall time that only move when a test says so."""
-
-    def __init__(self) -> None:
-        self.mono = 1_000.0
-        self.wall = NOW
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     """The simulator's clock for one test."""
-    return ManualClock()
+    return ManualClock(NOW)
 
 
 @pytest.fixture

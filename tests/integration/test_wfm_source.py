@@ -19,18 +19,16 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from producer.auth import TokenManager
 from producer.clock import SystemClock
 from producer.errors import TransientSourceError
-from producer.ratelimit import DomainLimiter
 from producer.simulator import RunningSimulator, SimulatorConfig
-from producer.source.client import ApiClient, open_session
+from producer.source.client import ApiClient
 from producer.source.retry import RetryPolicy
 from producer.source.schedules import ScheduleSearch
-from producer.telemetry.metrics import Metrics
 from producer.windows import Window
+from tests.fixtures.api import open_api_client
+from tests.fixtures.clock import ManualClock
 
 UNITS = "/api/v2/workforcemanagement/businessunits"
 WFM = ("wfm-client", "wfm-secret")
@@ -39,24 +37,10 @@ DST_WEEK = Window(datetime(2025, 3, 24, tzinfo=UTC), datetime(2025, 3, 31, tzinf
 OTHER_WEEK = Window(datetime(2025, 3, 17, tzinfo=UTC), datetime(2025, 3, 24, tzinfo=UTC))
 
 
-class ManualClock:
-    """Monotonic and wall time that only move when a test says so."""
-
-    def __init__(self) -> None:
-        self.mono = 1_000.0
-        self.wall = NOW
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def now(self) -> datetime:
-        return self.wall
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     """The simulator's clock for one test."""
-    return ManualClock()
+    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -326,29 +310,16 @@ def _assert_tiled(shift: dict[str, Any]) -> None:
 @pytest.fixture
 async def api_client(simulator: RunningSimulator) -> AsyncIterator[ApiClient]:
     """The WFM domain's ApiClient with its own TokenManager and limiter."""
-    metrics = Metrics(CollectorRegistry()).for_domain("wfm")
-    clock = SystemClock()
-    async with open_session() as session:
-        tokens = TokenManager(
-            domain="wfm",
-            token_url=f"{simulator.base_url}/oauth/token",
-            client_id=WFM[0],
-            client_secret=SecretStr(WFM[1]),
-            client_secret_file=None,
-            session=session,
-            metrics=metrics,
-            clock=clock,
-        )
-        yield ApiClient(
-            domain="wfm",
-            base_url=simulator.base_url,
-            session=session,
-            tokens=tokens,
-            limiter=DomainLimiter(per_minute=6000, priority="low", clock=clock, metrics=metrics),
-            metrics=metrics,
-            clock=clock,
-            retry=RetryPolicy(base_s=0.02, cap_s=0.1, budget_s=5.0, rng=random.Random(3)),
-        )
+    async with open_api_client(
+        simulator,
+        WFM,
+        domain="wfm",
+        priority="low",
+        clock=SystemClock(),
+        retry=RetryPolicy(base_s=0.02, cap_s=0.1, budget_s=5.0, rng=random.Random(3)),
+        registry=CollectorRegistry(),
+    ) as api:
+        yield api
 
 
 def _search(api: ApiClient, units: tuple[str, ...] = ()) -> ScheduleSearch:
