@@ -9,14 +9,16 @@ pages the producer received. Sections (``--only``):
   ``file://``; CPU per record gross and net of start-up; the floor and naive chains; ratios.
   Also run: the producer with CPython's default collector (``untuned``) and, with
   ``--baseline DIR``, the producer of another checkout (before a change).
-- ``memory``: peak RSS for a one-window backlog of a small and a large window.
+- ``memory``: peak RSS for a one-window backlog of a small and a large window, into ``file://``
+  and moto S3 (``ru_maxrss`` through a small reaper, and the sampled ``VmHWM``: ``runs.py``).
 - ``limit``: at the simulated API limit (300/min, the producer's default 240/min): CPU
   utilisation with every page full, and the time and CPU to catch up a 24 h backlog.
 - ``freshness``: steady state on a live clock: seconds from availability to window landed, and
   the requests served per minute by kind.
 
-    python -m tests.benchmarks.perf                  # everything, ~35 min on 2 cores
+    python -m tests.benchmarks.perf                  # everything, ~25 min on 2 cores
     python -m tests.benchmarks.perf --only backlog --repeat 3 --baseline /tmp/before
+    python -m tests.benchmarks.perf --only memory    # the memory rows alone, ~5 min
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -147,26 +150,30 @@ def _measure_backlog(args: argparse.Namespace, report: Report, moto: Server | No
                 print(f"  backlog round {round_ + 1}/{args.repeat} done", flush=True)
 
 
-def _measure_memory(args: argparse.Namespace, report: Report) -> None:
+def _measure_memory(args: argparse.Namespace, report: Report, moto: Server | None) -> None:
     frozen = _frozen_now()
     variants = [_SHIPPED, *([_BASELINE] if args.baseline else [])]
+    kinds = ["file", "s3"] if moto is not None else ["file"]
     for records in (args.memory_small, args.memory_large):
         with Server.start_simulator(_simulator(float(records), frozen=frozen)) as sim:
-            for variant in variants:
-                lake = Lake.new_file()
-                env = producer_env(
-                    simulator_url=sim.url,
-                    lake_url=lake.url,
-                    start_at=frozen - timedelta(hours=1),
-                    window_seconds=3600,
-                    extra={**_FAST, "MESH_COMPRESSION": args.compression},
-                )
-                source = args.baseline if variant == _BASELINE else None
-                run = _checked(run_producer(env, source=source), f"memory {records} {variant}")
-                totals = lake.totals()
-                lake.discard()
-                report.add_memory(variant, records, run, totals)
-                print(f"  memory {records:,}, {variant} done", flush=True)
+            for kind in kinds:
+                for variant in variants:
+                    lake = Lake.new_s3(moto.url) if kind == "s3" and moto else Lake.new_file()
+                    env = producer_env(
+                        simulator_url=sim.url,
+                        lake_url=lake.url,
+                        start_at=frozen - timedelta(hours=1),
+                        window_seconds=3600,
+                        s3_endpoint=lake.s3_endpoint,
+                        extra={**_FAST, "MESH_COMPRESSION": args.compression},
+                    )
+                    source = args.baseline if variant == _BASELINE else None
+                    what = f"memory {records:,} {kind} {variant}"
+                    run = _checked(run_producer(env, source=source), what)
+                    totals = lake.totals()
+                    lake.discard()
+                    report.add_memory(f"{kind}, {variant}", records, run, totals)
+                    print(f"  {what} done", flush=True)
 
 
 def _measure_limit(args: argparse.Namespace, report: Report) -> None:
@@ -268,23 +275,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"--only: unknown section(s) {sorted(unknown)}; use {_SECTIONS}")
     report = Report(load_before=os.getloadavg(), cores=os.cpu_count() or 0)
+    moto = Server.start_moto() if args.s3 and {"backlog", "memory"} & set(sections) else None
     steps: dict[str, Callable[[], None]] = {
-        "memory": lambda: _measure_memory(args, report),
+        "backlog": lambda: _measure_backlog(args, report, moto),
+        "memory": lambda: _measure_memory(args, report, moto),
         "limit": lambda: _measure_limit(args, report),
         "freshness": lambda: _measure_freshness(args, report),
     }
-    for section in sections:
-        print(f"{section} ...", flush=True)
-        if section == "backlog":
-            moto = Server.start_moto() if args.s3 else None
-            try:
-                _measure_backlog(args, report, moto)
-            finally:
-                if moto is not None:
-                    moto.close()
-        else:
+    try:
+        for section in sections:
+            print(f"{section} ...", flush=True)
             steps[section]()
+    finally:
+        if moto is not None:
+            moto.close()
     report.load_after = os.getloadavg()
+    report.harness_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
     print(report.table(compression=args.compression))
     if args.json is not None:

@@ -4,9 +4,16 @@
 ``tests.benchmarks.untuned``) with the given environment, optionally samples its CPU from
 ``/proc/<pid>/stat`` over a span, stops a daemon after a while with SIGTERM, and has it reaped
 with ``os.wait4``: user + system CPU and ``ru_maxrss`` are that process's alone (threads
-included; the simulator's and moto's processes are not its children). The reaper is this file
-run as a script, a small process of its own: Linux starts a child's ``ru_maxrss`` at its
-parent's peak, and the harness grows large. Nothing here knows the scenarios.
+included; the simulator's and moto's processes are not its children).
+
+The producer is not the harness's child but the child of ``reaper.py``, a fresh interpreter
+without site packages (~10 MB). On Linux ``execve`` stores the high-water RSS of the image it
+replaces as the new program's starting ``ru_maxrss``, and a child spawned by ``vfork`` (what
+``subprocess`` uses) replaces its parent's own image, one spawned by ``fork`` a copy of it: a
+producer spawned straight from the harness reported the harness's size (363 MB, whatever the
+window), not its own. The reaper also samples the producer's ``VmHWM`` (the peak of the image
+it ``exec``-ed, which cannot inherit anything) as a cross-check: ``sampled_hwm_mb``. Nothing
+here knows the scenarios.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 __all__ = ["CLIENT", "Measured", "producer_env", "run_chain", "run_producer"]
 
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+_REAPER = Path(__file__).resolve().with_name("reaper.py")
 CLIENT = ("telephony-client", "telephony-secret")
 
 
@@ -36,9 +44,11 @@ class Measured:
     exit_code: int
     cpu_s: float
     wall_s: float
-    max_rss_mb: float
+    max_rss_mb: float  # ru_maxrss from wait4 (through the small reaper)
     logs: list[dict[str, Any]]
     sampled_utilisation: float | None = None  # CPU seconds / wall second over the sampled span
+    sampled_hwm_mb: float = 0.0  # the producer's VmHWM, last read (every 0.1 s) before its exit
+    minor_faults: int = 0  # pages the kernel had to map in for it (fresh memory touched)
 
     def events(self, name: str) -> list[dict[str, Any]]:
         """The log lines whose ``event`` is ``name``, in order."""
@@ -108,7 +118,7 @@ def run_producer(
     command = [sys.executable, "-m", module, "run", *(["--once"] if once else [])]
     if source is not None:  # `-m` puts the working folder first on the path
         env = {**env, "PYTHONPATH": str(source)}
-    reaper = [sys.executable, str(Path(__file__).resolve()), *command]
+    reaper = [sys.executable, "-I", "-S", str(_REAPER), *command]
     with tempfile.TemporaryFile() as log:
         started = time.monotonic()
         process = subprocess.Popen(
@@ -136,6 +146,8 @@ def run_producer(
         max_rss_mb=usage["max_rss_kb"] / 1024,
         logs=logs,
         sampled_utilisation=utilisation,
+        sampled_hwm_mb=usage["sampled_hwm_kb"] / 1024,
+        minor_faults=usage["minor_faults"],
     )
 
 
@@ -185,24 +197,6 @@ def _exited(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def _reap(command: list[str]) -> None:
-    """Run ``command`` (its stdout to our stderr); print its pid, then its usage as JSON."""
-    child = subprocess.Popen(command, stdout=sys.stderr)
-    print(child.pid, flush=True)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    result = {
-        "exit_code": child.returncode,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "max_rss_kb": usage.ru_maxrss,
-    }
-    print(json.dumps(result), flush=True)
-
-
-if __name__ == "__main__":
-    _reap(sys.argv[1:])
 
 
 def _json_lines(raw: bytes) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@
 (``producer/cli.py``): a results page is ~150,000 containers that live until it is routed, and
 with the defaults that meant a full collection of the heap about once per page. The benchmark
 runs this entry point next to the real one, so what the tuning buys is a figure of the same run.
-It does what ``cli._run`` does (settings, logging, ``daemon.run``) except that one call.
+It does what ``cli._run`` does (allocator, settings, logging, ``daemon.run``) except that one
+call.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ __all__ = ["main"]
 def main() -> int:
     """``run [--once]`` with the collector as CPython starts it; returns the exit code."""
     from producer import daemon
+    from producer.cli import _tune_allocator  # the producer's own call, not a copy of it
     from producer.logs import configure_logging
     from producer.settings import load_settings
 
     if sys.argv[1:2] != ["run"]:
         raise SystemExit("usage: python -m tests.benchmarks.untuned run [--once]")
+    _tune_allocator()
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     result = asyncio.run(daemon.run(settings, once="--once" in sys.argv[2:]))
