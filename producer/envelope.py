@@ -3,7 +3,9 @@
 Owns the data line (the guide's envelope: ``x-schema-version``, ``domain``, ``data``) and the
 dead-letter line (everything needed to audit and replay a rejected record). Lines carry no
 trailing newline; framing and compression belong to ``lake/encode.py``. No I/O here, and the
-dead-letter line never raises, whatever the source object holds.
+dead-letter line never raises, whatever the source object holds. A line is returned in a bytes
+object of its own size: the writer holds a batch of thousands of them, and orjson's output
+keeps the whole buffer it grew (several KB for a line of a few hundred bytes).
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ def envelope_line(contract: Contract, record: Mapping[str, Any]) -> bytes:
     validated contract record (JSON types only); anything else raises ``orjson.JSONEncodeError``.
     """
     data = record if isinstance(record, dict) else dict(record)
-    return orjson.dumps(
-        {"x-schema-version": contract.version, "domain": contract.domain, "data": data}
+    return _trimmed(
+        orjson.dumps(
+            {"x-schema-version": contract.version, "domain": contract.domain, "data": data}
+        )
     )
 
 
@@ -79,6 +83,10 @@ def dead_letter_line(
         "record": record if record is None or isinstance(record, dict) else _as_dict(record),
         "source": source,
     }
+    return _trimmed(_dead_letter_json(line, record, source))
+
+
+def _dead_letter_json(line: dict[str, Any], record: Any, source: Any) -> bytes:
     try:
         # Sources parsed from JSON have string keys: the plain encoder is the fast path.
         return orjson.dumps(line, default=_fallback)
@@ -97,6 +105,16 @@ def dead_letter_line(
         line["record"] = _safe_repr(record)
         line["source"] = _safe_repr(source)
         return orjson.dumps(line, option=_DLQ_OPTIONS)
+
+
+def _trimmed(dumped: bytes) -> bytes:
+    """``dumped`` copied into a bytes object of its own length.
+
+    orjson (3.12 and later) returns its whole output buffer, several KB even for a short line,
+    with only the length set. Joining with an empty string copies; it costs a fraction of the
+    serialisation, and a held line then weighs its length, not its buffer.
+    """
+    return b"".join((dumped, b""))
 
 
 # A window's rejections share its bounds and export time: format each instant once.

@@ -35,7 +35,11 @@ class Extractor(Protocol):
         ...
 
     def fetch(self, window: Window) -> AsyncGenerator[list[Any], None]:
-        """Pages of source objects that may belong to ``window`` (the worker filters)."""
+        """Pages of source objects that may belong to ``window`` (the worker filters).
+
+        A page is the caller's until it asks for the next one; an extractor may empty it then
+        (the caller copies what it keeps).
+        """
         ...
 
 

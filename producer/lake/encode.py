@@ -102,7 +102,7 @@ class PartEncoder:
         """Append ``lines`` (JSON documents without newlines) to the part."""
         if not lines:
             return
-        payload = b"\n".join(lines) + b"\n"
+        payload = b"\n".join([*lines, b""])  # one copy, the last newline included
         if payload.count(b"\n") != len(lines):
             index = next(i for i, line in enumerate(lines) if b"\n" in line)
             raise ValueError(
@@ -118,15 +118,21 @@ class PartEncoder:
             self._chunks.append(payload)
 
     def finish(self) -> bytes:
-        """The part's bytes (a valid, empty part when no line was added)."""
+        """The part's bytes (a valid, empty part when no line was added).
+
+        The encoder lets go of its chunks here, so while the caller stores the part, the part
+        is in memory once, not twice.
+        """
+        chunks, self._chunks = self._chunks, []
         if self._deflate is not None:
-            self._chunks.append(self._deflate.flush())
-            return b"".join(self._chunks)
+            chunks.append(self._deflate.flush())
+            return b"".join(chunks)
+        payload = b"".join(chunks)
+        del chunks  # the NDJSON once, not twice, while zstd compresses it
         compressor = _zstd().ZstdCompressor(
             level=ZSTD_LEVEL, write_checksum=True, write_content_size=True
         )
-        data: bytes = compressor.compress(b"".join(self._chunks))
-        self._chunks = []
+        data: bytes = compressor.compress(payload)
         return data
 
 

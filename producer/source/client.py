@@ -6,6 +6,9 @@ the whole domain for ``Retry-After`` (3 s if absent) and retries, unless the wai
 (a daily limit: ``QuotaExceededError``). 5xx, resets and unparseable bodies retry with backoff
 within a time budget, then raise ``TransientSourceError``. 401 invalidates exactly that token and
 retries the same request with a fresh one. Other 4xx raise ``PermanentSourceError``.
+A caller that holds a response for a while (a page fetched ahead) may take the raw body
+(``decode=False``) and parse it when it needs it (``decoded``): a body that is not JSON is then
+requested again, as ``call`` would have done, and the bytes weigh far less than the objects.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class ApiResponse:
     """A successful response: status, parsed JSON body (None when empty), headers."""
 
     status: int
-    body: Any
+    body: Any  # the raw bytes when the call asked for ``decode=False``
     headers: Mapping[str, str]
 
 
@@ -97,11 +100,13 @@ class ApiClient:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         auth: bool = True,
+        decode: bool = True,
     ) -> ApiResponse:
         """Send one logical request, retrying as the module docstring says.
 
         ``path`` is relative to the API base URL (``/api/v2/...``) or an absolute URL (a
-        pre-signed download, sent with ``auth=False``). Raises ``TransientSourceError`` when the
+        pre-signed download, sent with ``auth=False``). ``decode=False`` returns a 2xx body as
+        bytes, unparsed (see ``decoded``). Raises ``TransientSourceError`` when the
         retry budget is spent, ``QuotaExceededError``, ``AuthError`` or ``PermanentSourceError``.
         Cancellation abandons the request; nothing is left behind.
         """
@@ -114,7 +119,7 @@ class ApiClient:
             attempt += 1
             await self._limiter.acquire()
             token = await self._tokens.token() if auth else None
-            outcome = await self._attempt(method, url, params, json, token)
+            outcome = await self._attempt(method, url, params, json, token, decode=decode)
             if isinstance(outcome, ApiResponse):
                 return outcome
             if outcome.reason == "unauthorized":
@@ -158,6 +163,32 @@ class ApiClient:
             else:
                 await self._clock.sleep(delay)
 
+    async def decoded(
+        self, response: ApiResponse, method: str, path: str, *, params: Mapping[str, str] | None
+    ) -> Any:
+        """The parsed body of a ``decode=False`` response to ``method path?params``.
+
+        A body that is not JSON (truncated, an error page) counts as a ``bad_body`` retry and
+        the same request is sent again through ``call``, with its retries, as ``call`` does
+        for a 2xx body it cannot parse. Only for idempotent requests.
+        """
+        raw: bytes = response.body
+        try:
+            # Blank is no body; isspace stops at the first other byte (strip could copy it all).
+            return orjson.loads(raw) if raw and not raw.isspace() else None
+        except orjson.JSONDecodeError:
+            pass
+        self._metrics.api_retry("bad_body")
+        _log.info(
+            "api_retry",
+            request=f"{method} {path.split('?', 1)[0]}",
+            reason="bad_body",
+            detail=f"{response.status} with a body that is not JSON",
+            attempt=1,
+            delay_s=0.0,
+        )
+        return (await self.call(method, path, params=params)).body
+
     def _next_delay(self, attempt: int, unauthorized: int, failure: _Failure) -> float:
         if failure.reason == "unauthorized":
             # The first 401 retries at once with a fresh token; repeated ones back off.
@@ -173,6 +204,8 @@ class ApiClient:
         params: Mapping[str, str] | None,
         json: Any,
         token: str | None,
+        *,
+        decode: bool,
     ) -> ApiResponse | _Failure:
         # The platform has no request priority; the header carries ours for proxies and logs.
         headers = {"Accept": "application/json", "x-priority": self._limiter.priority}
@@ -195,6 +228,8 @@ class ApiClient:
         self._metrics.api_response(_status_class(status), self._clock.monotonic() - sent)
         self._limiter.advise(response_headers)
         if 200 <= status < 300:
+            if not decode:
+                return ApiResponse(status, raw, response_headers)
             try:
                 parsed = orjson.loads(raw) if raw.strip() else None
             except orjson.JSONDecodeError:

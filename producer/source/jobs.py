@@ -2,7 +2,9 @@
 
 One window = one job: submit (202 + jobId), poll until FULFILLED, page the results with the
 opaque cursor until it is absent, then DELETE the job to free the org's concurrency slot. The next
-page is requested as soon as its cursor is known, so it arrives while the current one is routed.
+page is requested as soon as its cursor is known, so it arrives while the current one is routed;
+it is kept as bytes until the current one is done (parsed, a page weighs about eight times its
+body), so one page's objects are in memory at a time.
 A job that ends FAILED, CANCELLED or EXPIRED, a cursor that repeats, or a poll that never
 finishes raises ``TransientSourceError``: the window fails as a whole and is re-run later, never
 skipped. Yields raw result pages; knows nothing of mapping or the lake.
@@ -71,8 +73,10 @@ class ConversationJobs:
     async def fetch(self, window: Window) -> AsyncGenerator[list[Any], None]:
         """Yield the result pages of a job over ``window`` (every overlapping conversation).
 
-        While the caller works on one page, the next is already being fetched. Closing the
-        generator early (``aclose``) cancels that request and still deletes the job.
+        While the caller works on one page, the next is already being fetched. A page is the
+        caller's until it asks for the next one; the list is then emptied (a caller that keeps
+        conversations copies them). Closing the generator early (``aclose``) cancels the
+        request ahead and still deletes the job.
         """
         query = {"interval": window.interval(), "order": "asc", "orderBy": "conversationStart"}
         created = await self._api.call("POST", _JOBS, json=query)
@@ -113,11 +117,16 @@ class ConversationJobs:
     async def _pages(self, job_id: str) -> AsyncGenerator[list[Any], None]:
         """The pages in cursor order, each next one requested before the current is yielded."""
         seen: set[str] = set()
-        request: asyncio.Task[ApiResponse] | None = self._request_page(job_id, None)
+        params = self._page_params(None)
+        request: asyncio.Task[ApiResponse] | None = self._request_page(job_id, params)
         try:
             while request is not None:
-                body = (await request).body
+                response = await request
                 request = None
+                body = await self._api.decoded(
+                    response, "GET", f"{_JOBS}/{job_id}/results", params=params
+                )
+                del response  # the bytes, now parsed
                 if not isinstance(body, dict):
                     raise TransientSourceError(f"job {job_id} results: body is not an object")
                 conversations = body.get("conversations", [])
@@ -132,19 +141,28 @@ class ConversationJobs:
                             f"job {job_id} results: cursor repeated (a loop)"
                         )
                     seen.add(cursor)
-                    request = self._request_page(job_id, cursor)
+                    params = self._page_params(cursor)
+                    request = self._request_page(job_id, params)
+                del body
                 yield conversations
+                # The caller asks for the next page: it is done with this one. Emptying the list
+                # frees its objects even though the caller's loop variable still holds the list.
+                conversations.clear()
         finally:
             if request is not None:  # closed early or failed: drop the page fetched ahead
                 request.cancel()
                 await asyncio.gather(request, return_exceptions=True)
 
-    def _request_page(self, job_id: str, cursor: str | None) -> asyncio.Task[ApiResponse]:
+    def _page_params(self, cursor: str | None) -> dict[str, str]:
         params = {"pageSize": str(self._page_size)}
         if cursor is not None:
             params["cursor"] = cursor
+        return params
+
+    def _request_page(self, job_id: str, params: dict[str, str]) -> asyncio.Task[ApiResponse]:
+        """The page's request, started now; its body stays bytes until ``decoded``."""
         return asyncio.create_task(
-            self._api.call("GET", f"{_JOBS}/{job_id}/results", params=params),
+            self._api.call("GET", f"{_JOBS}/{job_id}/results", params=params, decode=False),
             name="telephony:next-page",
         )
 
