@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from producer.consumer import LakeConsumer
 from producer.contracts.compat import check_contracts
@@ -218,3 +219,23 @@ async def test_a_re_export_in_one_major_keeps_the_older_majors_rejections(
     )
     assert resweeps is not None
     assert resweeps >= 3
+
+
+async def test_an_unreadable_registry_is_logged_and_the_export_goes_on(
+    simulator: RunningSimulator, lake_url: str, store: ObjectStore, tmp_path: Path
+) -> None:
+    """A subscription object that is not one: logged, no gauge, both majors still land."""
+    await store.put("_registry/telephony/subscriptions/broken.json", b"{not json")
+    registry = CollectorRegistry()
+    with capture_logs() as logs:
+        await run_once(_settings(simulator, lake_url, _contracts(tmp_path)), registry)
+    unreadable = [entry for entry in logs if entry["event"] == "registry_unreadable"]
+    assert len(unreadable) == 1
+    assert "broken.json" in unreadable[0]["error"]
+    gauge = registry.get_sample_value(
+        "mesh_older_major_subscribers", {"domain": "telephony", "version": "1.0"}
+    )
+    assert gauge is None
+    objects = await lake_objects(store, _PREFIX)
+    assert lake_lines(objects, "/v1/")
+    assert lake_lines(objects, "/v2/")

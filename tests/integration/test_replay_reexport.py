@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from producer.errors import AccountingError
 from producer.lake.inventory import REPLAY_FIRST_PART
 from producer.lake.keys import parse_part_key
 from producer.lake.store import ObjectStore
@@ -84,3 +85,31 @@ async def test_a_reexport_of_replayed_windows_takes_over_their_records(
     again = await replay(store, newest_contract(relaxed), include_recent=True)
     assert (again.moved, sum(w.accounted for w in again.windows)) == (0, 0)
     assert await load_checkpoint(store) == checkpoint
+
+
+async def test_replay_parts_removed_by_hand_stop_the_replay_and_the_audit_names_them(
+    simulator: RunningSimulator, lake_url: str, store: ObjectStore, tmp_path: Path
+) -> None:
+    """The checkpoint includes records the lake no longer holds: never "fixed" by a replay."""
+    relaxed = email_contracts(tmp_path / "relaxed")
+    strict = tmp_path / "strict"
+    shutil.copytree(relaxed, strict)
+    (strict / "telephony" / "1.1.json").unlink()
+    await _export(simulator, lake_url, strict)
+    await replay(store, newest_contract(relaxed), include_recent=True)
+    replay_parts = [
+        key
+        for key in await store.list_keys(f"{PREFIX}/v1/")
+        if parse_part_key(key).part >= REPLAY_FIRST_PART
+    ]
+    assert replay_parts
+    await store.delete(replay_parts[0])
+    before = await load_checkpoint(store)
+
+    with pytest.raises(AccountingError, match="replayed records"):
+        await replay(store, newest_contract(relaxed), include_recent=True)
+
+    assert await load_checkpoint(store) == before
+    report = await audit(store)
+    window = parse_part_key(replay_parts[0]).window.label
+    assert any(d.where == window and "replay" in d.problem for d in report.discrepancies)
