@@ -30,6 +30,7 @@ __all__ = [
     "TelephonySettings",
     "WfmSettings",
     "default_contracts_dir",
+    "default_prefix",
     "load_settings",
 ]
 
@@ -44,6 +45,17 @@ _VERSION_RE = re.compile(SCHEMA_VERSIONS_PATTERN)
 def default_contracts_dir() -> Path:
     """The project's ``config/contracts`` (next to the package in a checkout or the image)."""
     return Path(__file__).resolve().parents[1] / "config" / "contracts"
+
+
+def default_prefix(domain: str) -> str | None:
+    """A known domain's default output prefix (its contracts' default ``destination``)."""
+    models: dict[str, type[DomainSettings]] = {
+        "telephony": TelephonySettings,
+        "quality": QualitySettings,
+        "wfm": WfmSettings,
+    }
+    model = models.get(domain)
+    return None if model is None else str(model.model_fields["prefix"].default)
 
 
 class DomainSettings(BaseModel):

@@ -12,6 +12,9 @@ map is a nested object whose entries are its properties (``{"type": "object", "p
 list. The result is ``{"$schema": draft-07, "type": "object", "properties": ..., "required":
 [...]}``; additional properties stay allowed, as in a full ``schema``.
 
+The guide's own file (``domain``, ``version``, ``schema_definition``, ``owner_role``, no
+``destination``) loads as is: ``destination`` defaults to the domain's default output prefix.
+
 Derivation: a contract may declare ``rename``, a map of dotted paths of the domain mapper's record
 to dotted paths of this contract's record (``{"metadata.agent_id": "metadata.staff_id"}``). It is
 how a new major changes a field's name while the mapper, written once per domain, stays as it is;
@@ -31,6 +34,7 @@ from typing import Any, NoReturn
 import fastjsonschema
 
 from producer.errors import ConfigError
+from producer.settings import default_prefix
 
 __all__ = [
     "DRAFT_07",
@@ -60,9 +64,17 @@ SCHEMA_FORMATS: Mapping[str, Callable[[Any], bool]] = {"uuid": _is_uuid}
 
 _VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_]*$")
-_REQUIRED_KEYS = ("domain", "version", "owner_role", "destination")
+_REQUIRED_KEYS = ("domain", "version", "owner_role")
 _KNOWN_KEYS = frozenset(
-    {*_REQUIRED_KEYS, "description", "schema", "schema_definition", "defaults", "rename"}
+    {
+        *_REQUIRED_KEYS,
+        "destination",
+        "description",
+        "schema",
+        "schema_definition",
+        "defaults",
+        "rename",
+    }
 )
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 MAX_WRITTEN_VERSIONS = 2
@@ -274,7 +286,7 @@ def _load_file(path: Path, text: str | None = None) -> Contract:
         major=major,
         minor=minor,
         owner_role=raw["owner_role"],
-        destination=raw["destination"],
+        destination=_destination_of(path, domain, raw),
         description=raw.get("description", ""),
         schema=schema,
         defaults=defaults,
@@ -304,9 +316,20 @@ def _check_keys(path: Path, raw: Mapping[str, Any]) -> None:
     unknown = sorted(set(raw) - _KNOWN_KEYS)
     if unknown:
         _fail(path, f"unknown key(s): {', '.join(unknown)}")
-    for key in (*_REQUIRED_KEYS, "description"):
+    for key in (*_REQUIRED_KEYS, "destination", "description"):
         if key in raw and not (isinstance(raw[key], str) and (raw[key] or key == "description")):
             _fail(path, f"{key!r} must be a non-empty string")
+
+
+def _destination_of(path: Path, domain: str, raw: Mapping[str, Any]) -> str:
+    """The file's ``destination``, or the domain's default output prefix (the guide's files
+    name none)."""
+    if "destination" in raw:
+        return str(raw["destination"])
+    default = default_prefix(domain)
+    if default is None:
+        _fail(path, f"missing key: destination (domain {domain!r} has no default prefix)")
+    return default
 
 
 def _schema_of(path: Path, raw: dict[str, Any]) -> dict[str, Any]:

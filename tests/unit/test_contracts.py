@@ -373,3 +373,30 @@ class TestSelectSideBySide:
             select_contracts(self._contracts(tmp_path), "telephony", versions)
         assert str(caught.value).startswith("MESH_TELEPHONY__SCHEMA_VERSION: ")
         assert problem in str(caught.value)
+
+
+class TestGuideFile:
+    """The guide's Telephony contract, copied verbatim, loads as it is."""
+
+    _GUIDE = Path(__file__).resolve().parents[1] / "data" / "guide" / "telephony-1.0.json"
+
+    def test_loads_verbatim_with_the_default_destination(self, tmp_path: Path) -> None:
+        _write(tmp_path, "telephony/1.0.json", self._GUIDE.read_text(encoding="utf-8"))
+        contract = load_contracts(tmp_path)["telephony"][0]
+        assert "destination" not in json.loads(self._GUIDE.read_text(encoding="utf-8"))
+        assert contract.destination == "telephony-cdr-export"
+        assert contract.owner_role == "Telephony_Admin"
+        assert contract.schema["properties"]["metadata"] == {
+            "type": "object",
+            "properties": {"campaign_id": {"type": "string"}, "agent_id": {"type": "string"}},
+        }
+        validator = Validator(contract)
+        assert not list(validator.check({"interaction_id": UUID, "channel_type": "voice"}))
+        assert [i.rule for i in validator.check({"channel_type": "fax"})] == ["enum"]
+
+    def test_a_domain_without_default_prefix_needs_a_destination(self, tmp_path: Path) -> None:
+        body = json.loads(self._GUIDE.read_text(encoding="utf-8"))
+        body["domain"] = "billing"
+        _write(tmp_path, "billing/1.0.json", body)
+        with pytest.raises(ConfigError, match=r"missing key: destination \(domain 'billing'"):
+            load_contracts(tmp_path)
