@@ -106,7 +106,8 @@ def _run(*, once: bool) -> int:
     result = asyncio.run(daemon.run(settings, once=once))
     for name, report in result.reports.items():
         if report.error is not None:
-            print(f"mesh-producer: domain {name} failed: {report.error}", file=sys.stderr)
+            error = report.error.removeprefix(f"{name}: ")  # the domain is named once
+            print(f"mesh-producer: domain {name} failed: {error}", file=sys.stderr)
     return result.exit_code
 
 

@@ -96,15 +96,19 @@ class DomainSettings(BaseModel):
             raise ValueError("must not contain '..'")
         return value
 
+    @field_validator("client_secret_file")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"{str(path)!r} is not a readable file")
+        return path
+
     @model_validator(mode="after")
     def _one_secret(self) -> DomainSettings:
         if self.client_secret is None and self.client_secret_file is None:
             raise ValueError("set CLIENT_SECRET or CLIENT_SECRET_FILE")
         if self.client_secret is not None and self.client_secret_file is not None:
             raise ValueError("set only one of CLIENT_SECRET and CLIENT_SECRET_FILE")
-        path = self.client_secret_file
-        if path is not None and not path.is_file():
-            raise ValueError(f"CLIENT_SECRET_FILE {str(path)!r} is not a readable file")
         return self
 
 
@@ -219,6 +223,12 @@ class Settings(BaseSettings):
             names = [part.strip().lower() for part in value.split(",") if part.strip()]
             if not names:
                 raise ValueError("must name at least one domain")
+            unknown = [name for name in names if name not in DOMAIN_NAMES]
+            if unknown:
+                raise ValueError(
+                    f"{', '.join(map(repr, unknown))} is not a domain; "
+                    f"valid: {', '.join(DOMAIN_NAMES)}"
+                )
             return tuple(dict.fromkeys(names))
         return value
 
@@ -226,6 +236,19 @@ class Settings(BaseSettings):
     @classmethod
     def _lake_shape(cls, value: str) -> str:
         LakeLocation.parse(value)
+        return value
+
+    @field_validator("start_at", mode="before")
+    @classmethod
+    def _iso_instant(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            try:
+                datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"{value.strip()!r} is not an ISO 8601 time; expected e.g. "
+                    "2026-12-01T00:00:00Z or 2026-12-01"
+                ) from None
         return value
 
     @field_validator("start_at")
