@@ -1,11 +1,13 @@
-"""Side channel: dead-letter alerts to a Slack-compatible webhook, never in the pipeline's way.
+"""Side channel: dead-letter alerts to a Slack-compatible webhook and by email, never in the
+pipeline's way.
 
 Owns ``AlertMonitor``: ``observe`` is fed each committed window's counts and keeps, per domain, a
 sliding window of them; when the rejection ratio reaches the threshold (with enough records
-fetched) it queues one message, then stays quiet for the cooldown. ``run_sender`` (task
-``alerts``) posts the queue with bounded retries. ``observe`` never awaits, never raises and never
-waits for the webhook; the queue is bounded (oldest dropped). The only module using aiohttp for
-alerts; the webhook URL is a secret and is never logged.
+fetched) it queues one message per channel (the webhook; email through ``alert_email`` when the
+domain has recipients), then stays quiet for the cooldown. ``run_sender`` (task ``alerts``)
+delivers the queue with bounded retries. ``observe`` never awaits, never raises and never waits
+for a channel; the queue is bounded (oldest dropped). The webhook URL is a secret and is never
+logged.
 """
 
 from __future__ import annotations
@@ -14,23 +16,25 @@ import asyncio
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import orjson
 import structlog
 
+from producer.alert_email import EmailChannel
 from producer.checkpoint import Counts
 from producer.clock import Clock
 from producer.source.retry import RetryPolicy, parse_retry_after
 from producer.telemetry.metrics import Metrics
 from producer.windows import Window
 
-__all__ = ["AlertMessage", "AlertMonitor", "alert_payload"]
+__all__ = ["AlertMessage", "AlertMonitor", "alert_email_text", "alert_payload"]
 
 _log = structlog.get_logger("producer.alerts")
 _TOP_RULES = 5
 _RETRY_AFTER_CAP_S = 60.0
+Channel = Literal["webhook", "email"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,25 @@ def alert_payload(message: AlertMessage) -> dict[str, Any]:
     }
 
 
+def alert_email_text(message: AlertMessage) -> tuple[str, str]:
+    """The email's subject and plain-text body: the same facts as the webhook's text."""
+    subject = (
+        f"[mesh-producer] {message.domain}: {message.dead_lettered} of {message.fetched} "
+        f"records dead-lettered ({message.ratio:.1%})"
+    )
+    rules = "\n".join(f"  {rule}: {count}" for rule, count in message.top_rules) or "  none"
+    body = (
+        f"Domain: {message.domain}\n"
+        f"Dead-lettered: {message.dead_lettered} of {message.fetched} records "
+        f"({message.ratio:.1%}) in the last {message.window_seconds:g} s\n"
+        f"Threshold: {message.threshold_ratio:.1%} with at least {message.min_records} records\n"
+        f"Top error rules:\n{rules}\n"
+        f"Dead letters: {message.dlq_prefix}\n"
+        f"Last window: {message.last_window}\n"
+    )
+    return subject, body
+
+
 @dataclass(frozen=True, slots=True)
 class _Seen:
     at: float
@@ -124,8 +147,9 @@ class AlertMonitor:
     An alert is due when, over the last ``window_seconds`` (by ``clock.monotonic``, i.e. when the
     windows were committed), at least ``min_records`` were fetched and ``dead_lettered / fetched
     >= threshold_ratio``; then no other alert for that domain for ``cooldown_seconds`` (None: the
-    window length), however high the ratio stays. Without ``webhook_url`` alerts are only logged
-    and counted. Delivery: up to ``max_attempts`` POSTs per message (connection errors, timeouts,
+    window length), however high the ratio stays. Without ``webhook_url`` and ``email`` alerts are
+    only logged and counted; ``email`` sends to the domain's recipients (none: no email).
+    Delivery, per channel: up to ``max_attempts`` POSTs per message (connection errors, timeouts,
     408, 429 and 5xx are retried with backoff, honouring ``Retry-After`` up to 60 s; other 4xx
     are not), each bounded by ``request_timeout_s``. At most ``queue_size`` messages wait; a full
     queue drops its oldest. Metrics: ``mesh_alerts_total{domain, outcome}``.
@@ -145,19 +169,21 @@ class AlertMonitor:
         max_attempts: int = 4,
         request_timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
+        email: EmailChannel | None = None,
     ) -> None:
         if not 0 < threshold_ratio <= 1 or min_records < 1 or window_seconds <= 0:
             raise ValueError("alert threshold in (0, 1], min_records >= 1, window_seconds > 0")
         if queue_size < 1 or max_attempts < 1:
             raise ValueError("queue_size and max_attempts must be >= 1")
         self._url = webhook_url
+        self._email = email
         self._ratio = threshold_ratio
         self._min_records = min_records
         self._window_s = float(window_seconds)
         self._cooldown_s = float(window_seconds if cooldown_seconds is None else cooldown_seconds)
         self._metrics = metrics
         self._clock = clock
-        self._queue: deque[AlertMessage] = deque()
+        self._queue: deque[tuple[Channel, AlertMessage]] = deque()
         self._queue_size = queue_size
         self._max_attempts = max_attempts
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
@@ -234,16 +260,24 @@ class AlertMonitor:
             ratio=round(message.ratio, 4),
             top_rules=dict(message.top_rules),
             webhook=self._url is not None,
+            email=self._email is not None and bool(self._email.recipients_for(domain)),
         )
         if self._url is not None:
-            self._enqueue(message)
+            self._enqueue("webhook", message)
+        if self._email is not None and self._email.recipients_for(domain):
+            self._enqueue("email", message)
 
-    def _enqueue(self, message: AlertMessage) -> None:
+    def _enqueue(self, channel: Channel, message: AlertMessage) -> None:
         if len(self._queue) >= self._queue_size:
-            dropped = self._queue.popleft()
+            dropped_channel, dropped = self._queue.popleft()
             self._metrics.for_domain(dropped.domain).alert("dropped")
-            _log.warning("alert_dropped", domain=dropped.domain, queue_size=self._queue_size)
-        self._queue.append(message)
+            _log.warning(
+                "alert_dropped",
+                domain=dropped.domain,
+                channel=dropped_channel,
+                queue_size=self._queue_size,
+            )
+        self._queue.append((channel, message))
         self._idle.clear()
         self._wake.set()
 
@@ -259,10 +293,10 @@ class AlertMonitor:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                message = self._queue.popleft()
+                channel, message = self._queue.popleft()
                 self._delivering = True
                 try:
-                    await self._deliver(session, message)
+                    await self._deliver(session, channel, message)
                 finally:
                     self._delivering = False
 
@@ -278,36 +312,69 @@ class AlertMonitor:
             return False
         return True
 
-    async def _deliver(self, session: aiohttp.ClientSession, message: AlertMessage) -> None:
-        assert self._url is not None  # nothing is queued without a webhook
+    async def _deliver(
+        self, session: aiohttp.ClientSession, channel: Channel, message: AlertMessage
+    ) -> None:
         metrics = self._metrics.for_domain(message.domain)
-        body = orjson.dumps(alert_payload(message))
-        headers = {"Content-Type": "application/json"}
         for attempt in range(1, self._max_attempts + 1):
-            retry_after: float | None = None
-            try:
-                async with session.post(self._url, data=body, headers=headers) as response:
-                    status = response.status
-                    await response.read()
-                    if 200 <= status < 300:
-                        metrics.alert("sent")
-                        _log.info("alert_sent", domain=message.domain, attempts=attempt)
-                        return
-                    reason = f"HTTP {status}"
-                    retryable = status in (408, 429) or status >= 500
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                # The exception text may hold the URL, whose path is the webhook's secret.
-                reason, retryable = type(exc).__name__, True
+            if channel == "webhook":
+                sent, reason, retryable, retry_after = await self._post(session, message)
+            else:
+                sent, reason, retryable, retry_after = await self._mail(message)
+            if sent:
+                metrics.alert("sent")
+                _log.info("alert_sent", domain=message.domain, channel=channel, attempts=attempt)
+                return
             if not retryable or attempt == self._max_attempts:
                 metrics.alert("failed")
                 _log.warning(
-                    "alert_delivery_failed", domain=message.domain, reason=reason, attempts=attempt
+                    "alert_delivery_failed",
+                    domain=message.domain,
+                    channel=channel,
+                    reason=reason,
+                    attempts=attempt,
                 )
                 return
             metrics.alert("retried")
             delay = self._retry.delay(
                 attempt, None if retry_after is None else min(retry_after, _RETRY_AFTER_CAP_S)
             )
-            _log.info("alert_retry", domain=message.domain, reason=reason, delay_s=round(delay, 2))
+            _log.info(
+                "alert_retry",
+                domain=message.domain,
+                channel=channel,
+                reason=reason,
+                delay_s=round(delay, 2),
+            )
             await self._clock.sleep(delay)
+
+    async def _post(
+        self, session: aiohttp.ClientSession, message: AlertMessage
+    ) -> tuple[bool, str, bool, float | None]:
+        """One webhook POST: (sent, reason, retryable, Retry-After)."""
+        assert self._url is not None  # nothing is queued for the webhook without one
+        body = orjson.dumps(alert_payload(message))
+        headers = {"Content-Type": "application/json"}
+        try:
+            async with session.post(self._url, data=body, headers=headers) as response:
+                status = response.status
+                await response.read()
+                if 200 <= status < 300:
+                    return True, "", False, None
+                retryable = status in (408, 429) or status >= 500
+                return (
+                    False,
+                    f"HTTP {status}",
+                    retryable,
+                    parse_retry_after(response.headers.get("Retry-After")),
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The exception text may hold the URL, whose path is the webhook's secret.
+            return False, type(exc).__name__, True, None
+
+    async def _mail(self, message: AlertMessage) -> tuple[bool, str, bool, float | None]:
+        """One email send: (sent, reason, retryable, None)."""
+        assert self._email is not None  # nothing is queued for email without a channel
+        subject, text = alert_email_text(message)
+        outcome = await self._email.send(message.domain, subject, text)
+        return outcome.sent, outcome.reason, outcome.retryable, None

@@ -19,6 +19,7 @@ from datetime import timedelta
 import structlog
 from prometheus_client import CollectorRegistry
 
+from producer.alert_email import email_channel
 from producer.alerts import AlertMonitor
 from producer.auth import TokenManager
 from producer.budget import PriorityBudget
@@ -95,6 +96,7 @@ async def run(
         cooldown_seconds=settings.alert_cooldown_seconds,
         metrics=metrics,
         clock=clock,
+        email=email_channel(settings),
     )
     runtime = _Runtime(
         settings=settings,

@@ -40,6 +40,7 @@ DOMAIN_NAMES: tuple[DomainName, ...] = ("telephony", "quality", "wfm")
 SCHEMA_VERSIONS_PATTERN = r"^\d+\.\d+( *, *\d+\.\d+)?$"
 """``MAJOR.MINOR``, or two of them during a major migration (``1.0,2.0``)."""
 _VERSION_RE = re.compile(SCHEMA_VERSIONS_PATTERN)
+_EMAIL = r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$"
 
 
 def default_contracts_dir() -> Path:
@@ -77,6 +78,16 @@ class DomainSettings(BaseModel):
     part_max_records: int = Field(default=50_000, gt=0)
     resweep_hours: float | None = Field(default=None, ge=0, le=24 * 14)
     resweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    alert_email_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="this domain's dead-letter alert recipients, comma-separated; unset: "
+        "`MESH_ALERT_EMAIL_TO`",
+    )
+
+    @field_validator("alert_email_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: Any) -> Any:
+        return _recipients(value)
 
     @field_validator("schema_version")
     @classmethod
@@ -110,6 +121,18 @@ class DomainSettings(BaseModel):
         if self.client_secret is not None and self.client_secret_file is not None:
             raise ValueError("set only one of CLIENT_SECRET and CLIENT_SECRET_FILE")
         return self
+
+
+def _recipients(value: Any) -> Any:
+    """Comma-separated addresses → a tuple; each must look like an address."""
+    if isinstance(value, str):
+        value = tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, tuple | list):
+        for address in value:
+            if not isinstance(address, str) or not re.match(_EMAIL, address):
+                raise ValueError(f"{address!r} is not an email address")
+        return tuple(value)
+    return value
 
 
 class TelephonySettings(DomainSettings):
@@ -212,9 +235,64 @@ class Settings(BaseSettings):
         description="after an alert, no other for the same domain this long; "
         "unset: `MESH_ALERT_WINDOW_SECONDS`",
     )
+    alert_smtp_host: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="SMTP relay for dead-letter alert emails; unset: no email",
+    )
+    alert_smtp_port: int = Field(default=587, ge=1, le=65_535, description="the relay's port")
+    alert_smtp_starttls: bool = Field(
+        default=True, description="STARTTLS before anything else; required with a user"
+    )
+    alert_smtp_username: str | None = Field(
+        default=None, min_length=1, description="SMTP login; with `MESH_ALERT_SMTP_PASSWORD_FILE`"
+    )
+    alert_smtp_password_file: Path | None = Field(
+        default=None, description="the SMTP password, re-read at each send (rotation)"
+    )
+    alert_smtp_ca_file: Path | None = Field(
+        default=None, description="extra CA bundle for the relay's certificate (a private CA)"
+    )
+    alert_email_from: str | None = Field(
+        default=None, pattern=_EMAIL, description="sender of alert emails; required with a host"
+    )
+    alert_email_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="recipients, comma-separated, of domains without their own "
+        "`MESH_{DOMAIN}__ALERT_EMAIL_TO`",
+    )
     telephony: TelephonySettings | None = None
     quality: QualitySettings | None = None
     wfm: WfmSettings | None = None
+
+    @field_validator("alert_email_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: Any) -> Any:
+        return _recipients(value)
+
+    @field_validator("alert_smtp_password_file", "alert_smtp_ca_file")
+    @classmethod
+    def _readable_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"{str(path)!r} is not a readable file")
+        return path
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> Settings:
+        if self.alert_smtp_host is None:
+            return self
+        if self.alert_email_from is None:
+            raise ValueError("MESH_ALERT_EMAIL_FROM: required with MESH_ALERT_SMTP_HOST")
+        if (self.alert_smtp_username is None) != (self.alert_smtp_password_file is None):
+            raise ValueError(
+                "MESH_ALERT_SMTP_USERNAME: set it together with MESH_ALERT_SMTP_PASSWORD_FILE"
+            )
+        if self.alert_smtp_username is not None and not self.alert_smtp_starttls:
+            raise ValueError(
+                "MESH_ALERT_SMTP_STARTTLS: must stay true with a user; credentials are never "
+                "sent over an unencrypted connection"
+            )
+        return self
 
     @field_validator("domains", mode="before")
     @classmethod

@@ -9,11 +9,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.process import clean_env
+from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.windows import align_down
+from tests.fixtures.process import clean_env, process_env, run_once_process
+from tests.fixtures.simulator import TELEPHONY_CLIENT, telephony_config
+from tests.fixtures.smtp import Relay, smtp_relay
 
 pytestmark = pytest.mark.e2e
 
@@ -105,3 +111,53 @@ def test_the_guides_contract_file_is_accepted_as_it_is(tmp_path: Path) -> None:
     env = clean_env()
     result = _cli("contracts", "check", "--dir", str(tmp_path / "contracts"), env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+_NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
+
+
+@pytest.fixture
+def simulator_config() -> SimulatorConfig:
+    return telephony_config(lambda: _NOW, conversations_per_hour=400.0, rate_limit_per_minute=3000)
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[Relay]:
+    yield from smtp_relay(tmp_path)
+
+
+async def test_the_dead_letter_email_reaches_the_team(
+    simulator: RunningSimulator, relay: Relay, tmp_path: Path
+) -> None:
+    """`run --once` with the simulator's rejections above 5 %: the team's relay gets the email."""
+    password = tmp_path / "smtp-password"
+    password.write_text(relay.password, encoding="utf-8")
+    env = process_env(
+        api_url=simulator.base_url,
+        lake_url=f"file://{tmp_path / 'lake'}",
+        start=_NOW - timedelta(hours=1, minutes=7),
+        MESH_DOMAINS="telephony",
+        MESH_TELEPHONY__CLIENT_ID=TELEPHONY_CLIENT[0],
+        MESH_TELEPHONY__CLIENT_SECRET=TELEPHONY_CLIENT[1],
+        MESH_TELEPHONY__JOB_POLL_SECONDS="0.05",
+        MESH_TELEPHONY__ALERT_EMAIL_TO="telephony-team@example.com",
+        MESH_ALERT_MIN_RECORDS="10",
+        MESH_ALERT_SMTP_HOST=relay.host,
+        MESH_ALERT_SMTP_PORT=str(relay.port),
+        MESH_ALERT_SMTP_USERNAME=relay.user,
+        MESH_ALERT_SMTP_PASSWORD_FILE=str(password),
+        MESH_ALERT_SMTP_CA_FILE=str(relay.ca_file),
+        MESH_ALERT_EMAIL_FROM="mesh-producer@example.com",
+    )
+    code, output = await run_once_process(env, timeout_s=100)
+    assert code == 0, output
+    assert len(relay.messages) == 1, output
+    recipients, message = relay.messages[0]
+    assert recipients == ["telephony-team@example.com"]
+    assert message["Subject"].startswith("[mesh-producer] telephony: ")
+    body = message.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    text = body.decode()
+    assert "Top error rules:" in text
+    assert f"file://{tmp_path / 'lake'}" in text
+    assert relay.password not in output
