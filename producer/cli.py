@@ -24,14 +24,39 @@ from producer.errors import ConfigError
 __all__ = ["main"]
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+_DEFAULT_SIM_CLIENT = "telephony-client:telephony-secret"
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, when it has a meaningful one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        default = action.default
+        if (
+            text is None
+            or "default" in text
+            or default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser shows the defaults of its options in ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mesh-producer",
         description="Export contact-center domains as governed data products into a lake.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="run the producer (configured by MESH_* variables)")
     run.add_argument(
         "--once", action="store_true", help="land every closed, available window, then exit"
@@ -39,21 +64,33 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="the embedded default: simulator + file:// lake, all in one command"
     )
-    demo.add_argument("--lake", type=Path, default=Path("lake"), help="lake folder (./lake)")
+    demo.add_argument("--lake", type=Path, default=Path("lake"), help="lake folder")
     demo.add_argument("--hours", type=float, default=6.0, help="hours of history to export")
-    sim = commands.add_parser("simulate", help="serve the Genesys Cloud simulator")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8089)
+    sim = commands.add_parser(
+        "simulate",
+        help="serve the Genesys Cloud simulator",
+        description="Serve the Genesys Cloud simulator. Point the producer at it with "
+        "MESH_GENESYS_API_URL and MESH_GENESYS_LOGIN_URL set to its base URL "
+        "(http://HOST:PORT) and a --client's id and secret as MESH_{DOMAIN}__CLIENT_ID/_SECRET.",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sim.add_argument("--port", type=int, default=8089, help="port to listen on (0: any free)")
     sim.add_argument(
         "--client",
         action="append",
         default=[],
         metavar="ID:SECRET",
-        help="an OAuth client the simulator accepts (repeatable)",
+        help=f"an OAuth client the simulator accepts (repeatable; default: {_DEFAULT_SIM_CLIENT})",
     )
-    sim.add_argument("--rate-limit-per-minute", type=int, default=300)
-    sim.add_argument("--conversations-per-hour", type=float, default=240.0)
-    sim.add_argument("--token-lifetime-seconds", type=int, default=86399)
+    sim.add_argument(
+        "--rate-limit-per-minute", type=int, default=300, help="requests a token may make"
+    )
+    sim.add_argument(
+        "--conversations-per-hour", type=float, default=240.0, help="simulated traffic"
+    )
+    sim.add_argument(
+        "--token-lifetime-seconds", type=int, default=86399, help="lifetime of an access token"
+    )
     for register in _command_groups():
         register(commands)
     return parser
@@ -153,7 +190,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from producer.simulator import SimulatorConfig, serve_forever
 
     clients: dict[str, str] = {}
-    for item in args.client or ["telephony-client:telephony-secret"]:
+    for item in args.client or [_DEFAULT_SIM_CLIENT]:
         client_id, sep, secret = item.partition(":")
         if not sep or not client_id or not secret:
             raise ConfigError(f"--client: expected ID:SECRET, got {item!r}")

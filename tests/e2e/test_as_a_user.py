@@ -161,3 +161,20 @@ async def test_the_dead_letter_email_reaches_the_team(
     assert "Top error rules:" in text
     assert f"file://{tmp_path / 'lake'}" in text
     assert relay.password not in output
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (("simulate",), ["(default: 8089)", "(default: 127.0.0.1)", "telephony-client:"]),
+        (("demo",), ["(default: 6.0)", "(default: lake)"]),
+    ],
+)
+def test_help_shows_the_defaults(
+    tmp_path: Path, command: tuple[str, ...], shown: list[str]
+) -> None:
+    result = _cli(*command, "--help", env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for default in shown:
+        assert default in text, result.stdout
