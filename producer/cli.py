@@ -15,11 +15,15 @@ import ctypes
 import gc
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from producer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from producer.settings import Settings
+    from producer.worker import DomainReport
 
 __all__ = ["main"]
 
@@ -141,11 +145,30 @@ def _run(*, once: bool) -> int:
     configure_logging(settings.log_level, settings.log_format)
     _tune_collector()
     result = asyncio.run(daemon.run(settings, once=once))
+    if once:
+        _print_summary(settings, result.reports.values())
     for name, report in result.reports.items():
         if report.error is not None:
             error = report.error.removeprefix(f"{name}: ")  # the domain is named once
             print(f"mesh-producer: domain {name} failed: {error}", file=sys.stderr)
     return result.exit_code
+
+
+def _print_summary(settings: Settings, reports: Iterable[DomainReport]) -> None:
+    """``run --once``'s last words: for a person (console logs or a terminal), else one JSON
+    line. A summary that cannot be read from the lake is skipped: the exit code still says it."""
+    from producer.errors import StoreError
+    from producer.summary import render_json, render_text, run_summary
+
+    try:
+        summaries = asyncio.run(run_summary(settings, reports))
+    except (StoreError, ConfigError) as exc:
+        print(f"mesh-producer: no summary: {exc}", file=sys.stderr)
+        return
+    if settings.log_format == "console" or sys.stdout.isatty():
+        print(render_text(summaries), flush=True)
+    else:
+        print(render_json(summaries).decode(), flush=True)
 
 
 def _tune_collector() -> None:

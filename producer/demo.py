@@ -9,16 +9,20 @@ the same daemon, simulator and lake code as production and tests.
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import Iterable
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from producer import daemon
+from producer.lake.store import FileStore
 from producer.logs import configure_logging
+from producer.progress import Progress
 from producer.settings import (
     DOMAIN_NAMES,
     QualitySettings,
@@ -27,7 +31,7 @@ from producer.settings import (
     WfmSettings,
 )
 from producer.simulator import SimulatorConfig, serve
-from producer.worker import DomainReport
+from producer.summary import render_text, summarize
 
 __all__ = ["run_demo"]
 
@@ -39,7 +43,7 @@ _CLIENTS: dict[str, tuple[str, str]] = {
 
 async def run_demo(*, lake_dir: Path, hours: float) -> int:
     """Run the demo; returns the exit code (0 when every domain landed its windows)."""
-    configure_logging("WARNING", "console")
+    configure_logging("ERROR", "console")  # progress and the summary say what happened
     lake_dir = Path.cwd() / lake_dir if not lake_dir.is_absolute() else lake_dir
     # The simulator's per-token limit is raised so the demo takes seconds, not minutes; the
     # producer's own limiter still paces every request.
@@ -65,8 +69,34 @@ async def run_demo(*, lake_dir: Path, hours: float) -> int:
             f"exporting the last {hours:g} h (minus the source's availability lag)",
             flush=True,
         )
-        result = await daemon.run(settings, once=True, install_signal_handlers=False)
-    _print_table(result.reports.values(), settings, lake_dir)
+        registry = CollectorRegistry()
+        progress = Progress(
+            registry,
+            settings.domains,
+            window_seconds={
+                name: settings.window_seconds for name in settings.domains if name != "wfm"
+            },
+            now=time.time,
+        )
+        shown = asyncio.create_task(progress.run(), name="demo:progress")
+        try:
+            result = await daemon.run(
+                settings, once=True, registry=registry, install_signal_handlers=False
+            )
+        finally:
+            shown.cancel()
+            await asyncio.gather(shown, return_exceptions=True)
+    store = FileStore(lake_dir)
+    prefixes: dict[str, str] = {name: settings.domain(name).prefix for name in settings.domains}
+    summaries = await summarize(
+        result.reports.values(),
+        stores=dict.fromkeys(settings.domains, store),
+        prefixes=prefixes,
+        compression=settings.compression,
+    )
+    print()
+    print(render_text(summaries, next_steps=next_steps(lake_dir, prefixes["telephony"])))
+    sys.stdout.flush()
     return result.exit_code
 
 
@@ -75,23 +105,19 @@ def _client(domain: str) -> dict[str, Any]:
     return {"client_id": client_id, "client_secret": SecretStr(secret)}
 
 
-def _print_table(reports: Iterable[DomainReport], settings: Settings, lake_dir: Path) -> None:
-    rows = [("domain", "windows", "fetched", "landed", "dead-lettered", "objects", "data under")]
-    for report in reports:
-        prefix = settings.domain(report.domain).prefix
-        rows.append(
-            (
-                report.domain,
-                str(report.windows),
-                str(report.counts.fetched),
-                str(report.counts.landed),
-                str(report.counts.dead_lettered),
-                str(report.data_parts + report.dlq_parts),
-                str(lake_dir / prefix)
-                + ("" if report.error is None else f"  ERROR {report.error}"),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    sys.stdout.flush()
+def next_steps(lake_dir: Path, telephony_prefix: str) -> list[str]:
+    """What to try on the demo lake, each runnable as printed."""
+    lake_url = f"file://{lake_dir}"
+    glob = f"{lake_dir}/{telephony_prefix}/v1/*/*/*.ndjson.gz"
+    query = (
+        "SELECT data.channel_type, count(*) AS records "  # noqa: S608 -- printed for a person
+        f"FROM read_ndjson_auto('{glob}') GROUP BY 1 ORDER BY 1"
+    )
+    return [
+        f'query it with DuckDB:  duckdb -c "{query}"',
+        f"recount the lake:      MESH_LAKE_URL={lake_url} mesh-producer lake audit "
+        "--domain telephony",
+        f"see what replay would land once a fix is published:  MESH_LAKE_URL={lake_url} "
+        "mesh-producer dlq replay --domain telephony --dry-run",
+        "run it again: an up-to-date lake says so, and lands only what is new",
+    ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Coroutine
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -49,6 +49,7 @@ __all__ = ["DomainReport", "DomainWorker", "OlderMajor", "WindowAbandonedError",
 _log = structlog.get_logger("producer.worker")
 _T = TypeVar("_T")
 _IDLE_POLL_S = 60.0
+_REPORT_RECENT = 16
 
 
 class WindowAbandonedError(ProducerError):
@@ -74,11 +75,18 @@ class WindowResult:
     duplicates: int
     data_parts: int
     dlq_parts: int
+    rules: Counter[str] = field(default_factory=Counter)
+    unchanged: bool = False
 
 
 @dataclass(slots=True)
 class DomainReport:
-    """A domain's summary for ``run --once`` and the demo's table."""
+    """A domain's summary for ``run --once`` and the demo's table.
+
+    ``rules`` counts the dead letters of this run by error rule; ``recent`` holds the last
+    windows landed in this run (where the summary finds an example of each rule); ``unchanged``
+    counts windows exported again with identical content (not in ``windows`` or ``counts``).
+    """
 
     domain: str
     windows: int = 0
@@ -86,8 +94,24 @@ class DomainReport:
     data_parts: int = 0
     dlq_parts: int = 0
     watermark: datetime | None = None
+    unchanged: int = 0
     error: str | None = None
     config_error: bool = False
+    rules: Counter[str] = field(default_factory=Counter)
+    recent: deque[Window] = field(default_factory=lambda: deque(maxlen=_REPORT_RECENT))
+
+    def add(self, result: WindowResult, watermark: datetime) -> None:
+        """Count one window of this run (an unchanged re-export landed nothing new)."""
+        self.watermark = watermark
+        if result.unchanged:
+            self.unchanged += 1
+            return
+        self.windows += 1
+        self.counts = self.counts + result.counts
+        self.data_parts += result.data_parts
+        self.dlq_parts += result.dlq_parts
+        self.rules.update(result.rules)
+        self.recent.append(result.window)
 
 
 class DomainWorker:
@@ -182,11 +206,7 @@ class DomainWorker:
                         self.run_window(window), f"window {window.label}", stopping, grace_s
                     )
                     self._planner.completed(window, now=self._clock.now())
-                    report.windows += 1
-                    report.counts = report.counts + result.counts
-                    report.data_parts += result.data_parts
-                    report.dlq_parts += result.dlq_parts
-                    report.watermark = self._watermark
+                    report.add(result, self._watermark)
             except (CheckpointConflictError, WindowAbandonedError):
                 raise
             except ProducerError as exc:
@@ -326,6 +346,8 @@ class DomainWorker:
             routes[Route.DUPLICATE],
             written.data_parts,
             written.dlq_parts,
+            tally.rules if not unchanged else Counter(),
+            unchanged,
         )
 
     def _next_watermark(self, window: Window) -> datetime:

@@ -6,6 +6,9 @@ failed domain is named once; the guide's own contract file is accepted as it is.
 
 from __future__ import annotations
 
+import os
+import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from producer.simulator import RunningSimulator, SimulatorConfig
@@ -178,3 +182,90 @@ def test_help_shows_the_defaults(
     text = " ".join(result.stdout.split())
     for default in shown:
         assert default in text, result.stdout
+
+
+_SUMMARY = re.compile(
+    r"^(?P<domain>\w+): (?P<windows>\d+) windows? landed, fetched (?P<fetched>\d+) = "
+    r"landed (?P<landed>\d+) \+ dead-lettered (?P<dead>\d+) \(watermark "
+)
+
+
+def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Path) -> None:
+    """Not a terminal: plain progress lines, then per domain the balance, the top rules with an
+    example, the folders; the printed DuckDB query and audit command work as printed; a second
+    run says the lake is up to date."""
+    env = clean_env()
+    first = _cli("demo", "--hours", "1", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    lines = first.stdout.splitlines()
+    assert any(re.match(r"^telephony: \d+/\d+ windows, \d+ fetched = ", line) for line in lines)
+    balances = {m["domain"]: m for line in lines if (m := _SUMMARY.match(line))}
+    assert set(balances) == {"telephony", "quality", "wfm"}, first.stdout
+    for found in balances.values():
+        assert int(found["fetched"]) == int(found["landed"]) + int(found["dead"])
+        assert int(found["windows"]) > 0
+    rules = [line for line in lines if line.startswith("    rejected by ")]
+    assert rules, first.stdout
+    assert all(" e.g. $" in line for line in rules), rules
+    lake = tmp_path / "lake"
+    assert f"    data:         file://{lake}/telephony-cdr-export/v1/" in lines
+    assert f"    dead letters: file://{lake}/telephony-cdr-export/failed-records/" in lines
+
+    query = next(line for line in lines if "duckdb -c" in line).split('duckdb -c "', 1)[1][:-1]
+    relation = duckdb.sql(query)
+    assert relation is not None
+    rows = relation.fetchall()
+    assert {channel for channel, _ in rows} <= {"voice", "chat"}
+    assert sum(count for _, count in rows) == int(balances["telephony"]["landed"])
+
+    audit_line = next(line for line in lines if "lake audit" in line)
+    assignment, command = audit_line.split("MESH_LAKE_URL=", 1)[1].split(" ", 1)
+    audit = subprocess.run(
+        [sys.executable, "-m", "producer", *command.split()[1:]],
+        env={**env, "MESH_LAKE_URL": assignment},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+    second = _cli("demo", "--hours", "1", env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    for domain in ("telephony", "quality", "wfm"):
+        assert any(
+            line.startswith(f"{domain}: up to date (watermark ")
+            for line in second.stdout.splitlines()
+        ), second.stdout
+
+
+def test_on_a_terminal_the_demo_redraws_its_progress_in_place(tmp_path: Path) -> None:
+    """Under a pseudo-terminal the progress is a set of bars redrawn with ANSI cursor moves."""
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "producer", "demo", "--hours", "1"],
+            env=clean_env(),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=follower,
+        )
+        os.close(follower)
+        output = bytearray()
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the demo is done
+                break
+            if not chunk:
+                break
+            output.extend(chunk)
+        assert process.wait(timeout=120) == 0, output.decode(errors="replace")
+    finally:
+        os.close(leader)
+    text = output.decode(errors="replace")
+    assert "\x1b[2K[" in text
+    assert re.search(r"\x1b\[3F", text), "the three domain lines are redrawn in place"
+    assert "####################] telephony: " in text, "the bar fills when a domain is done"
