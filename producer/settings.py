@@ -31,6 +31,7 @@ __all__ = [
     "WfmSettings",
     "default_contracts_dir",
     "default_prefix",
+    "lake_prefix",
     "load_settings",
 ]
 
@@ -41,6 +42,36 @@ SCHEMA_VERSIONS_PATTERN = r"^\d+\.\d+( *, *\d+\.\d+)?$"
 """``MAJOR.MINOR``, or two of them during a major migration (``1.0,2.0``)."""
 _VERSION_RE = re.compile(SCHEMA_VERSIONS_PATTERN)
 _EMAIL = r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$"
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PREFIX_MAX = 512  # S3 keys end at 1024 bytes; the layout below a prefix needs about 100
+_ADMIN_TOKEN_MIN = 16
+_TOKEN_RE = re.compile(r"^[!-~]+$")  # visible ASCII: what any client sends as a header value
+
+
+def lake_prefix(value: str) -> str:
+    """``value`` as a key prefix of the lake (a domain's prefix, the root of an ``s3://`` lake).
+
+    The one rule every reader of these variables applies, so a prefix that S3 or the
+    ``file://`` store would refuse (or read differently) stops at configuration, not mid-run:
+    segments of letters, digits, ``.``, ``_`` and ``-``, each starting with a letter or digit
+    (no empty, ``.``, ``..`` or hidden segment), no leading ``/``; a trailing ``/`` is dropped.
+    Raises ``ValueError`` saying what is wrong.
+    """
+    if value.startswith("/"):
+        raise ValueError(f"{value!r} must not start with '/'")
+    cleaned = value.rstrip("/")
+    if not cleaned:
+        raise ValueError("must not be empty")
+    if len(cleaned) > _PREFIX_MAX:
+        raise ValueError(f"must be at most {_PREFIX_MAX} characters")
+    for segment in cleaned.split("/"):
+        if not _SEGMENT_RE.match(segment):
+            raise ValueError(
+                f"segment {segment!r} of {value!r}: each '/'-separated segment is letters, "
+                "digits, '.', '_' or '-' starting with a letter or digit "
+                "(no empty, '.', '..' or hidden segment)"
+            )
+    return cleaned
 
 
 def default_contracts_dir() -> Path:
@@ -69,7 +100,7 @@ class DomainSettings(BaseModel):
     client_secret_file: Path | None = None
     rate_limit_per_minute: int = Field(default=240, gt=0, le=100_000)
     priority: Priority = "normal"
-    prefix: str = Field(default="", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    prefix: str = ""
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
     schema_version: str | None = None
@@ -102,10 +133,7 @@ class DomainSettings(BaseModel):
     @field_validator("prefix")
     @classmethod
     def _prefix_shape(cls, value: str) -> str:
-        value = value.strip("/")
-        if ".." in value.split("/"):
-            raise ValueError("must not contain '..'")
-        return value
+        return lake_prefix(value)
 
     @field_validator("client_secret_file")
     @classmethod
@@ -139,14 +167,14 @@ class TelephonySettings(DomainSettings):
     """Telephony defaults: high priority, ``telephony-cdr-export``."""
 
     priority: Priority = "high"
-    prefix: str = Field(default="telephony-cdr-export", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    prefix: str = "telephony-cdr-export"
 
 
 class QualitySettings(DomainSettings):
     """Quality defaults: normal priority, ``qms-scores-export``; windows by changed date."""
 
     priority: Priority = "normal"
-    prefix: str = Field(default="qms-scores-export", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    prefix: str = "qms-scores-export"
     page_size: int = Field(default=100, gt=0, le=10_000)
     settle_seconds: float = Field(default=120.0, ge=0)
 
@@ -155,7 +183,7 @@ class WfmSettings(DomainSettings):
     """WFM defaults: low priority, ``wfm-schedules-export``; weekly snapshots."""
 
     priority: Priority = "low"
-    prefix: str = Field(default="wfm-schedules-export", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    prefix: str = "wfm-schedules-export"
     business_units: Annotated[tuple[str, ...], NoDecode] = ()
     snapshot_seconds: float = Field(default=3600.0, gt=0)
     horizon_weeks: int = Field(default=2, ge=0, le=26)
@@ -185,7 +213,8 @@ class LakeLocation:
             bucket, _, root = rest.partition("/")
             if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket):
                 raise ValueError(f"{bucket!r} is not a valid S3 bucket name")
-            return cls("s3", bucket, root.strip("/"), None)
+            root = root.lstrip("/")  # s3://bucket//root: the double slash is not a segment
+            return cls("s3", bucket, lake_prefix(root) if root else "", None)
         if url.startswith("file://"):
             raw = url[len("file://") :]
             if not raw:
@@ -327,6 +356,19 @@ class Settings(BaseSettings):
                     f"{value.strip()!r} is not an ISO 8601 time; expected e.g. "
                     "2026-12-01T00:00:00Z or 2026-12-01"
                 ) from None
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_strength(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (
+            len(value.get_secret_value()) < _ADMIN_TOKEN_MIN
+            or not _TOKEN_RE.match(value.get_secret_value())
+        ):
+            raise ValueError(
+                f"must be at least {_ADMIN_TOKEN_MIN} visible ASCII characters without spaces, "
+                "e.g. from `openssl rand -hex 24`"
+            )
         return value
 
     @field_validator("start_at")

@@ -33,7 +33,8 @@ _MEANINGS: dict[str, str] = {
     "derive from it",
     "genesys_login_url": "explicit OAuth base URL, overrides the region (e.g. the simulator's)",
     "genesys_api_url": "explicit API base URL, overrides the region",
-    "lake_url": "the lake: `s3://bucket[/prefix]` or `file:///path`",
+    "lake_url": "the lake: `s3://bucket[/prefix]` (prefix by the rule of `PREFIX` below) or "
+    "`file:///path`",
     "start_at": "where a domain without checkpoint starts (aligned down to a window); "
     "unset: 24 h before the start",
     "window_seconds": "window length; must divide a day (86400) evenly",
@@ -50,7 +51,8 @@ _MEANINGS: dict[str, str] = {
     "max_retry_after_seconds": "a 429 asking for a longer wait is a quota error, not a pause",
     "resweep_hours": "trailing hours re-pulled for late data",
     "org_rate_limit_per_minute": "request budget shared by all domains, served by priority",
-    "admin_token": "bearer token of the runtime quota endpoint; unset: the endpoint is off",
+    "admin_token": "bearer token of the runtime quota endpoint, at least 16 visible ASCII "
+    "characters; unset: the endpoint is off",
     "alert_webhook_url": "Slack-compatible webhook for dead-letter alerts; unset: none sent",
     "alert_threshold_ratio": "dead-lettered / fetched ratio of a domain that raises an alert",
     "alert_min_records": "records fetched in the alert period before the ratio is judged",
@@ -62,7 +64,8 @@ _MEANINGS: dict[str, str] = {
     "rate_limit_per_minute": "the domain app's own request quota (the platform allows 300/min "
     "per token)",
     "priority": "sent as `x-priority`; served first when a shared budget is short",
-    "prefix": "the domain's output port: key prefix in the lake",
+    "prefix": "the domain's output port: key prefix in the lake; `/`-separated segments of "
+    "letters, digits, `.`, `_`, `-`, each starting with a letter or digit",
     "bucket": "bucket of the output port; unset: the lake's bucket",
     "token_refresh_margin_seconds": "renew the token this long before expiry (capped for "
     "short-lived tokens)",

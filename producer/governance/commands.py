@@ -1,14 +1,18 @@
 """Governance on the command line: ``mesh-producer policies render | lint``.
 
 ``render`` writes one IAM policy per consumer group and per domain producer, and the IdP table,
-from ``consumers.yaml`` and the ``MESH_*`` lake variables. ``lint`` checks rendered or hand-written
-policies and prints one line per finding. Exit codes: 0 clean, 1 findings, 2 bad input
-(``ConfigError``, raised to ``producer.cli``). Holds no policy logic of its own.
+from ``consumers.yaml`` and the ``MESH_*`` lake variables, but only when lint finds nothing in
+them: an unapproved cross-domain read or a third party reading an internal domain prints lint's
+lines, writes nothing and exits 1 (``_reviewed`` is the one gate of both commands). ``lint``
+checks rendered or hand-written policies and prints one line per finding. Exit codes: 0 clean,
+1 findings, 2 bad input (``ConfigError``, raised to ``producer.cli``). Holds no policy logic of
+its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +24,10 @@ from producer.governance.files import (
     read_policy,
     write_files,
 )
-from producer.governance.lint import Finding, Principal, lint_policy
-from producer.governance.ports import read_layout
-from producer.governance.render import render
+from producer.governance.lint import Finding, Principal, lint_policy, lint_rendered
+from producer.governance.model import GovernanceConfig
+from producer.governance.ports import LakeLayout, read_layout
+from producer.governance.render import Rendered, render
 
 __all__ = ["add_parser"]
 
@@ -34,6 +39,7 @@ def add_parser(subparsers: Any) -> None:
     )
     commands = policies.add_subparsers(dest="policies_command", required=True)
     config_help = "governance file (default: the project's config/governance/consumers.yaml)"
+    as_of_help = "judge approval expiry on this day (default: today)"
 
     make = commands.add_parser(
         "render", help="write IAM policies and the IdP scope table from the governance file"
@@ -42,6 +48,7 @@ def add_parser(subparsers: Any) -> None:
     make.add_argument(
         "--out", type=Path, default=Path("policies"), help="output folder (./policies)"
     )
+    make.add_argument("--as-of", metavar="YYYY-MM-DD", help=as_of_help)
     make.set_defaults(func=_render)
 
     check = commands.add_parser(
@@ -61,15 +68,32 @@ def add_parser(subparsers: Any) -> None:
         metavar="consumer:GROUP|producer:DOMAIN",
         help="whose policy a single file is (default: from its name)",
     )
-    check.add_argument(
-        "--as-of", metavar="YYYY-MM-DD", help="judge approval expiry on this day (default: today)"
-    )
+    check.add_argument("--as-of", metavar="YYYY-MM-DD", help=as_of_help)
     check.set_defaults(func=_lint)
+
+
+def _reviewed(
+    config: GovernanceConfig, layout: LakeLayout, today: date
+) -> tuple[Rendered, list[str]]:
+    """What ``render`` would write, and lint's finding lines on it: render writes only when
+    there are none, lint without paths prints them. The one gate of both commands."""
+    rendered = render(config, layout)
+    return rendered, lint_rendered(rendered.policies, config, layout, today)
 
 
 def _render(args: argparse.Namespace) -> int:
     config = load_governance(args.config)
-    rendered = render(config, read_layout())
+    rendered, refusals = _reviewed(config, read_layout(), _day(args.as_of))
+    if refusals:
+        for line in refusals:
+            print(line)
+        print(
+            f"mesh-producer: policies render: {len(refusals)} finding"
+            f"{'' if len(refusals) == 1 else 's'}, nothing written; "
+            f"approve the access in {args.config} or narrow the grants (docs/governance.md)",
+            file=sys.stderr,
+        )
+        return 1
     for path in write_files(args.out, rendered.files()):
         print(path)
     return 0
@@ -79,23 +103,20 @@ def _lint(args: argparse.Namespace) -> int:
     config = load_governance(args.config)
     layout = read_layout()
     today = _day(args.as_of)
-    targets: list[tuple[str, Principal, Any]] = []
     if not args.paths:
-        rendered = render(config, layout)
-        for name, document in rendered.policies.items():
-            principal = Principal.from_file_name(name)
-            if principal is not None:
-                targets.append((name, principal, document))
+        rendered, lines = _reviewed(config, layout, today)
+        count = len(rendered.policies)
     else:
         targets = _targets(args.paths, args.principal)
-    lines: list[str] = []
-    for source, principal, document in targets:
-        findings: list[Finding] = lint_policy(document, principal, config, layout, today)
-        lines.extend(finding.line(source) for finding in findings)
+        lines = []
+        for source, principal, document in targets:
+            findings: list[Finding] = lint_policy(document, principal, config, layout, today)
+            lines.extend(finding.line(source) for finding in findings)
+        count = len(targets)
     for line in lines:
         print(line)
     if not lines:
-        print(f"ok: {len(targets)} policies, no findings")
+        print(f"ok: {count} policies, no findings")
     return 1 if lines else 0
 
 

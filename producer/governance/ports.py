@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from producer.errors import ConfigError
 from producer.lake.keys import DLQ_DIR
-from producer.settings import DOMAIN_NAMES, DomainSettings, LakeLocation, Settings
+from producer.settings import DOMAIN_NAMES, DomainSettings, LakeLocation, Settings, lake_prefix
 
 __all__ = ["DomainPort", "LakeLayout", "build_layout", "read_layout"]
 
@@ -91,9 +91,10 @@ def build_layout(lake_url: str, outputs: Mapping[str, tuple[str, str | None]]) -
         raise ConfigError("MESH_LAKE_URL: access policies need an s3:// lake, not file://")
     ports: dict[str, DomainPort] = {}
     for domain, (given_prefix, given_bucket) in outputs.items():
-        prefix = _validated(domain, "prefix", given_prefix).strip("/")
-        if ".." in prefix.split("/"):
-            raise ConfigError(f"MESH_{domain.upper()}__PREFIX: must not contain '..'")
+        try:
+            prefix = lake_prefix(given_prefix)
+        except ValueError as exc:
+            raise ConfigError(f"MESH_{domain.upper()}__PREFIX: {exc}") from None
         bucket = location.bucket
         if given_bucket is not None:
             bucket = _validated(domain, "bucket", given_bucket)
@@ -141,7 +142,7 @@ def read_layout() -> LakeLayout:
     for domain in DOMAIN_NAMES:
         given: _OutputEnv = getattr(env, domain)
         default = _settings_class(domain).model_fields["prefix"].default
-        outputs[domain] = (given.prefix or default, given.bucket)
+        outputs[domain] = (default if given.prefix is None else given.prefix, given.bucket)
     return build_layout(env.lake_url, outputs)
 
 

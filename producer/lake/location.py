@@ -26,6 +26,7 @@ from producer.settings import (
     TelephonySettings,
     WfmSettings,
     default_contracts_dir,
+    lake_prefix,
 )
 
 __all__ = ["OutputPort", "PortSettings", "load_output_port"]
@@ -42,7 +43,7 @@ class _Port(BaseModel):
 
     model_config = {"extra": "ignore", "frozen": True}
 
-    prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    prefix: str | None = None
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     schema_version: str | None = Field(default=None, pattern=SCHEMA_VERSIONS_PATTERN)
     part_max_records: int | None = Field(default=None, gt=0)
@@ -50,12 +51,7 @@ class _Port(BaseModel):
     @field_validator("prefix")
     @classmethod
     def _prefix_shape(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip("/")
-        if ".." in value.split("/"):
-            raise ValueError("must not contain '..'")
-        return value
+        return None if value is None else lake_prefix(value)
 
 
 class PortSettings(BaseSettings):
@@ -117,7 +113,7 @@ def load_output_port(domain: str) -> OutputPort:
     """``domain``'s output port from the environment, or a one-line ``ConfigError``.
 
     Unknown domains and bad values are named by their variable, e.g.
-    ``MESH_TELEPHONY__PREFIX: String should match pattern ...``.
+    ``MESH_TELEPHONY__PREFIX: segment '.' of 'a/./b': ...``.
     """
     if domain not in DOMAIN_NAMES:
         raise ConfigError(f"--domain: {domain!r} is not one of {', '.join(DOMAIN_NAMES)}")

@@ -24,6 +24,7 @@ from producer.lake.s3 import S3_READ_TIMEOUT_S, S3Store, open_s3_store
 from producer.settings import LakeLocation
 
 __all__ = [
+    "OBJECT_MODE",
     "ORPHAN_TEMP_AGE_S",
     "FileStore",
     "ObjectStore",
@@ -36,6 +37,8 @@ __all__ = [
 # A temp file this old is an orphan of a killed writer (a live put renames its temp within
 # seconds, even for a 50 000-line part), so the next put of the same key removes it.
 ORPHAN_TEMP_AGE_S = 600.0
+OBJECT_MODE = 0o640
+"""Mode of a new object, less the umask: lake objects hold raw source data, never world-readable."""
 
 
 class FileStore:
@@ -46,8 +49,9 @@ class FileStore:
     and the next put in that directory removes once older than ``ORPHAN_TEMP_AGE_S``.
     If-None-Match is an exclusive create (``os.link``); If-Match, plain puts and deletes of an
     existing key lock it with ``flock`` and re-check the inode, so conditional writes are safe
-    across processes on one host. ETags are quoted MD5 hex, as on S3. Object metadata is not
-    kept. Blocking I/O runs in worker threads; a cancelled call still finishes its atomic step.
+    across processes on one host. Objects are created ``OBJECT_MODE`` (0640) less the umask.
+    ETags are quoted MD5 hex, as on S3. Object metadata is not kept. Blocking I/O runs in worker
+    threads; a cancelled call still finishes its atomic step.
     """
 
     def __init__(self, root: Path) -> None:
@@ -193,7 +197,8 @@ def _sweep_orphans(directory: Path) -> None:
 def _write_temp(path: Path, data: bytes) -> Path:
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with open(temp, "xb") as handle:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, OBJECT_MODE)
+        with open(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

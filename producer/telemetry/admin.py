@@ -2,21 +2,28 @@
 
 ``GET /admin/quotas`` lists every running domain's configured and effective quota and priority;
 ``PUT /admin/quotas/{domain}`` with ``{"per_minute": 120, "priority": "low"}`` (either key) changes
-them at once. Routes exist only when ``MESH_ADMIN_TOKEN`` is set, and every request must carry it
-as ``Authorization: Bearer ...`` (compared in constant time). Never echoes the token.
+them at once. ``per_minute`` runs from 1 to 100 000 requests a minute, like
+``MESH_{DOMAIN}__RATE_LIMIT_PER_MINUTE``; anything else (less than one, NaN, an infinity, not a
+number) is a 400 naming the field. Routes exist only when ``MESH_ADMIN_TOKEN`` is set, and every
+request must carry it as ``Authorization: Bearer ...`` (compared in constant time; a header that
+is not UTF-8 is a mismatch like any other, 401). Never echoes the token.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
 
-__all__ = ["QuotaControl", "add_admin_routes"]
+__all__ = ["MAX_PER_MINUTE", "MIN_PER_MINUTE", "QuotaControl", "add_admin_routes"]
 
 _PRIORITIES = ("high", "normal", "low")
+MIN_PER_MINUTE = 1
+"""The smallest quota: below one request a minute a domain's next window would never start."""
+MAX_PER_MINUTE = 100_000
 
 
 class QuotaControl(Protocol):
@@ -40,7 +47,9 @@ def add_admin_routes(
     expected = f"Bearer {token}".encode()
 
     def authorised(request: web.Request) -> bool:
-        given = request.headers.get("Authorization", "").encode()
+        # aiohttp decodes header bytes that are not UTF-8 as lone surrogates; re-encoding them
+        # the same way gives back the bytes sent, which simply do not match.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         return hmac.compare_digest(given, expected)
 
     def refuse() -> web.Response:
@@ -84,15 +93,21 @@ def add_admin_routes(
 def _check(body: Any) -> str | None:
     """Why ``body`` is not a valid change, or None."""
     if not isinstance(body, dict) or not body or set(body) - {"per_minute", "priority"}:
-        return 'expected {"per_minute": number > 0} and/or {"priority": "high|normal|low"}'
-    per_minute = body.get("per_minute")
-    if per_minute is not None and (
-        isinstance(per_minute, bool)
-        or not isinstance(per_minute, int | float)
-        or not 0 < per_minute <= 100_000
-    ):
-        return "per_minute must be a number in (0, 100000]"
-    priority = body.get("priority")
-    if priority is not None and priority not in _PRIORITIES:
+        return (
+            f'expected {{"per_minute": number >= {MIN_PER_MINUTE}}} and/or '
+            '{"priority": "high|normal|low"}'
+        )
+    if "per_minute" in body:
+        per_minute = body["per_minute"]
+        if (
+            isinstance(per_minute, bool)
+            or not isinstance(per_minute, int | float)
+            or not MIN_PER_MINUTE <= per_minute <= MAX_PER_MINUTE  # False for NaN too
+        ):
+            return (
+                f"per_minute must be a number from {MIN_PER_MINUTE} to {MAX_PER_MINUTE} "
+                f"(requests a minute), got {json.dumps(per_minute)}"
+            )
+    if "priority" in body and body["priority"] not in _PRIORITIES:
         return "priority must be one of high, normal, low"
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,66 @@ async def test_rejects_bad_changes(admin: str, body: Any) -> None:
     status, answer = await _call("PUT", f"{admin}/admin/quotas/telephony", _ADMIN, body)
     assert status == 400
     assert answer["error"]
+
+
+@pytest.mark.parametrize(
+    "per_minute",
+    [1e-9, 0.5, -5, float("nan"), float("inf"), float("-inf"), None, True, "60", [60], 100_001],
+)
+async def test_rejects_a_quota_that_would_freeze_or_break_the_domain(
+    admin: str, per_minute: Any
+) -> None:
+    """Below one request a minute, NaN, infinities, negatives and non-numbers: 400 naming
+    per_minute (JSON NaN and Infinity are what Python's encoder sends), and nothing changes."""
+    status, answer = await _call(
+        "PUT", f"{admin}/admin/quotas/telephony", _ADMIN, {"per_minute": per_minute}
+    )
+    assert status == 400
+    assert "per_minute" in answer["error"]
+    status, body = await _call("GET", f"{admin}/admin/quotas", _ADMIN)
+    assert body["telephony"]["per_minute"] == 240
+
+
+async def test_one_request_a_minute_is_the_smallest_quota(admin: str) -> None:
+    """The minimum itself is accepted."""
+    status, body = await _call("PUT", f"{admin}/admin/quotas/telephony", _ADMIN, {"per_minute": 1})
+    assert status == 200
+    assert body["telephony"]["per_minute"] == 1
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [b"Bearer \xff\xfe-not-utf-8", "Bearer caf\u00e9".encode("latin-1"), b"\xc3\x28"],
+)
+async def test_non_utf8_authorization_is_refused_not_an_error(
+    admin: str, authorization: bytes
+) -> None:
+    """Raw bytes that are not UTF-8 in Authorization (sent as they are over a real socket, which
+    aiohttp's client would not do): 401 with the usual JSON body, never a 500 and a traceback."""
+    status, body = await _raw_get(admin, "/admin/quotas", authorization)
+    assert status == 401
+    assert json.loads(body) == {"error": "unauthorized"}
+
+
+async def _raw_get(base: str, path: str, authorization: bytes) -> tuple[int, bytes]:
+    """GET ``path`` with ``authorization`` as the header's raw bytes; the status and the body."""
+    host, _, port = base.removeprefix("http://").partition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n".encode()
+            + b"Authorization: "
+            + authorization
+            + b"\r\n\r\n"
+        )
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, body
 
 
 async def test_unknown_domain_is_404(admin: str) -> None:

@@ -6,6 +6,8 @@ Every test taking ``store`` runs against both backends (the fixture is parametri
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import sys
 import textwrap
 from pathlib import Path
@@ -197,6 +199,25 @@ class TestFileStore:
         for key in ["../outside.json", "a//b", "/abs", "a/./b", ".tmp"]:
             with pytest.raises(ValueError, match="segment"):
                 await store.put(key, b"x")
+
+    @pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o640), (0o077, 0o600)])
+    async def test_objects_are_not_world_readable(
+        self, tmp_path: Path, umask: int, expected: int
+    ) -> None:
+        """Lake objects hold raw source data: created 0640 less the umask, never world-readable
+        (a plain put, a create-only put and an If-Match replace alike)."""
+        store = FileStore(tmp_path)
+        previous = os.umask(umask)
+        try:
+            await store.put("p/plain.json", b"{}")
+            await store.put("p/created.json", b"{}", if_none_match=True)
+            etag = await store.put("p/replaced.json", b"{}")
+            await store.put("p/replaced.json", b"[]", if_match=etag)
+        finally:
+            os.umask(previous)
+        for name in ("plain.json", "created.json", "replaced.json"):
+            mode = stat.S_IMODE((tmp_path / "p" / name).stat().st_mode)
+            assert mode == expected, (name, oct(mode))
 
     async def test_os_errors_become_store_errors_naming_the_key(self, tmp_path: Path) -> None:
         """An I/O failure is a StoreError naming the key (here: a file where a folder must be)."""

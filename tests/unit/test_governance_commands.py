@@ -25,7 +25,7 @@ def test_render_writes_policies_that_lint_clean(
 ) -> None:
     """render writes a policy per group and producer plus the IdP table; lint on them exits 0."""
     out = tmp_path / "policies"
-    assert main(["policies", "render", "--out", str(out)]) == 0
+    assert main(["policies", "render", "--out", str(out), "--as-of", "2027-01-15"]) == 0
     written = capsys.readouterr().out.split()
     names = sorted(path.name for path in out.iterdir())
     assert sorted(Path(path).name for path in written) == names
@@ -130,3 +130,78 @@ def test_a_file_lake_cannot_have_iam_policies(
     assert main(["policies", "render", "--out", str(tmp_path / "out")]) == 2
     assert "MESH_LAKE_URL: access policies need an s3:// lake" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+_UNAPPROVED = """\
+version: 1
+internal_domains: [wfm]
+consumers:
+  analytics-engineering:
+    idp_scope: scope:read_telephony_data
+    reads: [{domain: telephony, majors: [1]}]
+  roster-vendor:
+    idp_scope: scope:vendor_read_schedules
+    third_party: true
+    reads: [{domain: wfm, majors: [1]}]
+  workforce-insights:
+    idp_scope: scope:read_insights
+    reads:
+      - {domain: telephony, majors: [1]}
+      - {domain: quality, majors: [1]}
+"""
+
+
+@pytest.mark.usefixtures("s3_lake")
+def test_render_refuses_unapproved_access_with_the_findings_of_lint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A group reading two domains without an approval and a third party reading an internal
+    domain: render writes nothing, prints exactly lint's findings and exits 1."""
+    config = tmp_path / "consumers.yaml"
+    config.write_text(_UNAPPROVED)
+    out = tmp_path / "policies"
+    code = main(["policies", "render", "--config", str(config), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert not out.exists()
+    assert main(["policies", "lint", "--config", str(config)]) == 1
+    linted = capsys.readouterr().out.splitlines()
+    assert captured.out.splitlines() == linted
+    assert [line.split(": ")[:2] for line in linted] == [
+        ["consumer-roster-vendor.json", "third-party-internal"],
+        ["consumer-workforce-insights.json", "cross-domain-read"],
+    ]
+    err = captured.err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("mesh-producer: policies render: 2 findings, nothing written")
+
+
+@pytest.mark.usefixtures("s3_lake")
+def test_render_writes_once_the_approval_is_in_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The approval lint asks for, and no internal domain for the vendor: render writes; after
+    the approval's last day it refuses again, naming the lapsed approval like lint."""
+    config = tmp_path / "consumers.yaml"
+    config.write_text(
+        _UNAPPROVED.replace("internal_domains: [wfm]", "internal_domains: [quality]")
+        + """\
+    approvals:
+      - domains: [telephony, quality]
+        use_case: handle time against scores
+        approved_by: data-governance-council (GOV-150)
+        reason: Coaching asks whether long calls score lower.
+        expires: 2027-03-31
+"""
+    )
+    out = tmp_path / "policies"
+    args = ["policies", "render", "--config", str(config), "--out", str(out)]
+    assert main([*args, "--as-of", "2027-03-31"]) == 0
+    assert (out / "consumer-workforce-insights.json").is_file()
+    capsys.readouterr()
+    assert main([*args, "--as-of", "2027-04-01"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "consumer-workforce-insights.json: cross-domain-read: policy: workforce-insights reads "
+        "quality, telephony together without an approval "
+        "(approval 'handle time against scores' expired 2027-03-31)"
+    ]

@@ -255,8 +255,9 @@ class TestLayoutFromEnvironment:
             ("MESH_LAKE_URL", "file:///var/lake", "MESH_LAKE_URL: access policies need an s3://"),
             ("MESH_LAKE_URL", "s3://Bad_Bucket", "MESH_LAKE_URL: 'Bad_Bucket' is not a valid"),
             ("MESH_WFM__BUCKET", "WFM", "MESH_WFM__BUCKET: String should match pattern"),
-            ("MESH_QUALITY__PREFIX", "/abs", "MESH_QUALITY__PREFIX: String should match"),
-            ("MESH_QUALITY__PREFIX", "a/../b", "MESH_QUALITY__PREFIX: must not contain '..'"),
+            ("MESH_QUALITY__PREFIX", "/abs", "MESH_QUALITY__PREFIX: '/abs' must not start"),
+            ("MESH_QUALITY__PREFIX", "a/../b", "MESH_QUALITY__PREFIX: segment '..' of 'a/../b'"),
+            ("MESH_QUALITY__PREFIX", "", "MESH_QUALITY__PREFIX: must not be empty"),
             (
                 "MESH_QUALITY__PREFIX",
                 "telephony-cdr-export/quality",

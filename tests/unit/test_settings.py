@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from producer.errors import ConfigError
+from producer.governance.ports import read_layout
+from producer.lake.location import load_output_port
 from producer.settings import LakeLocation, load_settings
+from tests.fixtures.process import clean_env
 
 
 @pytest.fixture
@@ -144,3 +150,114 @@ def test_all_three_domains_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     wfm = settings.wfm
     assert wfm is not None
     assert wfm.business_units == ("bu-1", "bu-2")
+
+
+@pytest.mark.usefixtures("minimal")
+@pytest.mark.parametrize(
+    "token", ["Q", "fifteen-chars-Q", "sixteen chars ok", "t\u00f6ken-t\u00f6ken-t\u00f6ken"]
+)
+def test_a_short_or_unsendable_admin_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """MESH_ADMIN_TOKEN guards a write endpoint: at least 16 visible ASCII characters (no
+    space), else one line naming it, and the token itself is never in the message."""
+    monkeypatch.setenv("MESH_ADMIN_TOKEN", token)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("MESH_ADMIN_TOKEN: "), message
+    assert "\n" not in message
+    assert token not in message
+
+
+@pytest.mark.usefixtures("minimal")
+def test_a_sixteen_character_admin_token_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The minimum itself is fine."""
+    monkeypatch.setenv("MESH_ADMIN_TOKEN", "0123456789abcdef")
+    token = load_settings().admin_token
+    assert token is not None
+    assert token.get_secret_value() == "0123456789abcdef"
+
+
+_BAD_PREFIXES = ["a/./b", "a//b", "a/../b", ".", "..", "a/.hidden", "/a", "a b", "a\\b", "a/b?"]
+
+
+def _offline_port() -> object:
+    return load_output_port("telephony")
+
+
+@pytest.mark.usefixtures("minimal")
+@pytest.mark.parametrize("reader", [load_settings, _offline_port, read_layout])
+@pytest.mark.parametrize("prefix", _BAD_PREFIXES)
+def test_a_prefix_the_stores_cannot_hold_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, reader: Callable[[], object], prefix: str
+) -> None:
+    """Every reader of MESH_{DOMAIN}__PREFIX (the daemon's settings, the offline commands'
+    output port, the governance layout) refuses an empty, '.' or '..' segment, a hidden
+    segment, a leading '/' and characters outside letters, digits, '.', '_', '-' with one line
+    naming the variable, before anything runs."""
+    monkeypatch.setenv("MESH_LAKE_URL", "s3://genesys-data-lake")
+    monkeypatch.setenv("MESH_TELEPHONY__PREFIX", prefix)
+    with pytest.raises(ConfigError) as caught:
+        reader()
+    message = str(caught.value)
+    assert message.startswith("MESH_TELEPHONY__PREFIX: "), message
+    assert "\n" not in message
+
+
+@pytest.mark.usefixtures("minimal")
+@pytest.mark.parametrize("reader", [load_settings, _offline_port, read_layout])
+@pytest.mark.parametrize("root", ["a/./b", "a//b", "a/../b", "a/.hidden", "a b"])
+def test_a_lake_root_the_stores_cannot_hold_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, reader: Callable[[], object], root: str
+) -> None:
+    """The root in ``s3://bucket/root`` prefixes every key: the same rule, naming MESH_LAKE_URL."""
+    monkeypatch.setenv("MESH_LAKE_URL", f"s3://genesys-data-lake/{root}")
+    with pytest.raises(ConfigError) as caught:
+        reader()
+    assert str(caught.value).startswith("MESH_LAKE_URL: "), str(caught.value)
+
+
+@pytest.mark.usefixtures("minimal")
+def test_good_prefixes_and_roots_are_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nested prefixes and a trailing '/' are fine, and every reader sees the same value."""
+    monkeypatch.setenv("MESH_LAKE_URL", "s3://genesys-data-lake/mesh/prod_1/")
+    monkeypatch.setenv("MESH_TELEPHONY__PREFIX", "team-a/telephony.cdr_v2/")
+    assert load_settings().domain("telephony").prefix == "team-a/telephony.cdr_v2"
+    assert load_settings().lake.root == "mesh/prod_1"
+    assert load_output_port("telephony").prefix == "team-a/telephony.cdr_v2"
+    assert read_layout().ports["telephony"].base == "mesh/prod_1/team-a/telephony.cdr_v2"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MESH_ADMIN_TOKEN", "x"), ("MESH_TELEPHONY__PREFIX", "a/./b")],
+)
+def test_the_cli_exits_2_with_one_line(tmp_path: Path, variable: str, value: str) -> None:
+    """``run --once`` with the bad value: exit 2 and one stderr line naming the variable, before
+    any request (the API address is a closed port) or any write to the lake."""
+    env = clean_env() | {
+        "MESH_DOMAINS": "telephony",
+        "MESH_TELEPHONY__CLIENT_ID": "client",
+        "MESH_TELEPHONY__CLIENT_SECRET": "s3cr3t-value",
+        "MESH_GENESYS_API_URL": "http://127.0.0.1:9",
+        "MESH_GENESYS_LOGIN_URL": "http://127.0.0.1:9",
+        "MESH_LAKE_URL": (tmp_path / "lake").as_uri(),
+        "MESH_HTTP_PORT": "0",
+        "MESH_HTTP_HOST": "127.0.0.1",
+        variable: value,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "producer", "run", "--once"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"mesh-producer: {variable}: "), lines[0]
+    assert not (tmp_path / "lake").exists()
