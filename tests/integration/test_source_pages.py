@@ -196,6 +196,7 @@ async def test_telephony_page_spoiled_always_fails_the_window(
     assert orjson.loads(checkpoint.read_bytes()) == before, "the checkpoint moved"
 
 
+@pytest.mark.e2e
 async def test_run_once_names_the_domain_and_exits_1(tmp_path: Path) -> None:
     """The command: a source that keeps answering ``{}`` ends ``run --once`` with exit code 1
     and one line naming the domain; nothing is committed."""

@@ -1,8 +1,8 @@
 """A gateway that echoes the request's credentials: none of them reaches a log, error or metric.
 
-The gateway (``tests/fixtures/gateway.py``) answers every API call 429, 500 and 400 in turn with
+The gateway (``tests/fixtures/gateway.py``) answers every API call 500, 429 and 400 in turn with
 error bodies that quote the ``Authorization`` header, the bare token and the client secret. The
-producer logs ``api_retry`` for the 429 and the 500, ``window_failed`` for the 400 (three times)
+producer logs ``api_retry`` for the 500 and the 429, ``window_failed`` for the 400 (three times)
 and ``domain_failed``; every one of them, the exception messages, tracebacks rendered with their
 locals, the run's report and ``/metrics`` are scanned for the secret and every token issued. The
 scrubbed text itself must still be there (``[redacted]``): the test sees the echo arrive.
@@ -51,6 +51,7 @@ def _assert_clean(text: str, gateway: EchoGateway) -> None:
     assert _REDACTED in text, "the echo never reached the text scanned: nothing was tested"
 
 
+@pytest.mark.e2e
 async def test_run_once_logs_no_echoed_credential(tmp_path: Path) -> None:
     """``run --once`` as a process: its whole output is free of the token and the secret."""
     async with serve_echo_gateway(CLIENT, SECRET) as gateway:
