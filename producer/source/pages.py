@@ -114,7 +114,7 @@ def schedule_search(body: Any) -> str | None:
         return "no known status"
     if status != "Complete":
         return None
-    if "result" in body:
+    if body.get("result") is not None:
         return schedule_result(body["result"])
     return None if _text(body.get("downloadUrl")) else "Complete without result or downloadUrl"
 

@@ -128,8 +128,8 @@ class ScheduleSearch:
 
     async def _complete(self, unit: str, body: dict[str, Any]) -> dict[str, Any]:
         """The result of a Complete answer: inline, or downloaded (both shape-checked)."""
-        if "result" in body:
-            result: dict[str, Any] = body["result"]
+        result: dict[str, Any] | None = body.get("result")
+        if result is not None:
             return result
         try:
             downloaded = await self._api.call(
