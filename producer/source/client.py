@@ -136,7 +136,8 @@ class ApiClient:
         Cancellation abandons the request; nothing is left behind.
         """
         url = path if path.startswith(("http://", "https://")) else self._base_url + path
-        what = self.scrub(f"{method} {path.split('?', 1)[0]}")
+        # Scrubbed only once it is shown: a path can hold upstream text (an id, a download URL).
+        request = f"{method} {path.split('?', 1)[0]}"
         started = self._clock.monotonic()
         attempt = 0
         unauthorized = 0
@@ -149,6 +150,7 @@ class ApiClient:
             )
             if isinstance(outcome, ApiResponse):
                 return outcome
+            what = self.scrub(request)
             if outcome.reason == "unauthorized":
                 assert bearer is not None
                 self._tokens.invalidate(bearer.value)
