@@ -2,8 +2,9 @@
 
 ``manager`` holds the lifecycle (refresher task, single flight, 401 invalidation, readiness),
 ``grant`` the one call to the token endpoint (HTTP Basic, secret file re-read on rotation) and
-``schedule`` the pure timing rules (capped margin, jitter, backoff). Nothing here retries API
-calls, and no secret or token ever reaches a log, exception, metric label or ``repr()``.
+``schedule`` the pure timing rules (capped margin, jitter, backoff), ``scrub`` the one scrubber
+of upstream text. Nothing here retries API calls, and no secret or token ever reaches a log,
+exception, metric label or ``repr()``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from producer.auth.schedule import (
     refresh_after_seconds,
     usable_margin_seconds,
 )
+from producer.auth.scrub import scrub
 
 __all__ = [
     "MARGIN_FRACTION",
@@ -23,5 +25,6 @@ __all__ = [
     "backoff_seconds",
     "effective_margin_seconds",
     "refresh_after_seconds",
+    "scrub",
     "usable_margin_seconds",
 ]

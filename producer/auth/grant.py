@@ -72,6 +72,10 @@ class SecretSource:
             raise GrantRefused("secret_unavailable", detail="secret file unreadable or empty")
         return self._secret
 
+    def peek(self) -> str | None:
+        """The current secret's value, or None when none was read; only for ``scrub``."""
+        return self._secret.get_secret_value() if self._secret is not None else None
+
     def refresh_if_changed(self) -> bool:
         """Re-read the file if its device, inode, size or mtime changed; True if the value did."""
         stamp = self._stat()
@@ -129,6 +133,14 @@ class TokenEndpoint:
 
     def __repr__(self) -> str:
         return f"TokenEndpoint(url={self._url!r}, client_id={self._client_id!r})"
+
+    def credentials(self) -> tuple[str, ...]:
+        """The secret and its HTTP Basic form, for ``scrub`` to take out of upstream text."""
+        secret = self._secret.peek()
+        if secret is None:
+            return ()
+        basic = _basic_credentials(self._client_id, SecretStr(secret)).removeprefix("Basic ")
+        return (secret, basic)
 
     async def grant(self) -> tuple[str, float]:
         """``(access_token, expires_in seconds)``, or ``GrantRefused``.

@@ -157,6 +157,14 @@ class TokenManager:
                 await self._clock.sleep(self._not_before - self._clock.monotonic())
             return (await self._grant(scheduled=False)).value
 
+    def credentials(self) -> tuple[str, ...]:
+        """The values no text may show: the held token, the client secret and its Basic form.
+
+        For ``scrub`` only (``ApiClient`` scrubs upstream text with them); never log them.
+        """
+        held = () if self._token is None else (self._token.value,)
+        return (*held, *self._endpoint.credentials())
+
     def invalidate(self, token: str) -> None:
         """The API answered 401 for ``token``: drop it if it is still the current token.
 

@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from producer.simulator import analytics, oauth, quality, wfm
@@ -23,6 +24,7 @@ from producer.simulator.responses import (
     SIMULATOR,
     TOKEN_FINGERPRINT,
     error_response,
+    json_response,
     too_many_requests,
 )
 from producer.simulator.state import RequestRecord, Simulator
@@ -38,6 +40,7 @@ _ROUTE_MODULES: tuple[Callable[[web.Application], None], ...] = (
 )
 _API_PREFIX = "/api/v2/"
 _DROPPED = web.RequestKey("dropped", bool)
+_GATEWAY_ERROR = {"message": "upstream request timeout", "status": 504}
 _HTML_ERROR_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
     "<body><h1>502 Bad Gateway</h1><p>The upstream server did not respond.</p></body></html>\n"
@@ -149,17 +152,51 @@ async def _apply(request: web.Request, handler: _Handler, fault: Fault) -> web.S
         return error_response(request, fault.status, retry_after=fault.retry_after)
     if fault.kind == "throttle":
         return too_many_requests(request, fault.retry_after)
-    if fault.kind == "malformed":
-        return web.Response(status=200, text=_HTML_ERROR_PAGE, content_type="text/html")
     if fault.kind == "reset":
         request[_DROPPED] = True
         if request.transport is not None:
             request.transport.abort()
         return web.Response(status=204)  # never reaches the client: the socket is gone
-    response = await handler(request)  # truncate: the real answer, cut mid-body
+    if fault.kind in _CANNED:
+        return _CANNED[fault.kind]()
+    return await _spoil(request, await handler(request), fault)
+
+
+_CANNED: dict[str, Callable[[], web.Response]] = {
+    "malformed": lambda: web.Response(status=200, text=_HTML_ERROR_PAGE, content_type="text/html"),
+    "not_json": lambda: web.Response(
+        status=200, text="upstream request timeout\n", content_type="application/json"
+    ),
+    "empty": lambda: json_response({}),
+    "error_body": lambda: json_response(_GATEWAY_ERROR),
+}
+
+
+async def _spoil(
+    request: web.Request, response: web.StreamResponse, fault: Fault
+) -> web.StreamResponse:
+    """The real answer made bad: cut short, cut off, or with items that are not objects."""
     body = response.body if isinstance(response, web.Response) else None
-    if not isinstance(body, bytes):
+    if not isinstance(body, bytes) or response.status != 200:
         return response
-    cut = web.Response(status=response.status, body=body[: len(body) // 2])
-    cut.content_type = response.content_type
-    return cut
+    if fault.kind == "truncate":  # Content-Length matches the cut body
+        cut = web.Response(status=response.status, body=body[: len(body) // 2])
+        cut.content_type = response.content_type
+        return cut
+    if fault.kind == "not_objects":
+        parsed = orjson.loads(body)
+        if isinstance(parsed, dict):
+            for key, value in parsed.items():
+                if isinstance(value, list):
+                    parsed[key] = [orjson.dumps(item).decode() for item in value]
+        return json_response(parsed)
+    # cut: the whole body's Content-Length, half of it sent, then the connection is closed.
+    stream = web.StreamResponse(status=200)
+    stream.content_type = response.content_type
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    await stream.write(body[: len(body) // 2])
+    request[_DROPPED] = True
+    if request.transport is not None:
+        request.transport.abort()
+    return stream

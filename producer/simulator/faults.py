@@ -2,28 +2,41 @@
 
 Pure bookkeeping used by ``Simulator`` (the switches) and the fault middleware in ``app.py``
 (which applies them). A switch covers the next ``n`` requests whose URL path contains a given
-substring. This module does no I/O and knows nothing about aiohttp.
+substring, after letting the first ``skip`` of them through (so "the third results page" can be
+hit). This module does no I/O and knows nothing about aiohttp.
+
+Outcome kinds: ``fail`` (an error status), ``throttle`` (429), ``reset`` (connection closed, no
+answer), and the 200 answers a gateway or a broken upstream gives instead of the real one (the
+``BAD_PAGES``): ``truncate`` (the real body cut in half, Content-Length of the cut), ``cut`` (the
+real body's Content-Length, the connection closed half-way), ``malformed`` (an HTML error page),
+``not_json`` (plain text labelled JSON), ``empty`` (``{}``), ``error_body`` (a gateway's JSON
+error, ``{"message": "upstream request timeout", "status": 504}``) and ``not_objects`` (the real
+answer with every item of its top-level arrays turned into a string).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-__all__ = ["Fault", "FaultKind", "FaultPlan"]
+__all__ = ["BAD_PAGES", "BadPage", "Fault", "FaultKind", "FaultPlan"]
 
-FaultKind = Literal["fail", "throttle", "truncate", "malformed", "reset"]
+BadPage = Literal["truncate", "cut", "malformed", "not_json", "empty", "error_body", "not_objects"]
+FaultKind = Literal["fail", "throttle", "reset", BadPage]
+BAD_PAGES: tuple[BadPage, ...] = get_args(BadPage)
 
 
 @dataclass(slots=True)
 class Fault:
-    """One armed switch: ``kind`` applies to the next ``remaining`` matching requests."""
+    """One armed switch: ``kind`` applies to the next ``remaining`` matching requests, once
+    ``skip`` matching requests have gone through untouched."""
 
     kind: FaultKind
     remaining: int
     path_contains: str
     status: int = 503
     retry_after: float | None = None
+    skip: int = 0
 
 
 @dataclass(slots=True)
@@ -36,7 +49,7 @@ class _Delay:
 class FaultPlan:
     """The armed switches, consumed in the order they were armed.
 
-    A request takes at most one outcome fault (fail, throttle, truncate, malformed, reset) and,
+    A request takes at most one outcome fault (fail, throttle, reset or a bad page) and,
     independently, at most one delay, so ``slow_next`` composes with the others.
     """
 
@@ -55,8 +68,14 @@ class FaultPlan:
             self._delays.append(_Delay(n, path_contains, delay_seconds))
 
     def take_outcome(self, path: str) -> Fault | None:
-        """The first armed outcome matching ``path``, with one use consumed; None if none."""
+        """The first armed outcome matching ``path``, with one use consumed; None if none.
+
+        A matching switch that still has requests to skip counts this one and lets it pass.
+        """
         for fault in self._outcomes:
+            if fault.path_contains in path and fault.skip > 0:
+                fault.skip -= 1
+                continue
             if fault.path_contains in path:
                 fault.remaining -= 1
                 if fault.remaining <= 0:

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from producer.simulator import data, evaluations, scorecards
-from producer.simulator.faults import Fault, FaultPlan
+from producer.simulator.faults import BAD_PAGES, BadPage, Fault, FaultPlan
 from producer.simulator.jobs import Job, JobOutcome
 from producer.simulator.timeline import epoch_ms
 from producer.simulator.workforce import SearchShape, Workforce
@@ -199,6 +199,16 @@ class Simulator:
     def malformed_next(self, n: int, *, path_contains: str = "/results") -> None:
         """Answer 200 with an HTML error page instead of JSON."""
         self.faults.arm(Fault("malformed", n, path_contains))
+
+    def bad_page_next(
+        self, n: int, kind: BadPage, *, path_contains: str = "/results", after: int = 0
+    ) -> None:
+        """Answer the next ``n`` matching requests, once ``after`` of them went through, with
+        the 200 ``kind`` of bad answer (see ``faults``): ``after=2, n=1`` spoils the third page
+        once; a large ``n`` spoils it and every later one, retries included."""
+        if kind not in BAD_PAGES:
+            raise ValueError(f"bad_page_next takes one of {', '.join(BAD_PAGES)}, not {kind!r}")
+        self.faults.arm(Fault(kind, n, path_contains, skip=after))
 
     def slow_next(self, n: int, delay_seconds: float, *, path_contains: str = "/api/v2/") -> None:
         """Stall the next ``n`` matching requests ``delay_seconds`` before handling them."""

@@ -3,12 +3,17 @@
 Every call of a domain goes through here: wait on the domain's limiter, add the bearer token
 and ``x-priority`` header, send, and decide by status. 2xx returns the parsed JSON. 429 pauses
 the whole domain for ``Retry-After`` (3 s if absent) and retries, unless the wait exceeds the cap
-(a daily limit: ``QuotaExceededError``). 5xx, resets and unparseable bodies retry with backoff
-within a time budget, then raise ``TransientSourceError``. 401 invalidates exactly that token and
-retries the same request with a fresh one. Other 4xx raise ``PermanentSourceError``.
+(a daily limit: ``QuotaExceededError``). 5xx, resets, cut or unparseable bodies, and 2xx bodies
+without the shape the caller expects (``expect``, a check of ``pages``: a gateway's ``{}`` or
+error body with status 200) retry the same request with backoff within a time budget, then raise
+``TransientSourceError``. 401 invalidates exactly that token and retries the same request with
+a fresh one. Other 4xx raise ``PermanentSourceError``.
 A caller that holds a response for a while (a page fetched ahead) may take the raw body
-(``decode=False``) and parse it when it needs it (``decoded``): a body that is not JSON is then
-requested again, as ``call`` would have done, and the bytes weigh far less than the objects.
+(``decode=False``) and parse it when it needs it (``decoded``): a body that is not JSON, or not
+of the expected shape, is then requested again, as ``call`` would have done, and the bytes weigh
+far less than the objects.
+Upstream text enters our errors and logs only through ``scrub``: an error body that echoes our
+request (its bearer token, say) is logged and raised without the credential.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import aiohttp
 import orjson
 import structlog
 
+from producer.auth.scrub import scrub
 from producer.clock import Clock
 from producer.errors import (
     AuthError,
@@ -31,6 +37,7 @@ from producer.errors import (
     TransientSourceError,
 )
 from producer.ratelimit import DomainLimiter
+from producer.source.pages import Shape
 from producer.source.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from producer.telemetry.metrics import DomainMetrics
 
@@ -38,6 +45,7 @@ __all__ = ["ApiClient", "ApiResponse", "TokenProvider", "open_session"]
 
 _log = structlog.get_logger("producer.source")
 _MAX_UNAUTHORIZED = 3
+_DETAIL_CHARS = 300  # of an error body's text in our errors and logs
 
 
 class TokenProvider(Protocol):
@@ -46,6 +54,20 @@ class TokenProvider(Protocol):
     async def token(self) -> str: ...
 
     def invalidate(self, token: str) -> None: ...
+
+    def credentials(self) -> tuple[str, ...]:
+        """The values upstream text must not carry into a log (token, secret): for ``scrub``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Bearer:
+    """The token of one request; ``repr`` (a traceback rendered with locals) hides the value."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "_Bearer(...)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,30 +123,37 @@ class ApiClient:
         json: Any = None,
         auth: bool = True,
         decode: bool = True,
+        expect: Shape | None = None,
     ) -> ApiResponse:
         """Send one logical request, retrying as the module docstring says.
 
         ``path`` is relative to the API base URL (``/api/v2/...``) or an absolute URL (a
-        pre-signed download, sent with ``auth=False``). ``decode=False`` returns a 2xx body as
-        bytes, unparsed (see ``decoded``). Raises ``TransientSourceError`` when the
-        retry budget is spent, ``QuotaExceededError``, ``AuthError`` or ``PermanentSourceError``.
+        pre-signed download, sent with ``auth=False``). ``expect`` checks a 2xx body's shape
+        (a wrong one is retried like a body that is not JSON). ``decode=False`` returns a 2xx
+        body as bytes, unparsed and unchecked (see ``decoded``). Raises ``TransientSourceError``
+        when the retry budget is spent, ``QuotaExceededError``, ``AuthError`` or
+        ``PermanentSourceError``, their messages scrubbed of credentials.
         Cancellation abandons the request; nothing is left behind.
         """
         url = path if path.startswith(("http://", "https://")) else self._base_url + path
-        what = f"{method} {path.split('?', 1)[0]}"
+        # Scrubbed only once it is shown: a path can hold upstream text (an id, a download URL).
+        request = f"{method} {path.split('?', 1)[0]}"
         started = self._clock.monotonic()
         attempt = 0
         unauthorized = 0
         while True:
             attempt += 1
             await self._limiter.acquire()
-            token = await self._tokens.token() if auth else None
-            outcome = await self._attempt(method, url, params, json, token, decode=decode)
+            bearer = _Bearer(await self._tokens.token()) if auth else None
+            outcome = await self._attempt(
+                method, url, params, json, bearer, decode=decode, expect=expect
+            )
             if isinstance(outcome, ApiResponse):
                 return outcome
+            what = self.scrub(request)
             if outcome.reason == "unauthorized":
-                assert token is not None
-                self._tokens.invalidate(token)
+                assert bearer is not None
+                self._tokens.invalidate(bearer.value)
                 unauthorized += 1
                 if unauthorized > _MAX_UNAUTHORIZED:
                     # Each 401 was already counted by the TokenManager's invalidate().
@@ -164,30 +193,48 @@ class ApiClient:
                 await self._clock.sleep(delay)
 
     async def decoded(
-        self, response: ApiResponse, method: str, path: str, *, params: Mapping[str, str] | None
+        self,
+        response: ApiResponse,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        expect: Shape | None = None,
     ) -> Any:
         """The parsed body of a ``decode=False`` response to ``method path?params``.
 
-        A body that is not JSON (truncated, an error page) counts as a ``bad_body`` retry and
-        the same request is sent again through ``call``, with its retries, as ``call`` does
-        for a 2xx body it cannot parse. Only for idempotent requests.
+        A body that is not JSON (truncated, an error page) or fails ``expect`` counts as a
+        ``bad_body`` or ``bad_shape`` retry and the same request is sent again through ``call``,
+        with its retries, as ``call`` does for such a 2xx body. Only for idempotent requests.
         """
         raw: bytes = response.body
         try:
             # Blank is no body; isspace stops at the first other byte (strip could copy it all).
-            return orjson.loads(raw) if raw and not raw.isspace() else None
+            body = orjson.loads(raw) if raw and not raw.isspace() else None
         except orjson.JSONDecodeError:
-            pass
-        self._metrics.api_retry("bad_body")
+            failure = _Failure("bad_body", None, f"{response.status} with a body that is not JSON")
+        else:
+            problem = expect(body) if expect is not None else None
+            if problem is None:
+                return body
+            del body
+            failure = _Failure("bad_shape", None, f"{response.status} but {problem}")
+        del raw
+        self._metrics.api_retry(failure.reason)
         _log.info(
             "api_retry",
-            request=f"{method} {path.split('?', 1)[0]}",
-            reason="bad_body",
-            detail=f"{response.status} with a body that is not JSON",
+            request=self.scrub(f"{method} {path.split('?', 1)[0]}"),
+            reason=failure.reason,
+            detail=failure.detail,
             attempt=1,
             delay_s=0.0,
         )
-        return (await self.call(method, path, params=params)).body
+        return (await self.call(method, path, params=params, expect=expect)).body
+
+    def scrub(self, text: str, *also: str | None) -> str:
+        """``text`` (from upstream) without credentials: the domain's token and secret, ``also``,
+        and anything shaped like one (see ``producer.auth.scrub``)."""
+        return scrub(text, (*also, *self._tokens.credentials()))
 
     def _next_delay(self, attempt: int, unauthorized: int, failure: _Failure) -> float:
         if failure.reason == "unauthorized":
@@ -203,21 +250,21 @@ class ApiClient:
         url: str,
         params: Mapping[str, str] | None,
         json: Any,
-        token: str | None,
+        bearer: _Bearer | None,
         *,
         decode: bool,
+        expect: Shape | None,
     ) -> ApiResponse | _Failure:
-        # The platform has no request priority; the header carries ours for proxies and logs.
-        headers = {"Accept": "application/json", "x-priority": self._limiter.priority}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
         body = orjson.dumps(json) if json is not None else None
-        if body is not None:
-            headers["Content-Type"] = "application/json"
         sent = self._clock.monotonic()
         try:
             async with self._session.request(
-                method, url, params=params, data=body, headers=headers, timeout=self._timeout
+                method,
+                url,
+                params=params,
+                data=body,
+                headers=self._headers(bearer, json=body is not None),
+                timeout=self._timeout,
             ) as response:
                 raw = await response.read()
                 status = response.status
@@ -234,13 +281,28 @@ class ApiClient:
                 parsed = orjson.loads(raw) if raw.strip() else None
             except orjson.JSONDecodeError:
                 return _Failure("bad_body", None, f"{status} with a body that is not JSON")
+            problem = expect(parsed) if expect is not None else None
+            if problem is not None:
+                return _Failure("bad_shape", None, f"{status} but {problem}")
             return ApiResponse(status, parsed, response_headers)
-        return self._classify(status, raw, response_headers, unauthorized=token is not None)
+        return self._classify(status, raw, response_headers, bearer)
+
+    def _headers(self, bearer: _Bearer | None, *, json: bool) -> dict[str, str]:
+        # The platform has no request priority; the header carries ours for proxies and logs.
+        headers = {"Accept": "application/json", "x-priority": self._limiter.priority}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer.value}"
+        if json:
+            headers["Content-Type"] = "application/json"
+        return headers
 
     def _classify(
-        self, status: int, raw: bytes, headers: Mapping[str, str], *, unauthorized: bool
+        self, status: int, raw: bytes, headers: Mapping[str, str], bearer: _Bearer | None
     ) -> _Failure:
-        detail = _error_detail(status, raw, headers)
+        # The error text is the platform's (or a gateway's): it may echo our request.
+        sent_token = bearer.value if bearer is not None else None
+        detail = self.scrub(_error_detail(status, raw, headers), sent_token)[:_DETAIL_CHARS]
+        unauthorized = bearer is not None
         retry_after = parse_retry_after(headers.get("Retry-After"), now_unix=time.time())
         if status == 401 and unauthorized:
             return _Failure("unauthorized", None, detail)
@@ -258,7 +320,11 @@ def _status_class(status: int) -> str:
 
 
 def _error_detail(status: int, raw: bytes, headers: Mapping[str, str]) -> str:
-    """``status code: message [correlation id]`` from the platform's error body, if any."""
+    """``status code: message [correlation id]`` from the platform's error body, if any.
+
+    Upstream text, not yet scrubbed: cut to a length only after scrubbing, so that no cut
+    leaves part of a credential the patterns no longer recognise.
+    """
     code = message = ""
     try:
         parsed = orjson.loads(raw)
@@ -266,7 +332,7 @@ def _error_detail(status: int, raw: bytes, headers: Mapping[str, str]) -> str:
         parsed = None
     if isinstance(parsed, dict):
         code = str(parsed.get("code") or parsed.get("error") or "")
-        message = str(parsed.get("message") or parsed.get("error_description") or "")[:200]
+        message = str(parsed.get("message") or parsed.get("error_description") or "")
     correlation = headers.get("ININ-Correlation-Id", "")
     text = f"{status} {code}".strip()
     if message:

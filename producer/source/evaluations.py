@@ -5,7 +5,10 @@ ranges the platform accepts), paged by ``pageNumber`` until a short or empty pag
 over live data can skip a record when another one leaves the range between two pages, so a
 search that took several pages is read again until a pass loses no record seen before; records
 found only by a later pass are yielded then. Each evaluation is yielded at most once per window.
-Yields raw result pages; knows nothing of mapping or the lake.
+Every page is checked against the documented shape (``pages.search_page``): a 200 that is not a
+page (a gateway's ``{}`` or error body, items that are not objects) is asked for again, never
+read as the short page that ends the search. Yields raw result pages; knows nothing of mapping
+or the lake.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import structlog
 
 from producer.clock import Clock
 from producer.errors import TransientSourceError
+from producer.source import pages
 from producer.source.client import ApiClient
 from producer.windows import Window
 
@@ -134,12 +138,11 @@ class EvaluationSearch:
                 "sortBy": "createdDate",
                 "sortOrder": "ASC",
             }
-            response = await self._api.call("POST", SEARCH_PATH, json=body)
-            if not isinstance(response.body, dict):
-                raise TransientSourceError(f"evaluation search page {number}: not an object")
-            results = response.body.get("results", [])
-            if not isinstance(results, list):
-                raise TransientSourceError(f"evaluation search page {number}: results not a list")
+            response = await self._api.call(
+                "POST", SEARCH_PATH, json=body, expect=pages.search_page(number)
+            )
+            # Absent only on an empty page that says which it is (``pages.search_page``).
+            results: list[Any] = response.body.get("results", [])
             yield results
             if len(results) < self._page_size:
                 return

@@ -5,9 +5,12 @@ opaque cursor until it is absent, then DELETE the job to free the org's concurre
 page is requested as soon as its cursor is known, so it arrives while the current one is routed;
 it is kept as bytes until the current one is done (parsed, a page weighs about eight times its
 body), so one page's objects are in memory at a time.
-A job that ends FAILED, CANCELLED or EXPIRED, a cursor that repeats, or a poll that never
-finishes raises ``TransientSourceError``: the window fails as a whole and is re-run later, never
-skipped. Yields raw result pages; knows nothing of mapping or the lake.
+Every answer is checked against its documented shape (``pages``): a results page that is not
+one (a gateway's ``{}`` or error body with status 200, items that are not objects) is asked for
+again with the same cursor, never read as the end of the results. A job that ends FAILED,
+CANCELLED or EXPIRED, a cursor that repeats, a poll that never finishes, or a page still wrong
+after the retries raises ``TransientSourceError``: the window fails as a whole and is re-run
+later, never skipped. Yields raw result pages; knows nothing of mapping or the lake.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import structlog
 
 from producer.clock import Clock
 from producer.errors import SourceError, TransientSourceError
+from producer.source import pages
 from producer.source.client import ApiClient, ApiResponse
 from producer.windows import Window
 
@@ -63,11 +67,9 @@ class ConversationJobs:
 
     async def availability(self) -> datetime:
         """The analytics ``dataAvailabilityDate``: data after it is silently missing."""
-        response = await self._api.call("GET", f"{_JOBS}/availability")
-        body = response.body if isinstance(response.body, dict) else {}
-        available = parse_platform_time(body.get("dataAvailabilityDate"))
-        if available is None:
-            raise TransientSourceError("availability: response has no dataAvailabilityDate")
+        response = await self._api.call("GET", f"{_JOBS}/availability", expect=pages.availability)
+        available = parse_platform_time(response.body["dataAvailabilityDate"])
+        assert available is not None  # the shape check parsed it
         return available
 
     async def fetch(self, window: Window) -> AsyncGenerator[list[Any], None]:
@@ -79,15 +81,13 @@ class ConversationJobs:
         request ahead and still deletes the job.
         """
         query = {"interval": window.interval(), "order": "asc", "orderBy": "conversationStart"}
-        created = await self._api.call("POST", _JOBS, json=query)
-        job_id = created.body.get("jobId") if isinstance(created.body, dict) else None
-        if not isinstance(job_id, str) or not job_id:
-            raise TransientSourceError("job submit: response has no jobId")
-        log = _log.bind(job_id=job_id)
+        created = await self._api.call("POST", _JOBS, json=query, expect=pages.job_submitted)
+        job_id: str = created.body["jobId"]
+        log = _log.bind(job_id=self._api.scrub(job_id))
         try:
             await self._wait_fulfilled(job_id)
-            async with aclosing(self._pages(job_id)) as pages:
-                async for page in pages:
+            async with aclosing(self._pages(job_id)) as results:
+                async for page in results:
                     yield page
         finally:
             await self._delete(job_id, log)
@@ -96,16 +96,18 @@ class ConversationJobs:
         started = self._clock.monotonic()
         delay = self._poll_seconds
         while True:
-            status = await self._api.call("GET", f"{_JOBS}/{job_id}")
-            body = status.body if isinstance(status.body, dict) else {}
-            state = body.get("state")
+            status = await self._api.call("GET", f"{_JOBS}/{job_id}", expect=pages.job_status)
+            body = status.body
+            state = body["state"]
             if state == "FULFILLED":
                 return
             if state in ("FAILED", "CANCELLED", "EXPIRED"):
-                message = str(body.get("errorMessage") or "")[:200]
-                raise TransientSourceError(f"job {job_id} ended {state}: {message}".rstrip(": "))
+                message = str(body.get("errorMessage") or "")
+                text = f"job {job_id} ended {state}: {message}".rstrip(": ")
+                raise TransientSourceError(self._api.scrub(text)[:300])
             if state not in ("QUEUED", "PENDING"):
-                raise TransientSourceError(f"job {job_id}: unexpected state {state!r}")
+                text = f"job {job_id}: unexpected state {state!r}"
+                raise TransientSourceError(self._api.scrub(text)[:300])
             if self._clock.monotonic() - started > self._max_job_wait_s:
                 raise TransientSourceError(
                     f"job {job_id} still {state} after {self._max_job_wait_s:.0f} s"
@@ -124,21 +126,20 @@ class ConversationJobs:
                 response = await request
                 request = None
                 body = await self._api.decoded(
-                    response, "GET", f"{_JOBS}/{job_id}/results", params=params
+                    response,
+                    "GET",
+                    f"{_JOBS}/{job_id}/results",
+                    params=params,
+                    expect=pages.results_page,
                 )
                 del response  # the bytes, now parsed
-                if not isinstance(body, dict):
-                    raise TransientSourceError(f"job {job_id} results: body is not an object")
-                conversations = body.get("conversations", [])
-                if not isinstance(conversations, list):
-                    raise TransientSourceError(f"job {job_id} results: conversations is not a list")
+                # Absent only on a final page that says so (``pages.results_page``).
+                conversations: list[Any] = body.get("conversations", [])
                 cursor = body.get("cursor")
                 if cursor:
-                    if not isinstance(cursor, str):
-                        raise TransientSourceError(f"job {job_id} results: cursor is not a string")
                     if cursor in seen:
                         raise TransientSourceError(
-                            f"job {job_id} results: cursor repeated (a loop)"
+                            self._api.scrub(f"job {job_id} results: cursor repeated (a loop)")
                         )
                     seen.add(cursor)
                     params = self._page_params(cursor)

@@ -5,8 +5,11 @@ comes in one of three shapes (reference §7.2): an inline ``result``; a ``downlo
 *without* the bearer header (its body is the ``result``); or ``Processing``, which would finish
 by notification: without one the same search is retried after a pause, then split into one
 search per day, and a day still ``Processing`` raises ``TransientSourceError`` (the window fails
-whole and is redone later). Yields one page per unit of flattened shifts, in a deterministic
-order, so an unchanged week gives identical records; knows nothing of mapping or the lake.
+whole and is redone later). Every answer, and a download's body, is checked against its
+documented shape (``pages``): a 200 that is not one (a gateway's ``{}`` or error body) is asked
+for again, never read as a unit without shifts. Yields one page per unit of flattened shifts, in
+a deterministic order, so an unchanged week gives identical records; knows nothing of mapping or
+the lake.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import structlog
 
 from producer.clock import Clock
 from producer.errors import PermanentSourceError, TransientSourceError
+from producer.source import pages
 from producer.source.client import ApiClient
 from producer.source.jobs import parse_platform_time
 from producer.windows import Window
@@ -75,11 +79,8 @@ class ScheduleSearch:
     async def _units(self) -> tuple[str, ...]:
         if self._business_units:
             return self._business_units
-        response = await self._api.call("GET", BUSINESS_UNITS_PATH)
-        entities = response.body.get("entities") if isinstance(response.body, dict) else None
-        if not isinstance(entities, list):
-            raise TransientSourceError("business units: response has no entities list")
-        ids = {e.get("id") for e in entities if isinstance(e, dict)}
+        response = await self._api.call("GET", BUSINESS_UNITS_PATH, expect=pages.business_units)
+        ids = {e.get("id") for e in response.body["entities"]}
         return tuple(sorted(i for i in ids if isinstance(i, str) and i))
 
     async def _search_by_day(self, unit: str, window: Window) -> dict[str, Any]:
@@ -108,38 +109,38 @@ class ScheduleSearch:
         path = f"{BUSINESS_UNITS_PATH}/{unit}/agentschedules/search"
         query = {"startDate": _iso(start), "endDate": _iso(end)}
         for attempt in range(self._retries + 1):
-            response = await self._api.call("POST", path, json=query)
-            body = response.body if isinstance(response.body, dict) else {}
-            status = body.get("status")
+            response = await self._api.call("POST", path, json=query, expect=pages.schedule_search)
+            body = response.body
+            status = body["status"]
             if status == "Complete":
                 return await self._complete(unit, body)
-            if status != "Processing":
+            if status != "Processing":  # Canceled or Error: the platform gave up on it
                 operation = str(body.get("operationId", ""))[:64]
-                raise TransientSourceError(
+                text = (
                     f"agent schedule search for business unit {unit}: status {status!r} "
                     f"(operation {operation})"
                 )
+                raise TransientSourceError(self._api.scrub(text))
             if attempt < self._retries:
                 _log.info("wfm_search_processing", business_unit=unit, attempt=attempt + 1)
                 await self._clock.sleep(self._pause_s)
         return None
 
     async def _complete(self, unit: str, body: dict[str, Any]) -> dict[str, Any]:
-        result = body.get("result")
-        if result is None and isinstance(body.get("downloadUrl"), str):
-            try:
-                downloaded = await self._api.call("GET", body["downloadUrl"], auth=False)
-            except PermanentSourceError as exc:  # expired or gone: a new search gets a new URL
-                raise TransientSourceError(
-                    f"agent schedule download for business unit {unit} failed: {exc}"
-                ) from exc
-            result = downloaded.body
-        if not isinstance(result, dict):
-            raise TransientSourceError(
-                f"agent schedule search for business unit {unit}: Complete without a result"
+        """The result of a Complete answer: inline, or downloaded (both shape-checked)."""
+        result: dict[str, Any] | None = body.get("result")
+        if result is not None:
+            return result
+        try:
+            downloaded = await self._api.call(
+                "GET", body["downloadUrl"], auth=False, expect=pages.schedule_result
             )
-        _agent_schedules(result)  # fails early on a malformed result
-        return result
+        except PermanentSourceError as exc:  # expired or gone: a new search gets a new URL
+            raise TransientSourceError(
+                f"agent schedule download for business unit {unit} failed: {exc}"
+            ) from exc
+        downloaded_result: dict[str, Any] = downloaded.body
+        return downloaded_result
 
 
 def flatten_result(unit: str, result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -535,6 +535,38 @@ class TestFaults:
         assert html.headers["Content-Type"].startswith("text/html")
         assert (await api.call("GET", url, token)).raw == whole.raw
 
+    async def test_bad_page_next_spoils_the_nth_answer(
+        self, api: Api, simulator: RunningSimulator, clock: ManualClock
+    ) -> None:
+        """bad_page_next lets ``after`` answers through, then answers 200 with a bad page."""
+        token = await api.token()
+        job = await _fulfilled_job(api, clock, token)
+        url = f"{JOBS}/{job}/results?pageSize=20"
+        whole = await api.call("GET", url, token)
+        expected = {
+            "empty": {},
+            "error_body": {"message": "upstream request timeout", "status": 504},
+            "malformed": None,
+            "not_json": None,
+        }
+        for kind, body in expected.items():
+            simulator.sim.bad_page_next(1, kind, after=1)  # type: ignore[arg-type]
+            assert (await api.call("GET", url, token)).raw == whole.raw
+            spoiled = await api.call("GET", url, token)
+            assert (spoiled.status, spoiled.body) == (200, body), kind
+        simulator.sim.bad_page_next(1, "not_objects")
+        strings = (await api.call("GET", url, token)).body
+        assert [json.loads(item) for item in strings["conversations"]] == whole.body[
+            "conversations"
+        ]
+        assert strings["cursor"] == whole.body["cursor"]
+        simulator.sim.bad_page_next(1, "cut")
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await api.call("GET", url, token)
+        assert (await api.call("GET", url, token)).raw == whole.raw
+        with pytest.raises(ValueError, match="bad_page_next takes one of"):
+            simulator.sim.bad_page_next(1, "fail")  # type: ignore[arg-type]
+
     async def test_slow_next_delays_then_answers(
         self, api: Api, simulator: RunningSimulator
     ) -> None:
