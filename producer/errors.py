@@ -56,6 +56,16 @@ class PermanentSourceError(SourceError):
     """Retrying the same request cannot succeed (a 4xx other than 401/429, a cursor loop)."""
 
 
+class PermissionDeniedError(PermanentSourceError):
+    """The platform refused a request with 403: the domain's OAuth client lacks a permission.
+
+    ``permission`` names it when known (``docs/permissions.md``)."""
+
+    def __init__(self, message: str, *, permission: str | None) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
 class QuotaExceededError(SourceError):
     """A 429 asked us to wait longer than we are willing to (a daily cap): give up the request."""
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from producer.simulator import analytics, oauth, quality, wfm
 from producer.simulator.faults import Fault
+from producer.simulator.permissions import missing_permission
 from producer.simulator.responses import (
     BEARER_TOKEN,
     CLIENT_ID,
@@ -49,7 +50,9 @@ _HTML_ERROR_PAGE = (
 
 def create_app(sim: Simulator) -> web.Application:
     """A fresh aiohttp app serving ``/oauth/token`` and ``/api/v2`` on one origin for ``sim``."""
-    app = web.Application(middlewares=[_observe, _authenticate, _rate_limit, _inject_faults])
+    app = web.Application(
+        middlewares=[_observe, _authenticate, _authorize, _rate_limit, _inject_faults]
+    )
     app[SIMULATOR] = sim
     for add_routes in _ROUTE_MODULES:
         add_routes(app)
@@ -112,6 +115,21 @@ async def _authenticate(request: web.Request, handler: _Handler) -> web.StreamRe
     if grant.status != "valid":
         return error_response(request, 401, "bad.credentials", "Invalid login credentials.")
     request[BEARER_TOKEN] = token
+    return await handler(request)
+
+
+@web.middleware
+async def _authorize(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """403 ``missing.permissions`` when the client's role lacks the path's permission."""
+    held = request.app[SIMULATOR].config.client_permissions.get(request.get(CLIENT_ID, ""))
+    if held is not None and request.path.startswith(_API_PREFIX):
+        missing = missing_permission(request.path, held)
+        if missing is not None:
+            message = (
+                "Unable to perform the requested action. You are missing the following "
+                f"permission(s): [{missing}]"
+            )
+            return error_response(request, 403, "missing.permissions", message)
     return await handler(request)
 
 

@@ -14,8 +14,8 @@ import math
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -52,6 +52,8 @@ class SimulatorConfig:
     """Knobs of the simulated platform; [U] facts of the reference are knobs, never constants."""
 
     clients: dict[str, str]
+    # client id -> the permissions its role holds; clients not named hold every permission
+    client_permissions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     token_lifetime_seconds: int = 86399
     rate_limit_per_minute: int = 300
     # An org-wide budget over every token (0 = none): the burst scenario's throttled shared quota.

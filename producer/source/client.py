@@ -33,11 +33,13 @@ from producer.clock import Clock
 from producer.errors import (
     AuthError,
     PermanentSourceError,
+    PermissionDeniedError,
     QuotaExceededError,
     TransientSourceError,
 )
 from producer.ratelimit import DomainLimiter
 from producer.source.pages import Shape
+from producer.source.permissions import required_permission
 from producer.source.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from producer.telemetry.metrics import DomainMetrics
 
@@ -161,6 +163,13 @@ class ApiClient:
                         f"{what}: rejected with 401 {unauthorized} times with fresh tokens",
                         reason="bad_credentials",
                     )
+            if outcome.reason == "forbidden":
+                permission = required_permission(path)
+                needs = f": the OAuth client's role needs {permission}" if permission else ""
+                raise PermissionDeniedError(
+                    f"the platform refused {what} ({outcome.detail}){needs}",
+                    permission=permission,
+                )
             if outcome.reason == "permanent":
                 raise PermanentSourceError(f"{what}: {outcome.detail}")
             delay = self._next_delay(attempt, unauthorized, outcome)
@@ -312,6 +321,8 @@ class ApiClient:
             return _Failure("throttled", retry_after, detail)
         if status in RETRYABLE_STATUSES:
             return _Failure("server_error", retry_after, detail)
+        if status == 403:
+            return _Failure("forbidden", None, detail)
         return _Failure("permanent", None, detail)
 
 

@@ -269,3 +269,38 @@ def test_on_a_terminal_the_demo_redraws_its_progress_in_place(tmp_path: Path) ->
     assert "\x1b[2K[" in text
     assert re.search(r"\x1b\[3F", text), "the three domain lines are redrawn in place"
     assert "####################] telephony: " in text, "the bar fills when a domain is done"
+
+
+@pytest.mark.parametrize(
+    "simulator_config",
+    [
+        telephony_config(
+            lambda: _NOW,
+            client_permissions={TELEPHONY_CLIENT[0]: frozenset({"quality:evaluation:view"})},
+        )
+    ],
+)
+async def test_a_missing_platform_permission_is_named(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """The Telephony client's role lacks the analytics permission: one line says which."""
+    env = process_env(
+        api_url=simulator.base_url,
+        lake_url=f"file://{tmp_path / 'lake'}",
+        start=_NOW - timedelta(hours=1),
+        MESH_DOMAINS="telephony",
+        MESH_TELEPHONY__CLIENT_ID=TELEPHONY_CLIENT[0],
+        MESH_TELEPHONY__CLIENT_SECRET=TELEPHONY_CLIENT[1],
+    )
+    code, output = await run_once_process(env, timeout_s=100)
+    assert code == 1, output
+    said = [line for line in output.splitlines() if line.startswith("mesh-producer:")]
+    assert len(said) == 1, output
+    assert said[0].startswith(
+        "mesh-producer: domain telephony failed: the platform refused GET "
+        "/api/v2/analytics/conversations/details/jobs/availability (403 missing.permissions"
+    ), said[0]
+    assert said[0].endswith("the OAuth client's role needs analytics:conversationDetail:view"), (
+        said[0]
+    )
+    assert not (tmp_path / "lake" / "telephony-cdr-export" / "_state" / "checkpoint.json").exists()
