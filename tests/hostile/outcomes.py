@@ -140,7 +140,14 @@ def check_outcome(
     assert exit_code is not None, "the run did not end: the source stalled it"
     assert report.consistent, f"lake audit: {[str(d) for d in report.discrepancies]}"
     if expected.outcome is Outcome.FAILS_WINDOW:
-        _check_failed(expected.failed_window, exit_code, output, content, report, truth_by_window)
+        _check_failed(
+            expected.failed_window,
+            exit_code=exit_code,
+            output=output,
+            content=content,
+            report=report,
+            truth_by_window=truth_by_window,
+        )
         return
     truth = set().union(*(ids for _, ids in truth_by_window)) | set(extras)
     landed, dead = content.ids()
@@ -156,6 +163,7 @@ def check_outcome(
 
 def _check_failed(
     failed: int,
+    *,
     exit_code: int,
     output: str,
     content: LakeContent,

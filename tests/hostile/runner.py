@@ -119,4 +119,3 @@ async def run_process(env: dict[str, str], *, timeout_s: float) -> tuple[int | N
             producer.kill()
         await producer.wait(timeout_s=30)
         return code, producer.output
-

@@ -90,9 +90,27 @@ _SCRIPTS: dict[str, Callable[[int], list[int]]] = {
     "cursor_jumps_back": lambda n: [0, 1, 2, 0, 1, *range(2, n)],
 }
 _PAGE_FAULTS = frozenset(
-    {"empty_object_200", "error_body_200", "html_200", "invalid_json", "truncated_cut", "token_echo"}
+    {
+        "empty_object_200",
+        "error_body_200",
+        "html_200",
+        "invalid_json",
+        "truncated_cut",
+        "token_echo",
+    }
 )
-_HTML = b"<html><head><title>502 Bad Gateway</title></head><body>bad gateway</body></html>"
+_FIXED_BODIES: dict[str, tuple[str, bytes]] = {  # a 200 that is not a page
+    "empty_object_200": ("application/json", b"{}"),
+    "error_body_200": (
+        "application/json",
+        b'{"message": "upstream request timeout", "status": 504}',
+    ),
+    "html_200": (
+        "text/html",
+        b"<html><head><title>502 Bad Gateway</title></head><body>bad</body></html>",
+    ),
+    "invalid_json": ("application/json", b'{"conversations": [{"conversationId": "'),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +255,9 @@ class HostileSource:
         pages = [records[i : i + page_size] for i in range(0, len(records), page_size)] or [[]]
         kind = self.misbehaviour.kind if job.armed and self.misbehaviour else "honest"
         if len(pages) < 3 and kind != "honest":
-            raise AssertionError(f"window {job.window} has {len(pages)} pages: too few to misbehave")
+            raise AssertionError(
+                f"window {job.window} has {len(pages)} pages: too few to misbehave"
+            )
         job.steps = _SCRIPTS[kind](len(pages)) if kind in _SCRIPTS else list(range(len(pages)))
         job.pages = [[copy.deepcopy(r) for r in page] for page in pages]
         tag = f"w{job.window}"
@@ -297,9 +317,7 @@ def _iso(instant: datetime) -> str:
 
 
 @web.middleware
-async def _guard(
-    request: web.Request, handler: Callable[[web.Request], Any]
-) -> web.StreamResponse:
+async def _guard(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
     """Bounded, and every API call needs a token the source issued."""
     source = request.app[_SOURCE]
     source.requests += 1
@@ -401,16 +419,10 @@ def _page_fault(
     kind = source.fault_for(job, step)
     if kind is None:
         return None
-    if kind == "empty_object_200":
-        return _json({})
-    if kind == "error_body_200":
-        return _json({"message": "upstream request timeout", "status": 504})
-    if kind == "html_200":
-        return web.Response(status=200, body=_HTML, content_type="text/html")
-    if kind == "invalid_json":
-        return web.Response(
-            status=200, body=b'{"conversations": [{"conversationId": "', content_type="application/json"
-        )
+    fixed = _FIXED_BODIES.get(kind)
+    if fixed is not None:
+        content_type, body = fixed
+        return web.Response(status=200, body=body, content_type=content_type)
     if kind == "token_echo":
         echoed = request.headers.get("Authorization", "")
         message = f"upstream connect error; request headers: Authorization: {echoed}"

@@ -8,38 +8,38 @@ Each case runs the real producer (``run --once``, in this loop or as a process) 
 through ``lake audit``. The misbehaviour hits the second window (index 1) unless said; "once" is
 transient (the first time it would apply), "always" lasts for the whole run.
 
-=================================  ======  ===================  =====================================
-case                               times   expected             why
-=================================  ======  ===================  =====================================
-honest                             -       LANDS_EXACTLY_ONCE   the baseline
-honest on S3                       -       LANDS_EXACTLY_ONCE   the baseline on the S3 backend
-repeat_same_page                   always  LANDS_EXACTLY_ONCE   a page served twice: repeats dropped
-repeat_earlier_page                always  LANDS_EXACTLY_ONCE   page 4 repeats page 2
-repeat_first_page_late             always  LANDS_EXACTLY_ONCE   after the last page, the first again
-cursor_jumps_back                  always  LANDS_EXACTLY_ONCE   a fresh cursor back to page 1
-duplicate_id_adjacent              always  LANDS_EXACTLY_ONCE   one id, two contents, side by side
-duplicate_id_far                   always  LANDS_EXACTLY_ONCE   one id, two contents, pages apart
-empty_object_200                   once    LANDS_EXACTLY_ONCE   ``{}`` for a promised page: retried
-empty_object_200                   always  FAILS_WINDOW         ``{}`` is not the end of the results
-error_body_200                     once    LANDS_EXACTLY_ONCE   a gateway's JSON error with 200
-error_body_200                     always  FAILS_WINDOW         ... that never goes away
-html_200                           once    LANDS_EXACTLY_ONCE   an HTML error page with 200
-html_200                           always  FAILS_WINDOW
-invalid_json                       once    LANDS_EXACTLY_ONCE   a body cut inside the JSON
-invalid_json                       always  FAILS_WINDOW
-truncated_cut                      once    LANDS_EXACTLY_ONCE   Content-Length longer than sent, cut
-truncated_cut                      always  FAILS_WINDOW
-cursor_loop                        once    LANDS_EXACTLY_ONCE   the last page points back to page 2
-cursor_loop                        always  FAILS_WINDOW
-cursor_loop on S3                  always  FAILS_WINDOW         nothing committed on S3 either
-job_stuck                          always  FAILS_WINDOW         a job PENDING forever: bounded wait
-job_unknown_state                  once    LANDS_EXACTLY_ONCE   a state the API does not document
-job_unknown_state                  always  FAILS_WINDOW
-huge_record                        always  LANDS_EXACTLY_ONCE   one 10 MB record (ignored field)
-records_without_ids_or_times       always  DEAD_LETTERS         rules ``required`` and ``format``
-token_echo (process)               once    LANDS_EXACTLY_ONCE   503 echoing Authorization; no token
-token_echo (process)               always  FAILS_WINDOW         ... in the logs, ever
-=================================  ======  ===================  =====================================
+=============================  ======  ===================  =====================================
+case                           times   expected             why
+=============================  ======  ===================  =====================================
+honest                         -       LANDS_EXACTLY_ONCE   the baseline
+honest on S3                   -       LANDS_EXACTLY_ONCE   the baseline on the S3 backend
+repeat_same_page               always  LANDS_EXACTLY_ONCE   a page served twice: repeats dropped
+repeat_earlier_page            always  LANDS_EXACTLY_ONCE   page 4 repeats page 2
+repeat_first_page_late         always  LANDS_EXACTLY_ONCE   after the last page, the first again
+cursor_jumps_back              always  LANDS_EXACTLY_ONCE   a fresh cursor back to page 1
+duplicate_id_adjacent          always  LANDS_EXACTLY_ONCE   one id, two contents, side by side
+duplicate_id_far               always  LANDS_EXACTLY_ONCE   one id, two contents, pages apart
+empty_object_200               once    LANDS_EXACTLY_ONCE   ``{}`` for a promised page: retried
+empty_object_200               always  FAILS_WINDOW         ``{}`` is not the end of the results
+error_body_200                 once    LANDS_EXACTLY_ONCE   a gateway's JSON error with 200
+error_body_200                 always  FAILS_WINDOW         ... that never goes away
+html_200                       once    LANDS_EXACTLY_ONCE   an HTML error page with 200
+html_200                       always  FAILS_WINDOW
+invalid_json                   once    LANDS_EXACTLY_ONCE   a body cut inside the JSON
+invalid_json                   always  FAILS_WINDOW
+truncated_cut                  once    LANDS_EXACTLY_ONCE   Content-Length longer than sent, cut
+truncated_cut                  always  FAILS_WINDOW
+cursor_loop                    once    LANDS_EXACTLY_ONCE   the last page points back to page 2
+cursor_loop                    always  FAILS_WINDOW
+cursor_loop on S3              always  FAILS_WINDOW         nothing committed on S3 either
+job_stuck                      always  FAILS_WINDOW         a job PENDING forever: bounded wait
+job_unknown_state              once    LANDS_EXACTLY_ONCE   a state the API does not document
+job_unknown_state              always  FAILS_WINDOW
+huge_record                    always  LANDS_EXACTLY_ONCE   one 10 MB record (ignored field)
+records_without_ids_or_times   always  DEAD_LETTERS         rules ``required`` and ``format``
+token_echo (process)           once    LANDS_EXACTLY_ONCE   503 echoing Authorization; no token
+token_echo (process)           always  FAILS_WINDOW         ... in the logs, ever
+=============================  ======  ===================  =====================================
 
 Cases failing on today's code are strict xfails naming the defect (issue 16) that makes them
 fail; once a fix is merged its marks go, and a strict xfail that passes is itself a failure.
@@ -72,8 +72,9 @@ _DEFECT_1 = "defect 1: an out-of-order repeat lands twice (the router forgets ea
 _DEFECT_2 = "defect 2: a 200 page without conversations ends the job early; data lost, exit 0"
 _DEFECT_7 = "defect 7: upstream error text carrying the bearer token is logged verbatim"
 _JOB_WAIT = (
-    "producer change needed: a job's wait is bounded by a fixed 1800 s (source/jobs.py), not by "
-    "a setting; a job stuck PENDING stalls run --once (expects MESH_TELEPHONY__JOB_MAX_WAIT_SECONDS)"
+    "producer change needed: a job's wait is bounded by a fixed 1800 s (source/jobs.py), not "
+    "by a setting; a job stuck PENDING stalls run --once "
+    "(expects MESH_TELEPHONY__JOB_MAX_WAIT_SECONDS)"
 )
 
 
