@@ -59,6 +59,7 @@ class _Trial:
     backend: str = "file"
     kill_window_s: float = 0.8
     kills: int = 0
+    kills_after_a_commit: int = 0
     early_exits: int = 0
 
     @property
@@ -134,6 +135,7 @@ async def _trial(
                     producer.kill()
                     await producer.wait()
                     trial.kills += 1
+                    trial.kills_after_a_commit += bool(producer.named("window_landed"))
                     continue
                 trial.early_exits += 1
                 trial.kill_window_s = asyncio.get_running_loop().time() - started
@@ -157,7 +159,10 @@ async def _trial(
             location, source, complete=True, context=f"after the source behaved, {trial.context}"
         )
     assert source.fired, f"the misbehaviour never applied [{trial.context}]"
-    print(f"\ncrash+hostile: {trial.context}: kills={trial.kills}, early exits={trial.early_exits}")
+    print(
+        f"\ncrash+hostile: {trial.context}: kills={trial.kills} "
+        f"({trial.kills_after_a_commit} after a window landed), early exits={trial.early_exits}"
+    )
 
 
 def _lake(trial: _Trial, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str | None]:
