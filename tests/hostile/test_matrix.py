@@ -3,16 +3,17 @@ every record exactly once, dead-letters named records with a reason, or fails wi
 advancing the checkpoint. Never: exit 0 with records missing or doubled.
 
 Each case runs the real producer (``run --once``, in this loop or as a process) against
-``tests/hostile/source.py`` over two 15-minute windows (about 15 conversations each, pages of
-4), with a file lake (two cases on moto S3), and reads the lake back (``outcomes.py``) and
-through ``lake audit``. The misbehaviour hits the second window (index 1) unless said; "once" is
-transient (the first time it would apply), "always" lasts for the whole run.
+``tests/hostile/source.py`` over two 15-minute windows (22 and 13 conversations, pages of 4),
+with a file lake (two cases on moto S3), and reads the lake back (``outcomes.py``) and through
+``lake audit`` (the function and the CLI). The misbehaviour hits the second window (index 1);
+"once" is transient (the first time it would apply), "always" lasts for the whole run.
 
 =============================  ======  ===================  =====================================
 case                           times   expected             why
 =============================  ======  ===================  =====================================
 honest                         -       LANDS_EXACTLY_ONCE   the baseline
 honest on S3                   -       LANDS_EXACTLY_ONCE   the baseline on the S3 backend
+honest (process)               -       LANDS_EXACTLY_ONCE   ``run --once`` as a process
 repeat_same_page               always  LANDS_EXACTLY_ONCE   a page served twice: repeats dropped
 repeat_earlier_page            always  LANDS_EXACTLY_ONCE   page 4 repeats page 2
 repeat_first_page_late         always  LANDS_EXACTLY_ONCE   after the last page, the first again
@@ -47,6 +48,7 @@ fail; once a fix is merged its marks go, and a strict xfail that passes is itsel
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +56,7 @@ from pathlib import Path
 
 import pytest
 
+from producer import cli
 from producer.lake.store import open_store
 from producer.windows import align_down
 from tests.hostile.outcomes import Expected, Outcome, check_outcome, read_product
@@ -98,6 +101,7 @@ class Case:
 _CASES = [
     Case("honest", None, LANDS),
     Case("honest", None, LANDS, backend="s3"),
+    Case("honest", None, LANDS, process=True),
     Case("repeat_same_page", None, LANDS, xfail=_DEFECT_1),
     Case("repeat_earlier_page", None, LANDS, xfail=_DEFECT_1),
     Case("repeat_first_page_late", None, LANDS, xfail=_DEFECT_1),
@@ -134,8 +138,11 @@ def _param(case: Case) -> object:
     return pytest.param(case, id=case.name, marks=marks)
 
 
+@pytest.mark.usefixtures("cli_logging")
 @pytest.mark.parametrize("case", [_param(case) for case in _CASES])
-async def test_hostile_source(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+async def test_hostile_source(
+    case: Case, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The case's written-down outcome, and never exit 0 with a record missing or doubled."""
     source = HostileSource(
         first_window=_FIRST, windows=2, misbehaviour=Misbehaviour(case.kind, case.times)
@@ -157,6 +164,9 @@ async def test_hostile_source(case: Case, tmp_path: Path, request: pytest.Fixtur
             code, output = await run_in_process(settings, timeout_s=timeout)
         store = await stack.enter_async_context(open_store(settings.lake))
         content, report = await read_product(store)
+    monkeypatch.setenv("MESH_LAKE_URL", lake_url)
+    audited = await asyncio.to_thread(cli.main, ["lake", "audit", "--domain", "telephony"])
+    assert audited == 0, "mesh-producer lake audit found discrepancies"
 
     if case.kind != "honest":
         assert source.fired, f"{case.kind} never applied: the case proves nothing"
