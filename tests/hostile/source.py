@@ -13,7 +13,8 @@ header. ``times`` None: always; n: only the first n times it applies (transient)
 The truth is ``truth()``: the ids of the honest conversations of the exported windows, plus the
 named extras a misbehaviour adds (``extras``). Bounded: every job serves at most
 ``MAX_RESULTS_PER_JOB`` result pages, the server at most ``MAX_REQUESTS`` requests; loopback,
-port 0. Deterministic: the same config serves the same bytes (token values apart).
+port 0. Deterministic: the same config serves the same conversations (ids, order, content)
+whatever the date of its first window (token values and timestamps apart).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import copy
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ __all__ = [
     "JOBS",
     "MAX_REQUESTS",
     "MAX_RESULTS_PER_JOB",
+    "REFERENCE",
     "HostileSource",
     "Kind",
     "Misbehaviour",
@@ -54,6 +56,7 @@ FAULT_STEP = 1  # page faults hit the second page: a page that a cursor promised
 HUGE_BYTES = 10 * 1024 * 1024
 MAX_RESULTS_PER_JOB = 60
 MAX_REQUESTS = 3000
+REFERENCE = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)  # the first window's data, whatever its date
 _SEEN_AFTER = timedelta(hours=2)  # records are served as seen this long after their window
 _DISTINCT = 8  # the simulator's fast record mode: 8 bodies per kind, own ids and times
 
@@ -189,10 +192,15 @@ class HostileSource:
 
     def honest(self, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
         """The conversations that started in ``[start_ms, end_ms)``, by start, all ended."""
+        # The same conversations whatever the date: those of the reference hours, moved.
+        shift = epoch_ms(self.first_window) - epoch_ms(REFERENCE)
         seen_ms = end_ms + int(_SEEN_AFTER.total_seconds() * 1000)
+        arrivals = data.arrivals_between(self.seed, self.per_hour, start_ms - shift, end_ms - shift)
         return [
-            data.record(arrival, seen_ms, distinct=_DISTINCT)
-            for arrival in data.arrivals_between(self.seed, self.per_hour, start_ms, end_ms)
+            data.record(
+                replace(arrival, start_ms=arrival.start_ms + shift), seen_ms, distinct=_DISTINCT
+            )
+            for arrival in arrivals
         ]
 
     def truth(self, windows: range | None = None) -> set[str]:

@@ -3,7 +3,7 @@ every record exactly once, dead-letters named records with a reason, or fails wi
 advancing the checkpoint. Never: exit 0 with records missing or doubled.
 
 Each case runs the real producer (``run --once``, in this loop or as a process) against
-``tests/hostile/source.py`` over two 15-minute windows (22 and 13 conversations, pages of 4),
+``tests/hostile/source.py`` over two 15-minute windows (17 and 14 conversations, pages of 4),
 with a file lake (two cases on moto S3), and reads the lake back (``outcomes.py``) and through
 ``lake audit`` (the function and the CLI). The misbehaviour hits the second window (index 1);
 "once" is transient (the first time it would apply), "always" lasts for the whole run.
