@@ -105,6 +105,18 @@ class DomainSettings(BaseModel):
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
     schema_version: str | None = None
     job_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    job_max_wait_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86_400,
+        description="an analytics job not fulfilled after this long fails its window (retried)",
+    )
+    max_pages_per_window: int = Field(
+        default=10_000,
+        gt=0,
+        description="a window whose results run past this many pages fails (a cursor that "
+        "never ends)",
+    )
     page_size: int = Field(default=1000, gt=0, le=10_000)
     part_max_records: int = Field(default=50_000, gt=0)
     resweep_hours: float | None = Field(default=None, ge=0, le=24 * 14)

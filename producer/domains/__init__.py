@@ -59,7 +59,12 @@ class DomainSpec:
 
 def _telephony_extractor(api: ApiClient, settings: DomainSettings, clock: Clock) -> Extractor:
     return ConversationJobs(
-        api, clock=clock, poll_seconds=settings.job_poll_seconds, page_size=settings.page_size
+        api,
+        clock=clock,
+        poll_seconds=settings.job_poll_seconds,
+        page_size=settings.page_size,
+        max_job_wait_s=settings.job_max_wait_seconds,
+        max_pages=settings.max_pages_per_window,
     )
 
 

@@ -8,9 +8,10 @@ body), so one page's objects are in memory at a time.
 Every answer is checked against its documented shape (``pages``): a results page that is not
 one (a gateway's ``{}`` or error body with status 200, items that are not objects) is asked for
 again with the same cursor, never read as the end of the results. A job that ends FAILED,
-CANCELLED or EXPIRED, a cursor that repeats, a poll that never finishes, or a page still wrong
-after the retries raises ``TransientSourceError``: the window fails as a whole and is re-run
-later, never skipped. Yields raw result pages; knows nothing of mapping or the lake.
+CANCELLED or EXPIRED, a cursor that repeats, a job not fulfilled within ``max_job_wait_s``, more
+than ``max_pages`` pages (a cursor that never ends), or a page still wrong after the retries
+raises ``TransientSourceError``: the window fails as a whole and is re-run later, never skipped.
+Yields raw result pages; knows nothing of mapping or the lake.
 """
 
 from __future__ import annotations
@@ -58,12 +59,14 @@ class ConversationJobs:
         poll_seconds: float = 2.0,
         page_size: int = 1000,
         max_job_wait_s: float = 1800.0,
+        max_pages: int = 10_000,
     ) -> None:
         self._api = api
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._page_size = page_size
         self._max_job_wait_s = max_job_wait_s
+        self._max_pages = max_pages
 
     async def availability(self) -> datetime:
         """The analytics ``dataAvailabilityDate``: data after it is silently missing."""
@@ -142,6 +145,11 @@ class ConversationJobs:
                             self._api.scrub(f"job {job_id} results: cursor repeated (a loop)")
                         )
                     seen.add(cursor)
+                    if len(seen) >= self._max_pages:
+                        raise TransientSourceError(
+                            f"job {job_id} results: more than {self._max_pages} pages "
+                            "(MESH_TELEPHONY__MAX_PAGES_PER_WINDOW): a cursor that never ends"
+                        )
                     params = self._page_params(cursor)
                     request = self._request_page(job_id, params)
                 del body

@@ -72,13 +72,6 @@ DEAD = Expected(Outcome.DEAD_LETTERS)
 FAILS = Expected(Outcome.FAILS_WINDOW, failed_window=1)
 
 _DEFECT_1 = "defect 1: an out-of-order repeat lands twice (the router forgets earlier ids)"
-_DEFECT_2 = "defect 2: a 200 page without conversations ends the job early; data lost, exit 0"
-_DEFECT_7 = "defect 7: upstream error text carrying the bearer token is logged verbatim"
-_JOB_WAIT = (
-    "producer change needed: a job's wait is bounded by a fixed 1800 s (source/jobs.py), not "
-    "by a setting; a job stuck PENDING stalls run --once "
-    "(expects MESH_TELEPHONY__JOB_MAX_WAIT_SECONDS)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +101,10 @@ _CASES = [
     Case("cursor_jumps_back", None, LANDS, xfail=_DEFECT_1),
     Case("duplicate_id_adjacent", None, LANDS),
     Case("duplicate_id_far", None, LANDS, xfail=_DEFECT_1),
-    Case("empty_object_200", 1, LANDS, xfail=_DEFECT_2),
-    Case("empty_object_200", None, FAILS, xfail=_DEFECT_2),
-    Case("error_body_200", 1, LANDS, xfail=_DEFECT_2),
-    Case("error_body_200", None, FAILS, xfail=_DEFECT_2),
+    Case("empty_object_200", 1, LANDS),
+    Case("empty_object_200", None, FAILS),
+    Case("error_body_200", 1, LANDS),
+    Case("error_body_200", None, FAILS),
     Case("html_200", 1, LANDS),
     Case("html_200", None, FAILS),
     Case("invalid_json", 1, LANDS),
@@ -121,13 +114,13 @@ _CASES = [
     Case("cursor_loop", 1, LANDS),
     Case("cursor_loop", None, FAILS),
     Case("cursor_loop", None, FAILS, backend="s3"),
-    Case("job_stuck", None, FAILS, xfail=_JOB_WAIT),
+    Case("job_stuck", None, FAILS),
     Case("job_unknown_state", 1, LANDS),
     Case("job_unknown_state", None, FAILS),
     Case("huge_record", None, LANDS),
     Case("records_without_ids_or_times", None, DEAD),
-    Case("token_echo", 1, LANDS, process=True, xfail=_DEFECT_7),
-    Case("token_echo", None, FAILS, process=True, xfail=_DEFECT_7),
+    Case("token_echo", 1, LANDS, process=True),
+    Case("token_echo", None, FAILS, process=True),
 ]
 
 

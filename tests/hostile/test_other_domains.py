@@ -48,7 +48,6 @@ NOW = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
 QUALITY_WINDOW = Window(NOW - timedelta(hours=2), NOW - timedelta(hours=1))
 WFM_WEEK = Window(datetime(2025, 3, 24, tzinfo=UTC), datetime(2025, 3, 31, tzinfo=UTC))
 
-_DEFECT_2 = "defect 2: a 200 answer without the documented shape is read as an empty result"
 _EMPTY = Answer(200, b"{}")
 _ERROR_200 = Answer(200, b'{"message": "upstream request timeout", "status": 504}')
 _HTML_200 = Answer(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
@@ -126,14 +125,12 @@ _QUALITY_CASES = [
         None,
         "FAILS",
         id="quality-empty-object-always",
-        marks=pytest.mark.xfail(strict=True, reason=_DEFECT_2),
     ),
     pytest.param(
         _ERROR_200,
         None,
         "FAILS",
         id="quality-error-body-200-always",
-        marks=pytest.mark.xfail(strict=True, reason=_DEFECT_2),
     ),
     pytest.param(_HTML_200, None, "FAILS", id="quality-html-200-always"),
 ]
@@ -171,7 +168,6 @@ _WFM_CASES = [
         _wfm_download,
         _EMPTY,
         id="wfm-download-empty-object-always",
-        marks=pytest.mark.xfail(strict=True, reason=_DEFECT_2),
     ),
     pytest.param(_wfm_download, _HTML_200, id="wfm-download-html-200-always"),
 ]
