@@ -166,13 +166,39 @@ async def open_store(
 
     ``file``: a ``FileStore`` on ``location.path``. ``s3``: an ``S3Store`` whose client is
     configured by the standard AWS chain (``AWS_ENDPOINT_URL_S3``, region, credentials, IRSA web
-    identity) with bounded retries and timeouts (``s3.open_s3_store``), closed on exit;
-    ``bucket`` overrides the lake's bucket (a domain's own output port).
+    identity) with bounded retries and timeouts (``s3.open_s3_store``), closed on exit.
+    ``az``: an ``AzureBlobStore`` (``azure.open_azure_store``: the account from ``AZURE_STORAGE_*``,
+    the default Azure credential chain). ``gs``: a ``GcsStore`` (``gcs.open_gcs_store``:
+    Application Default Credentials, ``STORAGE_EMULATOR_HOST``). ``bucket`` overrides the lake's
+    bucket or container (a domain's own output port); ``s3_read_timeout_s`` bounds every cloud
+    store's wait for an answer.
     """
     if location.scheme == "file":
         if location.path is None:
             raise ConfigError("MESH_LAKE_URL: file:// needs a path")
         yield FileStore(location.path)
+        return
+    if location.scheme == "az":
+        from producer.lake.azure import open_azure_store
+
+        async with open_azure_store(
+            bucket or location.bucket,
+            location.root,
+            environ=os.environ,
+            read_timeout_s=s3_read_timeout_s,
+        ) as azure_store:
+            yield azure_store
+        return
+    if location.scheme == "gs":
+        from producer.lake.gcs import open_gcs_store
+
+        async with open_gcs_store(
+            bucket or location.bucket,
+            location.root,
+            environ=os.environ,
+            read_timeout_s=s3_read_timeout_s,
+        ) as gcs_store:
+            yield gcs_store
         return
     async with open_s3_store(
         bucket or location.bucket, location.root, read_timeout_s=s3_read_timeout_s
