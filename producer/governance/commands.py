@@ -14,15 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from producer.errors import ConfigError
+from producer.governance.clouds import (
+    CLOUDS,
+    check_lake,
+    lint_document,
+    render_documents,
+    render_files,
+)
 from producer.governance.files import (
     default_governance_file,
     load_governance,
     read_policy,
     write_files,
 )
-from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.lint import Finding, Principal
 from producer.governance.ports import read_layout
-from producer.governance.render import render
 
 __all__ = ["add_parser"]
 
@@ -42,6 +48,8 @@ def add_parser(subparsers: Any) -> None:
     make.add_argument(
         "--out", type=Path, default=Path("policies"), help="output folder (./policies)"
     )
+    cloud_help = "aws (IAM policies), azure (role assignments), gcp (IAM bindings); default aws"
+    make.add_argument("--cloud", choices=CLOUDS, default="aws", help=cloud_help)
     make.set_defaults(func=_render)
 
     check = commands.add_parser(
@@ -64,13 +72,15 @@ def add_parser(subparsers: Any) -> None:
     check.add_argument(
         "--as-of", metavar="YYYY-MM-DD", help="judge approval expiry on this day (default: today)"
     )
+    check.add_argument("--cloud", choices=CLOUDS, default="aws", help=cloud_help)
     check.set_defaults(func=_lint)
 
 
 def _render(args: argparse.Namespace) -> int:
     config = load_governance(args.config)
-    rendered = render(config, read_layout())
-    for path in write_files(args.out, rendered.files()):
+    layout = read_layout()
+    check_lake(args.cloud, layout)
+    for path in write_files(args.out, render_files(args.cloud, config, layout)):
         print(path)
     return 0
 
@@ -81,8 +91,8 @@ def _lint(args: argparse.Namespace) -> int:
     today = _day(args.as_of)
     targets: list[tuple[str, Principal, Any]] = []
     if not args.paths:
-        rendered = render(config, layout)
-        for name, document in rendered.policies.items():
+        check_lake(args.cloud, layout)
+        for name, document in render_documents(args.cloud, config, layout).items():
             principal = Principal.from_file_name(name)
             if principal is not None:
                 targets.append((name, principal, document))
@@ -90,7 +100,9 @@ def _lint(args: argparse.Namespace) -> int:
         targets = _targets(args.paths, args.principal)
     lines: list[str] = []
     for source, principal, document in targets:
-        findings: list[Finding] = lint_policy(document, principal, config, layout, today)
+        findings: list[Finding] = lint_document(
+            args.cloud, document, principal=principal, config=config, layout=layout, today=today
+        )
         lines.extend(finding.line(source) for finding in findings)
     for line in lines:
         print(line)
