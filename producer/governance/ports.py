@@ -90,7 +90,7 @@ def build_layout(lake_url: str, outputs: Mapping[str, tuple[str, str | None]]) -
         raise ConfigError(f"MESH_LAKE_URL: {exc}") from None
     if location.scheme == "file":
         raise ConfigError(
-            "MESH_LAKE_URL: access policies need an s3://, az:// or gs:// lake, not file://"
+            "MESH_LAKE_URL: access policies need an s3:// lake (or az://, gs://), not file://"
         )
     ports: dict[str, DomainPort] = {}
     for domain, (given_prefix, given_bucket) in outputs.items():

@@ -1,4 +1,5 @@
-"""Step 5, sink: the object store under the lake: ``file://`` here, ``s3://`` in ``s3.py``.
+"""Step 5, sink: the object store under the lake: ``file://`` here, ``s3://`` in ``s3.py``,
+``az://`` in ``azure.py``, ``gs://`` in ``gcs.py`` (all imported here, before the daemon starts).
 
 Owns ``FileStore`` (the ``ObjectStore`` seam of ``objects.py`` on a local directory, same layout
 as on S3, crash-safe: atomic renames, and orphaned temp files of a killed writer swept later)
@@ -19,6 +20,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 from producer.errors import ConfigError, PreconditionFailedError, StoreError
+from producer.lake.azure import open_azure_store
+from producer.lake.gcs import open_gcs_store
 from producer.lake.objects import ObjectStore, StoredObject, check_conditions, md5_etag
 from producer.lake.s3 import S3_READ_TIMEOUT_S, S3Store, open_s3_store
 from producer.settings import LakeLocation
@@ -179,8 +182,6 @@ async def open_store(
         yield FileStore(location.path)
         return
     if location.scheme == "az":
-        from producer.lake.azure import open_azure_store
-
         async with open_azure_store(
             bucket or location.bucket,
             location.root,
@@ -190,8 +191,6 @@ async def open_store(
             yield azure_store
         return
     if location.scheme == "gs":
-        from producer.lake.gcs import open_gcs_store
-
         async with open_gcs_store(
             bucket or location.bucket,
             location.root,

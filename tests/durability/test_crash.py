@@ -52,7 +52,7 @@ _KILLS_PER_TRIAL = 8
 _CLOUD_TRIALS = int(os.environ.get("DURABILITY_CLOUD_TRIALS", "1"))  # per Azure/GCS store
 _PARALLEL = 2  # trials at once; each is one process at a time
 _KILL_WINDOW_S = 1.0  # first guess of a run's working time; each trial learns its own
-_CLOUD_KILL_WINDOW_S = 8.0  # the emulators are slower: a guess that lets a run finish and teach
+_CLOUD_KILL_WINDOW_S = 3.0  # a first guess a little longer for the emulators; learnt as above
 _LAG = timedelta(minutes=15)  # the simulator's availability lag
 _WINDOW = timedelta(minutes=15)
 _STEP = timedelta(minutes=5)  # how far a moving source's clock moves per run
