@@ -38,6 +38,8 @@ def azure_account(environ: Mapping[str, str]) -> AzureAccount:
     connection = environ.get("AZURE_STORAGE_CONNECTION_STRING", "").strip()
     if connection:
         fields = dict(part.split("=", 1) for part in connection.split(";") if "=" in part.strip())
+        if fields.get("UseDevelopmentStorage", "").lower() == "true":
+            return AzureAccount("devstoreaccount1", connection_string=connection)  # Azurite
         if not (fields.get("AccountName") or fields.get("BlobEndpoint")):
             raise ConfigError(
                 "AZURE_STORAGE_CONNECTION_STRING: names no AccountName or BlobEndpoint"
