@@ -6,13 +6,16 @@ the configuration errors that must stop the producer before it starts (exit 2, o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from azure.storage.blob import BlobServiceClient
 
@@ -22,8 +25,10 @@ from producer.lake.azure import AzureBlobStore
 from producer.lake.gcs import GcsStore
 from producer.lake.store import md5_etag, open_store
 from producer.settings import LakeLocation, load_settings
+from producer.simulator import RunningSimulator
 from tests.fixtures.azure import read_container
 from tests.fixtures.gcs import gcs_request, read_gcs_bucket
+from tests.fixtures.runs import daemon_running, free_port, telephony_domain, telephony_settings
 
 _PROJECT = Path(producer.__file__).resolve().parents[1]
 
@@ -205,3 +210,40 @@ def test_a_missing_azure_account_exits_2_before_any_request() -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "AZURE_STORAGE_ACCOUNT" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("env_fixture", "lake_url"),
+    [("azure_env", "az://no-such-container"), ("gcs_env", "gs://no-such-bucket-here")],
+)
+async def test_readyz_names_a_cloud_lake_that_cannot_be_reached(
+    simulator: RunningSimulator, request: pytest.FixtureRequest, env_fixture: str, lake_url: str
+) -> None:
+    """As for S3: a container or bucket that does not exist keeps the daemon up, /readyz is 503
+    naming the domain and the lake, and nothing is committed."""
+    request.getfixturevalue(env_fixture)
+    port = free_port()
+    settings = telephony_settings(
+        simulator.base_url,
+        lake_url,
+        start_at=datetime(2024, 1, 1, tzinfo=UTC),
+        request_retry_seconds=10,
+        http_port=port,
+        telephony=telephony_domain(page_size=50),
+    )
+    async with daemon_running(settings) as running:
+        body, status = "", 0
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{port}/readyz") as response,
+            ):
+                status, body = response.status, await response.text()
+            if "lake:" in body:
+                break
+        assert status == 503
+        assert "telephony" in body
+        assert "lake:" in body
+        assert lake_url in body
+    assert running.result().reports["telephony"].windows == 0
