@@ -52,7 +52,7 @@ _KILLS_PER_TRIAL = 8
 _CLOUD_TRIALS = int(os.environ.get("DURABILITY_CLOUD_TRIALS", "1"))  # per Azure/GCS store
 _PARALLEL = 2  # trials at once; each is one process at a time
 _KILL_WINDOW_S = 1.0  # first guess of a run's working time; each trial learns its own
-_CLOUD_KILL_WINDOW_S = 3.0  # a first guess a little longer for the emulators; learnt as above
+_CLOUD_KILL_WINDOW_S = 3.0  # the emulators answer slower: a longer first guess, learnt as above
 _LAG = timedelta(minutes=15)  # the simulator's availability lag
 _WINDOW = timedelta(minutes=15)
 _STEP = timedelta(minutes=5)  # how far a moving source's clock moves per run
@@ -252,7 +252,8 @@ async def test_sigkill_anywhere_on_azure_and_gcs(
     """The same harness on Azure Blob (Azurite) and GCS (fake-gcs-server), fewer trials: a
     frozen source with re-sweeps on, ``DURABILITY_CLOUD_TRIALS`` trials (1 in CI) per store."""
     trials = [
-        _Trial(i, _SEED + 1000 + i, lake_backend, True, False, _NOW) for i in range(_CLOUD_TRIALS)
+        _Trial(i, _SEED + 1000 + i, lake_backend, True, False, _NOW, _CLOUD_KILL_WINDOW_S)
+        for i in range(_CLOUD_TRIALS)
     ]
     print(f"\ndurability ({lake_backend}): base seed {_SEED} ({len(trials)} trials)")
 
