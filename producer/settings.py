@@ -8,7 +8,9 @@ environment variable and what is wrong, so the CLI can exit 2. Components receiv
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,29 +212,76 @@ class WfmSettings(DomainSettings):
 
 @dataclass(frozen=True, slots=True)
 class LakeLocation:
-    """Where the lake lives: ``s3://bucket[/root]`` or ``file:///path`` (root is a key prefix)."""
+    """Where the lake lives: ``s3://bucket[/root]``, ``az://container[/root]``,
+    ``gs://bucket[/root]`` or ``file:///path`` (root is a key prefix)."""
 
-    scheme: Literal["s3", "file"]
-    bucket: str
+    scheme: Literal["s3", "az", "gs", "file"]
+    bucket: str  # the S3 or GCS bucket, or the Azure container
     root: str
     path: Path | None
 
     @classmethod
     def parse(cls, url: str) -> LakeLocation:
         """Parse ``MESH_LAKE_URL``; raises ``ValueError`` saying what is wrong."""
-        if url.startswith("s3://"):
-            rest = url[len("s3://") :].strip("/")
-            bucket, _, root = rest.partition("/")
-            if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket):
-                raise ValueError(f"{bucket!r} is not a valid S3 bucket name")
-            root = root.lstrip("/")  # s3://bucket//root: the double slash is not a segment
-            return cls("s3", bucket, lake_prefix(root) if root else "", None)
+        for scheme, check in _BUCKET_RULES.items():
+            if url.startswith(f"{scheme}://"):
+                rest = url[len(scheme) + 3 :].strip("/")
+                bucket, _, root = rest.partition("/")
+                problem = check(bucket)
+                if problem:
+                    raise ValueError(problem)
+                root = root.lstrip("/")  # s3://bucket//root: the double slash is not a segment
+                return cls(scheme, bucket, lake_prefix(root) if root else "", None)  # type: ignore[arg-type]
         if url.startswith("file://"):
             raw = url[len("file://") :]
             if not raw:
                 raise ValueError("file:// needs a path, e.g. file://./lake or file:///var/lake")
             return cls("file", "", "", Path(raw).expanduser())
-        raise ValueError("expected s3://bucket[/prefix] or file:///path")
+        raise ValueError(
+            "expected s3://bucket[/prefix], az://container[/prefix], gs://bucket[/prefix] "
+            "or file:///path"
+        )
+
+
+def _s3_bucket_problem(name: str) -> str | None:
+    if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", name):
+        return f"{name!r} is not a valid S3 bucket name"
+    return None
+
+
+def _azure_container_problem(name: str) -> str | None:
+    """Azure's rule: 3-63 lowercase letters, digits and single hyphens, letter or digit first."""
+    if not re.match(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$", name):
+        return (
+            f"{name!r} is not a valid Azure container name "
+            "(3-63 lowercase letters, digits and single hyphens, starting and ending with "
+            "a letter or digit)"
+        )
+    return None
+
+
+def _gcs_bucket_problem(name: str) -> str | None:
+    """GCS's rule: 3-63 characters (222 with dots, 63 per dot-separated part) of lowercase
+    letters, digits, ``-``, ``_`` and ``.``, letter or digit at both ends, no ``goog`` prefix
+    and no ``google``."""
+    valid = re.match(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", name) is not None and (
+        len(name) <= 63 or "." in name
+    )
+    if (
+        not valid
+        or any(not 0 < len(part) <= 63 for part in name.split("."))
+        or name.startswith("goog")
+        or "google" in name
+    ):
+        return f"{name!r} is not a valid GCS bucket name"
+    return None
+
+
+_BUCKET_RULES: dict[str, Callable[[str], str | None]] = {
+    "s3": _s3_bucket_problem,
+    "az": _azure_container_problem,
+    "gs": _gcs_bucket_problem,
+}
 
 
 class Settings(BaseSettings):
@@ -404,6 +453,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"MESH_{name.upper()}__CLIENT_ID: required because {name} is in MESH_DOMAINS"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _lake_account(self) -> Settings:
+        if self.lake_url.startswith("az://"):
+            from producer.lake.azure_account import azure_account
+
+            try:
+                azure_account(os.environ)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     @property

@@ -33,8 +33,8 @@ _MEANINGS: dict[str, str] = {
     "derive from it",
     "genesys_login_url": "explicit OAuth base URL, overrides the region (e.g. the simulator's)",
     "genesys_api_url": "explicit API base URL, overrides the region",
-    "lake_url": "the lake: `s3://bucket[/prefix]` (prefix by the rule of `PREFIX` below) or "
-    "`file:///path`",
+    "lake_url": "the lake: `s3://bucket[/prefix]`, `az://container[/prefix]`, "
+    "`gs://bucket[/prefix]` (prefix by the rule of `PREFIX` below) or `file:///path`",
     "start_at": "where a domain without checkpoint starts (aligned down to a window); "
     "unset: 24 h before the start",
     "window_seconds": "window length; must divide a day (86400) evenly",
@@ -93,7 +93,10 @@ sensitive. `mesh-producer run` reads them once at start; a bad value ends it wit
 one line naming the variable. Secrets are never logged.
 
 S3 endpoint, region and credentials come from the standard AWS variables and chain
-(`AWS_ENDPOINT_URL_S3`, `AWS_REGION`, web identity for IRSA), as botocore reads them.
+(`AWS_ENDPOINT_URL_S3`, `AWS_REGION`, web identity for IRSA), as botocore reads them. An `az://`
+lake's account comes from `AZURE_STORAGE_CONNECTION_STRING`, `AZURE_STORAGE_ACCOUNT_URL` or
+`AZURE_STORAGE_ACCOUNT` (credentials: azure-identity's default chain); a `gs://` lake uses
+Application Default Credentials, or `STORAGE_EMULATOR_HOST` (`docs/lake-backends.md`).
 """
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated environment, strict task hygiene, and the real local servers.
 
-The server fixtures live in ``tests/fixtures/`` (simulator, moto S3) and are loaded as plugins.
+The server fixtures live in ``tests/fixtures/`` (simulator, moto S3, Azurite, fake-gcs-server,
+and the backend-parametrised lake) and are loaded as plugins.
 ``cli_logging`` is for modules that call ``cli.main`` in-process (``usefixtures``).
 """
 
@@ -13,16 +14,23 @@ from pathlib import Path
 import pytest
 import structlog
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.s3", "tests.fixtures.s3_faults"]
+pytest_plugins = [
+    "tests.fixtures.simulator",
+    "tests.fixtures.s3",
+    "tests.fixtures.s3_faults",
+    "tests.fixtures.azure",
+    "tests.fixtures.gcs",
+    "tests.fixtures.backends",
+]
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No MESH_* or AWS_* from the developer's shell leaks into a test."""
+    """No MESH_*, AWS_*, AZURE_* or Google settings from the developer's shell leak into a test."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(("MESH_", "AWS_")):
+        if name.startswith(("MESH_", "AWS_", "AZURE_", "GOOGLE_", "STORAGE_EMULATOR_HOST")):
             monkeypatch.delenv(name)
     empty = tmp_path / "aws-config-empty"
     empty.mkdir()

@@ -18,16 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from producer.errors import ConfigError
+from producer.governance.clouds import (
+    CLOUDS,
+    check_lake,
+    lint_document,
+    render_documents,
+    render_files,
+)
 from producer.governance.files import (
     default_governance_file,
     load_governance,
     read_policy,
     write_files,
 )
-from producer.governance.lint import Finding, Principal, lint_policy, lint_rendered
+from producer.governance.lint import Finding, Principal
 from producer.governance.model import GovernanceConfig
 from producer.governance.ports import LakeLayout, read_layout
-from producer.governance.render import Rendered, render
 
 __all__ = ["add_parser"]
 
@@ -49,6 +55,8 @@ def add_parser(subparsers: Any) -> None:
         "--out", type=Path, default=Path("policies"), help="output folder (./policies)"
     )
     make.add_argument("--as-of", metavar="YYYY-MM-DD", help=as_of_help)
+    cloud_help = "aws (IAM policies), azure (role assignments), gcp (IAM bindings)"
+    make.add_argument("--cloud", choices=CLOUDS, default="aws", help=cloud_help)
     make.set_defaults(func=_render)
 
     check = commands.add_parser(
@@ -69,21 +77,34 @@ def add_parser(subparsers: Any) -> None:
         help="whose policy a single file is (default: from its name)",
     )
     check.add_argument("--as-of", metavar="YYYY-MM-DD", help=as_of_help)
+    check.add_argument("--cloud", choices=CLOUDS, default="aws", help=cloud_help)
     check.set_defaults(func=_lint)
 
 
 def _reviewed(
-    config: GovernanceConfig, layout: LakeLayout, today: date
-) -> tuple[Rendered, list[str]]:
-    """What ``render`` would write, and lint's finding lines on it: render writes only when
-    there are none, lint without paths prints them. The one gate of both commands."""
-    rendered = render(config, layout)
-    return rendered, lint_rendered(rendered.policies, config, layout, today)
+    cloud: str, config: GovernanceConfig, layout: LakeLayout, today: date
+) -> tuple[dict[str, str], list[str], int]:
+    """What ``render --cloud`` would write, lint's finding lines on it, and how many policies
+    it holds: render writes only when there are no findings, lint without paths prints them.
+    The one gate of both commands, for every cloud."""
+    check_lake(cloud, layout)
+    documents = render_documents(cloud, config, layout)
+    lines: list[str] = []
+    for name, document in documents.items():
+        principal = Principal.from_file_name(name)
+        if principal is None:
+            lines.append(Finding("malformed", "policy", "whose policy is it?").line(name))
+            continue
+        findings = lint_document(
+            cloud, document, principal=principal, config=config, layout=layout, today=today
+        )
+        lines.extend(finding.line(name) for finding in findings)
+    return render_files(cloud, config, layout), lines, len(documents)
 
 
 def _render(args: argparse.Namespace) -> int:
     config = load_governance(args.config)
-    rendered, refusals = _reviewed(config, read_layout(), _day(args.as_of))
+    files, refusals, _ = _reviewed(args.cloud, config, read_layout(), _day(args.as_of))
     if refusals:
         for line in refusals:
             print(line)
@@ -94,7 +115,7 @@ def _render(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    for path in write_files(args.out, rendered.files()):
+    for path in write_files(args.out, files):
         print(path)
     return 0
 
@@ -104,13 +125,19 @@ def _lint(args: argparse.Namespace) -> int:
     layout = read_layout()
     today = _day(args.as_of)
     if not args.paths:
-        rendered, lines = _reviewed(config, layout, today)
-        count = len(rendered.policies)
+        _, lines, count = _reviewed(args.cloud, config, layout, today)
     else:
         targets = _targets(args.paths, args.principal)
         lines = []
         for source, principal, document in targets:
-            findings: list[Finding] = lint_policy(document, principal, config, layout, today)
+            findings: list[Finding] = lint_document(
+                args.cloud,
+                document,
+                principal=principal,
+                config=config,
+                layout=layout,
+                today=today,
+            )
             lines.extend(finding.line(source) for finding in findings)
         count = len(targets)
     for line in lines:

@@ -66,6 +66,7 @@ class LakeLayout:
 
     root: str
     ports: Mapping[str, DomainPort]
+    scheme: str = "s3"  # s3, az (the bucket is a container) or gs
 
     @property
     def buckets(self) -> frozenset[str]:
@@ -87,8 +88,10 @@ def build_layout(lake_url: str, outputs: Mapping[str, tuple[str, str | None]]) -
         location = LakeLocation.parse(lake_url)
     except ValueError as exc:
         raise ConfigError(f"MESH_LAKE_URL: {exc}") from None
-    if location.scheme != "s3":
-        raise ConfigError("MESH_LAKE_URL: access policies need an s3:// lake, not file://")
+    if location.scheme == "file":
+        raise ConfigError(
+            "MESH_LAKE_URL: access policies need an s3:// lake (or az://, gs://), not file://"
+        )
     ports: dict[str, DomainPort] = {}
     for domain, (given_prefix, given_bucket) in outputs.items():
         try:
@@ -105,7 +108,7 @@ def build_layout(lake_url: str, outputs: Mapping[str, tuple[str, str | None]]) -
             registry=_join(location.root, REGISTRY_DIR, domain),
         )
     _check_disjoint(list(ports.values()))
-    return LakeLayout(root=location.root, ports=ports)
+    return LakeLayout(root=location.root, ports=ports, scheme=location.scheme)
 
 
 class _OutputEnv(BaseModel):

@@ -98,12 +98,12 @@ class OutputPort:
 
     @property
     def description(self) -> str:
-        """``s3://bucket/root/prefix`` or ``file:///path/prefix``."""
+        """``s3://bucket/root/prefix`` (or ``az://``, ``gs://``) or ``file:///path/prefix``."""
         if self.lake.scheme == "file":
             assert self.lake.path is not None  # LakeLocation.parse guarantees it for file://
             base = self.lake.path.expanduser().absolute().as_uri()
         else:
-            base = f"s3://{self.bucket or self.lake.bucket}"
+            base = f"{self.lake.scheme}://{self.bucket or self.lake.bucket}"
             if self.lake.root:
                 base += f"/{self.lake.root}"
         return f"{base}/{self.prefix}" if self.prefix else base

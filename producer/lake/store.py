@@ -1,4 +1,5 @@
-"""Step 5, sink: the object store under the lake: ``file://`` here, ``s3://`` in ``s3.py``.
+"""Step 5, sink: the object store under the lake: ``file://`` here, ``s3://`` in ``s3.py``,
+``az://`` in ``azure.py``, ``gs://`` in ``gcs.py`` (all imported here, before the daemon starts).
 
 Owns ``FileStore`` (the ``ObjectStore`` seam of ``objects.py`` on a local directory, same layout
 as on S3, crash-safe: atomic renames, and orphaned temp files of a killed writer swept later)
@@ -19,6 +20,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 from producer.errors import ConfigError, PreconditionFailedError, StoreError
+from producer.lake.azure import open_azure_store
+from producer.lake.gcs import open_gcs_store
 from producer.lake.objects import ObjectStore, StoredObject, check_conditions, md5_etag
 from producer.lake.s3 import S3_READ_TIMEOUT_S, S3Store, open_s3_store
 from producer.settings import LakeLocation
@@ -170,13 +173,35 @@ async def open_store(
 
     ``file``: a ``FileStore`` on ``location.path``. ``s3``: an ``S3Store`` whose client is
     configured by the standard AWS chain (``AWS_ENDPOINT_URL_S3``, region, credentials, IRSA web
-    identity) with bounded retries and timeouts (``s3.open_s3_store``), closed on exit;
-    ``bucket`` overrides the lake's bucket (a domain's own output port).
+    identity) with bounded retries and timeouts (``s3.open_s3_store``), closed on exit.
+    ``az``: an ``AzureBlobStore`` (``azure.open_azure_store``: the account from ``AZURE_STORAGE_*``,
+    the default Azure credential chain). ``gs``: a ``GcsStore`` (``gcs.open_gcs_store``:
+    Application Default Credentials, ``STORAGE_EMULATOR_HOST``). ``bucket`` overrides the lake's
+    bucket or container (a domain's own output port); ``s3_read_timeout_s`` bounds every cloud
+    store's wait for an answer.
     """
     if location.scheme == "file":
         if location.path is None:
             raise ConfigError("MESH_LAKE_URL: file:// needs a path")
         yield FileStore(location.path)
+        return
+    if location.scheme == "az":
+        async with open_azure_store(
+            bucket or location.bucket,
+            location.root,
+            environ=os.environ,
+            read_timeout_s=s3_read_timeout_s,
+        ) as azure_store:
+            yield azure_store
+        return
+    if location.scheme == "gs":
+        async with open_gcs_store(
+            bucket or location.bucket,
+            location.root,
+            environ=os.environ,
+            read_timeout_s=s3_read_timeout_s,
+        ) as gcs_store:
+            yield gcs_store
         return
     async with open_s3_store(
         bucket or location.bucket, location.root, read_timeout_s=s3_read_timeout_s

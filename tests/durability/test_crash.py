@@ -6,8 +6,10 @@ lake: every conversation once across data and DLQ, the checkpoint's totals and p
 equal to the lines, part numbers without gaps or leftovers. Trials cycle through four kinds:
 ``file://`` or moto S3, re-sweep on or off, and a frozen or a moving source (the simulator's clock
 moves 5 minutes per run: new windows appear and conversations still active at the last export
-end, so re-sweeps rewrite windows while being killed). Trials are seeded; the seeds are printed
-(``-s``) and in every failure message. The CI size is 32 kill points; a bigger run by hand::
+end, so re-sweeps rewrite windows while being killed). Azure Blob (Azurite) and GCS
+(fake-gcs-server) get one frozen-source trial each with re-sweeps on (8 kill points each;
+``DURABILITY_CLOUD_TRIALS`` for more). Trials are seeded; the seeds are printed (``-s``) and in
+every failure message. The CI size is 32 kill points on file/S3; a bigger run by hand::
 
     DURABILITY_KILLS=300 DURABILITY_SEED=7 pytest tests/durability/test_crash.py -s
 """
@@ -41,13 +43,16 @@ from tests.durability.process import (
     Producer,
     producer_env,
 )
+from tests.fixtures.backends import read_backend
 from tests.fixtures.simulator import conversation_ids, telephony_config
 
 _KILLS = int(os.environ.get("DURABILITY_KILLS", "30"))
 _SEED = int(os.environ.get("DURABILITY_SEED") or random.SystemRandom().randrange(1 << 31))
 _KILLS_PER_TRIAL = 8
+_CLOUD_TRIALS = int(os.environ.get("DURABILITY_CLOUD_TRIALS", "1"))  # per Azure/GCS store
 _PARALLEL = 2  # trials at once; each is one process at a time
 _KILL_WINDOW_S = 1.0  # first guess of a run's working time; each trial learns its own
+_CLOUD_KILL_WINDOW_S = 3.0  # the emulators answer slower: a longer first guess, learnt as above
 _LAG = timedelta(minutes=15)  # the simulator's availability lag
 _WINDOW = timedelta(minutes=15)
 _STEP = timedelta(minutes=5)  # how far a moving source's clock moves per run
@@ -233,15 +238,61 @@ async def test_sigkill_anywhere_loses_and_duplicates_nothing(
             objects = read_s3_lake(moto_server, bucket, trial.root)
         else:
             objects, hidden = read_file_lake(tmp_path / trial.root)
-        found = audit_lake(objects)
-        assert found.watermark == trial.watermark, trial.context
-        truth = conversation_ids(source.sim, trial.start, trial.watermark)
-        assert truth, "the simulated history must hold conversations"
-        assert_exactly_once(found, truth, context=trial.context)
-        assert all(Path(name).name.endswith(".tmp") for name in hidden), (trial.context, hidden)
-        trial.records = len(found.landed) + len(found.dead)
-        trial.hidden_files = len(hidden)
+        _audit(trial, source, objects, hidden)
 
+    await _run_trials(trials, simulator, lake, audit)
+    if any(trial.moving for trial in trials):
+        assert sum(t.resweep_commits for t in trials if t.moving), "late data was never re-swept"
+
+
+@pytest.mark.parametrize("lake_backend", ["az", "gs"], indirect=True)
+async def test_sigkill_anywhere_on_azure_and_gcs(
+    simulator: RunningSimulator, lake_backend: str, lake_url: str, request: pytest.FixtureRequest
+) -> None:
+    """The same harness on Azure Blob (Azurite) and GCS (fake-gcs-server), fewer trials: a
+    frozen source with re-sweeps on, ``DURABILITY_CLOUD_TRIALS`` trials (1 in CI) per store."""
+    trials = [
+        _Trial(i, _SEED + 1000 + i, lake_backend, True, False, _NOW, _CLOUD_KILL_WINDOW_S)
+        for i in range(_CLOUD_TRIALS)
+    ]
+    print(f"\ndurability ({lake_backend}): base seed {_SEED} ({len(trials)} trials)")
+
+    def lake(trial: _Trial) -> tuple[str, str | None]:
+        return f"{lake_url}/{trial.root}", None
+
+    def audit(trial: _Trial, source: RunningSimulator) -> None:
+        cut = f"{trial.root}/"
+        objects = {
+            key[len(cut) :]: data
+            for key, data in read_backend(request, lake_url).items()
+            if key.startswith(cut)
+        }
+        _audit(trial, source, objects, [])
+
+    await _run_trials(trials, simulator, lake, audit, minimum_kills=_KILLS_PER_TRIAL * len(trials))
+
+
+def _audit(
+    trial: _Trial, source: RunningSimulator, objects: dict[str, bytes], hidden: list[str]
+) -> None:
+    found = audit_lake(objects)
+    assert found.watermark == trial.watermark, trial.context
+    truth = conversation_ids(source.sim, trial.start, trial.watermark)
+    assert truth, "the simulated history must hold conversations"
+    assert_exactly_once(found, truth, context=trial.context)
+    assert all(Path(name).name.endswith(".tmp") for name in hidden), (trial.context, hidden)
+    trial.records = len(found.landed) + len(found.dead)
+    trial.hidden_files = len(hidden)
+
+
+async def _run_trials(
+    trials: list[_Trial],
+    simulator: RunningSimulator,
+    lake: Callable[[_Trial], tuple[str, str | None]],
+    audit: Callable[[_Trial, RunningSimulator], None],
+    *,
+    minimum_kills: int = _KILLS,
+) -> None:
     gate = asyncio.Semaphore(_PARALLEL)
     async with asyncio.TaskGroup() as group:
         for trial in trials:
@@ -254,10 +305,8 @@ async def test_sigkill_anywhere_loses_and_duplicates_nothing(
     for trial in trials:
         phases.update(trial.phases)
     _report(trials, kills, phases)
-    assert kills >= _KILLS, f"only {kills} of {_KILLS} kills landed (seed {_SEED})"
+    assert kills >= minimum_kills, f"only {kills} of {minimum_kills} kills landed (seed {_SEED})"
     assert phases["mid-export"] >= kills // 4, f"too few kills landed mid-export: {phases}"
-    if any(trial.moving for trial in trials):
-        assert sum(t.resweep_commits for t in trials if t.moving), "late data was never re-swept"
 
 
 def _report(trials: list[_Trial], kills: int, phases: Counter[str]) -> None:
@@ -265,7 +314,7 @@ def _report(trials: list[_Trial], kills: int, phases: Counter[str]) -> None:
     summary: dict[str, Any] = {
         "seed": _SEED,
         "trials": len(trials),
-        "s3 trials": sum(1 for t in trials if t.backend == "s3"),
+        "backends": dict(Counter(t.backend for t in trials)),
         "moving-source trials": sum(1 for t in trials if t.moving),
         "kills": kills,
         "runs": sum(t.runs for t in trials),

@@ -256,7 +256,7 @@ class TestCommandLine:
         assert stored is not None
         assert json.loads(stored)["version"] == "1.1"
 
-    @pytest.mark.parametrize("lake_url", ["file"], indirect=True)  # the store is covered above
+    @pytest.mark.parametrize("lake_backend", ["file"], indirect=True)  # the store is covered above
     def test_list_shows_unpublished_files(
         self, lake_env: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -267,7 +267,7 @@ class TestCommandLine:
         assert [row.split()[1] for row in rows] == ["1.0", "1.1"]
         assert all("not published" in row for row in rows)
 
-    @pytest.mark.parametrize("lake_url", ["file"], indirect=True)  # the store is covered above
+    @pytest.mark.parametrize("lake_backend", ["file"], indirect=True)  # the store is covered above
     def test_publish_conflict_exits_1(
         self, lake_env: Path, lake_url: str, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -283,7 +283,7 @@ class TestCommandLine:
         assert "telephony 1.0" in out
         assert asyncio.run(_read(lake_url, registry_key("telephony", "1.0"))) == before
 
-    @pytest.mark.parametrize("lake_url", ["file"], indirect=True)  # the store is covered above
+    @pytest.mark.parametrize("lake_backend", ["file"], indirect=True)  # the store is covered above
     def test_publish_refuses_breaking_contracts(
         self, lake_env: Path, lake_url: str, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -297,7 +297,7 @@ class TestCommandLine:
         assert "refused" in err
         assert asyncio.run(_read(lake_url, registry_key("telephony", "1.0"))) is None
 
-    @pytest.mark.parametrize("lake_url", ["file"], indirect=True)  # the store is covered above
+    @pytest.mark.parametrize("lake_backend", ["file"], indirect=True)  # the store is covered above
     def test_subscribe_to_unpublished_version_exits_2(
         self, lake_env: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -308,7 +308,7 @@ class TestCommandLine:
         assert len(err.strip().splitlines()) == 1
         assert "telephony 1.0 is not published" in err
 
-    @pytest.mark.parametrize("lake_url", ["s3"], indirect=True)
+    @pytest.mark.parametrize("lake_backend", ["s3"], indirect=True)
     def test_a_domain_bucket_holds_its_own_registry(
         self, lake_env: Path, lake_url: str, domain_bucket: str, capsys: pytest.CaptureFixture[str]
     ) -> None:

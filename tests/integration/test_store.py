@@ -1,6 +1,7 @@
-"""Object stores: the same contract on S3 (moto over HTTP) and on the file:// lake.
+"""Object stores: the same contract on the file:// lake, S3 (moto), Azure Blob (Azurite) and GCS
+(fake-gcs-server), each over HTTP on loopback.
 
-Every test taking ``store`` runs against both backends (the fixture is parametrized).
+Every test taking ``store`` runs against every backend (``lake_backend`` is parametrised).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class TestBasics:
 
     async def test_description_names_the_lake(self, store: ObjectStore) -> None:
         """The description (for logs and errors) names the backend and where it is."""
-        assert store.description.startswith(("s3://lake-", "file:///"))
+        assert store.description.startswith(("s3://lake-", "az://lake-", "gs://lake-", "file:///"))
 
 
 class TestConditionalPuts:

@@ -1,0 +1,309 @@
+"""Governance on Azure: role assignments with ABAC conditions, from ``consumers.yaml`` and the lake.
+
+``render_azure`` writes, per consumer group and per domain producer, one document: a user-assigned
+managed identity, its role assignments (a built-in blob data role scoped to one container and
+restricted by an ABAC condition to exactly the granted ``{prefix}/v{MAJOR}/`` paths and registry
+entries) and, for producers, the AKS workload-identity federated credential of the domain's
+Kubernetes service account. ``lint_azure`` reads such a document back: structural rules of its
+own (a container scope, a condition on every assignment, a known role, exact prefixes), then the
+same rules as the AWS lint by translating each assignment to the S3 statement it is equivalent
+to. Pure: no I/O; placeholders (``${SUBSCRIPTION_ID}`` ...) are filled in by the deployment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from producer.governance.areas import arn
+from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.model import ConsumerGroup, GovernanceConfig
+from producer.governance.ports import DomainPort, LakeLayout
+from producer.governance.render import consumer_file, consumer_role, producer_file, producer_role
+
+__all__ = [
+    "AKS_NAMESPACE",
+    "ROLES",
+    "azure_consumer",
+    "azure_producer",
+    "lint_azure",
+    "render_azure",
+]
+
+AKS_NAMESPACE = "ccaas-mesh"
+_BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # name → (built-in role definition id, the blob data actions it grants)
+    "Storage Blob Data Reader": ("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", ("read",)),
+    "Storage Blob Data Contributor": (
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+        ("read", "write", "delete", "add/action", "move/action"),
+    ),
+    "Storage Blob Data Owner": ("b7e6dc6d-f1e8-4753-8033-0f276bb0955b", ("*",)),
+}
+# What each blob data action amounts to on S3, for the shared lint rules.
+_S3_ACTIONS = {
+    "read": "s3:GetObject",
+    "write": "s3:PutObject",
+    "add/action": "s3:PutObject",
+    "move/action": "s3:PutObject",
+    "delete": "s3:DeleteObject",
+    "*": "s3:*",
+}
+_ACCOUNT_SCOPE = (
+    "/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${RESOURCE_GROUP}"
+    "/providers/Microsoft.Storage/storageAccounts/${STORAGE_ACCOUNT}"
+)
+_CONTAINER_SCOPE = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Storage/"
+    r"storageAccounts/[^/]+/blobServices/default/containers/(?P<container>[^/]+)$"
+)
+_PATH = f"@Resource[{_BLOBS}:path]"
+_LIST_PREFIX = f"@Request[{_BLOBS}:prefix]"
+_STARTS_WITH = re.compile(r"StringStartsWith\s+'(?P<value>[^']*)'")
+_CLAUSE = re.compile(
+    r"ActionMatches\{'" + re.escape(_BLOBS) + r"/(?P<action>[^']+)'\}[^()]*\)\)\s*OR\s*"
+    r"\((?P<allowed>[^()]*)\)"
+)
+_OTHER_OPERATORS = re.compile(r"\b(StringLike|StringNotLike|StringNotStartsWith|StringNotEquals)\b")
+_FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def render_azure(config: GovernanceConfig, layout: LakeLayout) -> dict[str, dict[str, Any]]:
+    """File name → document, for every consumer group and every producer (same names as AWS)."""
+    documents: dict[str, dict[str, Any]] = {}
+    for name in sorted(config.consumers):
+        documents[consumer_file(name)] = azure_consumer(name, config.consumers[name], layout)
+    for domain, port in layout.ports.items():
+        documents[producer_file(domain)] = azure_producer(port)
+    return documents
+
+
+def azure_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[str, Any]:
+    """The group's identity and one Storage Blob Data Reader assignment per granted domain."""
+    identity = consumer_role(name)
+    assignments = []
+    for grant in sorted(group.reads, key=lambda grant: grant.domain):
+        port = layout.ports[grant.domain]
+        prefixes = [port.data(major) for major in grant.majors]
+        prefixes += [f"{port.registry_dir}{major}." for major in grant.majors]
+        assignments.append(
+            _assignment(
+                f"Read{grant.domain.capitalize()}",
+                identity,
+                "Storage Blob Data Reader",
+                port.bucket,
+                _read_condition(prefixes),
+            )
+        )
+    return {
+        "cloud": "azure",
+        "identity": _identity(identity),
+        "roleAssignments": assignments,
+        "idpScope": group.idp_scope,
+    }
+
+
+def azure_producer(port: DomainPort) -> dict[str, Any]:
+    """The producer's identity, Storage Blob Data Contributor on its own product and registry
+    folder only (no delete in the registry), and its AKS federated credential."""
+    identity = producer_role(port.domain)
+    own = [port.base + "/", port.registry_dir]
+    deletable = [port.data_any, port.dead_letters]
+    condition = " AND ".join(
+        [
+            _clause(f"{_BLOBS}/read", own, sub_operation=False),
+            _clause(f"{_BLOBS}/read", own, sub_operation=True),
+            _clause(f"{_BLOBS}/write", own),
+            _clause(f"{_BLOBS}/add/action", own),
+            _clause(f"{_BLOBS}/move/action", own),
+            _clause(f"{_BLOBS}/delete", deletable),
+        ]
+    )
+    return {
+        "cloud": "azure",
+        "identity": _identity(identity),
+        "roleAssignments": [
+            _assignment(
+                "ProduceOwnProduct",
+                identity,
+                "Storage Blob Data Contributor",
+                port.bucket,
+                condition,
+            )
+        ],
+        "federatedCredentials": [
+            {
+                "name": f"{identity}-aks",
+                "identity": identity,
+                "issuer": "${AKS_OIDC_ISSUER}",
+                "subject": f"system:serviceaccount:{AKS_NAMESPACE}:{port.domain}-mesh-producer",
+                "audiences": [_FEDERATION_AUDIENCE],
+            }
+        ],
+    }
+
+
+def lint_azure(
+    document: Any, principal: Principal, config: GovernanceConfig, layout: LakeLayout, today: date
+) -> list[Finding]:
+    """Findings for an Azure document read as ``principal``'s: its own structural rules, then
+    the AWS lint's rules on the equivalent S3 statements (``Statement[i]`` = assignment ``i``)."""
+    findings: list[Finding] = []
+    assignments = document.get("roleAssignments") if isinstance(document, dict) else None
+    if not isinstance(assignments, list) or not assignments:
+        return [Finding("malformed", "policy", "no roleAssignments list: not an Azure document")]
+    statements: list[dict[str, Any]] = []
+    for index, assignment in enumerate(assignments):
+        where = f"roleAssignments[{index}]"
+        equivalent = _statements(where, assignment, config.partition, findings)
+        statements.extend(equivalent or [])
+    if isinstance(document, dict) and principal.kind == "producer":
+        findings.extend(_federation(document, principal))
+    if statements:
+        findings.extend(lint_policy({"Statement": statements}, principal, config, layout, today))
+    return findings
+
+
+def _statements(
+    where: str, assignment: Any, partition: str, findings: list[Finding]
+) -> list[dict[str, Any]] | None:
+    """The S3 statements an assignment amounts to (one per data action it grants), or None
+    (with a finding) when it cannot be read as one."""
+    if not isinstance(assignment, dict):
+        findings.append(Finding("malformed", where, "a role assignment must be an object"))
+        return None
+    sid = assignment.get("name") if isinstance(assignment.get("name"), str) else ""
+    where = f"{where} {sid}".rstrip()
+    role = assignment.get("roleDefinitionName")
+    if role not in ROLES:
+        findings.append(
+            Finding("outside-lake", where, f"role {role!r} is not a blob data role we grant")
+        )
+        return None
+    scope = assignment.get("scope")
+    match = _CONTAINER_SCOPE.match(scope) if isinstance(scope, str) else None
+    if match is None:
+        findings.append(
+            Finding(
+                "wildcard-resource",
+                where,
+                f"scope {scope!r} is not one container: the role would reach every container",
+            )
+        )
+        return None
+    condition = assignment.get("condition")
+    if not isinstance(condition, str) or not condition.strip():
+        findings.append(
+            Finding(
+                "wildcard-resource",
+                where,
+                f"no ABAC condition: {role} reaches every blob of container {match['container']!r}",
+            )
+        )
+        return None
+    other = _OTHER_OPERATORS.search(condition)
+    clauses: dict[str, list[str]] = {}
+    for clause in _CLAUSE.finditer(condition):
+        allowed = clause["allowed"]
+        if _PATH not in allowed and _LIST_PREFIX not in allowed:
+            continue  # restricts something else than the blob's path: no prefix
+        prefixes = [found["value"] for found in _STARTS_WITH.finditer(allowed)]
+        clauses.setdefault(clause["action"], []).extend(prefixes)
+    granted = ROLES[role][1]
+    loose = [action for action in granted if not clauses.get(action)]
+    if other is not None or loose:
+        detail = f"found {other[0]}" if other else f"{', '.join(loose)} not restricted"
+        findings.append(
+            Finding(
+                "wildcard-resource",
+                where,
+                f"the condition must restrict every {role} action to blob paths with "
+                f"StringStartsWith on exact prefixes ({detail})",
+            )
+        )
+        return None
+    return [
+        {
+            "Sid": f"{sid} {action}".strip(),
+            "Effect": "Allow",
+            "Action": [_S3_ACTIONS[action]],
+            "Resource": [
+                arn(partition, match["container"], prefix + "*")
+                for prefix in dict.fromkeys(clauses[action])
+            ],
+        }
+        for action in granted
+    ]
+
+
+def _federation(document: dict[str, Any], principal: Principal) -> list[Finding]:
+    expected = f"system:serviceaccount:{AKS_NAMESPACE}:{principal.name}-mesh-producer"
+    credentials = document.get("federatedCredentials")
+    if not isinstance(credentials, list):
+        return []
+    findings = []
+    for index, credential in enumerate(credentials):
+        where = f"federatedCredentials[{index}]"
+        subject = credential.get("subject") if isinstance(credential, dict) else None
+        if subject != expected:
+            findings.append(
+                Finding(
+                    "cross-domain-write",
+                    where,
+                    f"subject {subject!r} is not producer {principal.name}'s service account "
+                    f"{expected!r}",
+                )
+            )
+    return findings
+
+
+def _identity(name: str) -> dict[str, str]:
+    return {
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "name": name,
+        "resourceGroup": "${RESOURCE_GROUP}",
+    }
+
+
+def _assignment(
+    name: str, identity: str, role: str, container: str, condition: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "principal": identity,
+        "principalType": "ServicePrincipal",
+        "roleDefinitionName": role,
+        "roleDefinitionId": ROLES[role][0],
+        "scope": f"{_ACCOUNT_SCOPE}/blobServices/default/containers/{container}",
+        "conditionVersion": "2.0",
+        "condition": condition,
+    }
+
+
+def _read_condition(prefixes: list[str]) -> str:
+    """Reads (and listings) of blobs under ``prefixes`` only."""
+    return " AND ".join(
+        [
+            _clause(f"{_BLOBS}/read", prefixes, sub_operation=False),
+            _clause(f"{_BLOBS}/read", prefixes, sub_operation=True),
+        ]
+    )
+
+
+def _clause(action: str, prefixes: list[str], *, sub_operation: bool | None = None) -> str:
+    """``(!(action) OR attribute StringStartsWith p1 OR ...)``: the action only under prefixes.
+
+    ``sub_operation`` splits a blob read (False: get, on the blob's path) from a listing
+    (True: ``Blob.List``, on the request's prefix).
+    """
+    matcher = f"ActionMatches{{'{action}'}}"
+    attribute = _PATH
+    if sub_operation is True:
+        matcher += " AND SubOperationMatches{'Blob.List'}"
+        attribute = _LIST_PREFIX
+    elif sub_operation is False:
+        matcher += " AND NOT SubOperationMatches{'Blob.List'}"
+    allowed = " OR ".join(f"{attribute} StringStartsWith '{prefix}'" for prefix in prefixes)
+    return f"((!({matcher})) OR ({allowed}))"

@@ -1,0 +1,72 @@
+"""Governance per cloud: which renderer and which lint ``policies render|lint --cloud`` use.
+
+``aws`` is the IAM policies of ``render.py``/``lint.py``; ``azure`` (role assignments with ABAC
+conditions, ``azure.py``) and ``gcp`` (IAM bindings with IAM Conditions, ``gcp.py``) render and
+lint the same ``consumers.yaml`` with the same file names. ``check_lake`` refuses a lake of
+another cloud (``MESH_LAKE_URL``). Pure dispatch: no policy logic here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Literal
+
+from producer.errors import ConfigError
+from producer.governance.azure import lint_azure, render_azure
+from producer.governance.gcp import lint_gcp, render_gcp
+from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.model import GovernanceConfig
+from producer.governance.ports import LakeLayout
+from producer.governance.render import render
+
+__all__ = ["CLOUDS", "Cloud", "check_lake", "lint_document", "render_documents", "render_files"]
+
+Cloud = Literal["aws", "azure", "gcp"]
+CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
+_SCHEMES: dict[str, str] = {"aws": "s3", "azure": "az", "gcp": "gs"}
+
+
+def check_lake(cloud: str, layout: LakeLayout) -> None:
+    """``ConfigError`` naming ``MESH_LAKE_URL`` when the lake is not on ``cloud``."""
+    expected = _SCHEMES[cloud]
+    if layout.scheme != expected:
+        raise ConfigError(
+            f"MESH_LAKE_URL: --cloud {cloud} needs a {expected}:// lake, not {layout.scheme}://"
+        )
+
+
+def render_documents(
+    cloud: str, config: GovernanceConfig, layout: LakeLayout
+) -> dict[str, dict[str, Any]]:
+    """File name → policy document for ``cloud`` (the AWS IdP table is not a policy)."""
+    if cloud == "azure":
+        return render_azure(config, layout)
+    if cloud == "gcp":
+        return render_gcp(config, layout)
+    return dict(render(config, layout).policies)
+
+
+def render_files(cloud: str, config: GovernanceConfig, layout: LakeLayout) -> dict[str, str]:
+    """File name → JSON text of everything ``policies render --cloud`` writes."""
+    if cloud == "aws":
+        return render(config, layout).files()
+    documents = render_documents(cloud, config, layout)
+    return {name: json.dumps(document, indent=2) + "\n" for name, document in documents.items()}
+
+
+def lint_document(
+    cloud: str,
+    document: Any,
+    *,
+    principal: Principal,
+    config: GovernanceConfig,
+    layout: LakeLayout,
+    today: date,
+) -> list[Finding]:
+    """The findings of ``cloud``'s lint for one document."""
+    if cloud == "azure":
+        return lint_azure(document, principal, config, layout, today)
+    if cloud == "gcp":
+        return lint_gcp(document, principal, config, layout, today)
+    return lint_policy(document, principal, config, layout, today)

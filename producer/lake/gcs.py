@@ -1,0 +1,278 @@
+"""Step 5, sink: the ``gs://`` object store, on gcloud-aio-storage (aiohttp), bounded retries.
+
+Owns ``GcsStore`` (the ``ObjectStore`` seam on a Cloud Storage bucket, through the JSON API) and
+``open_gcs_store``, the only place a GCS client is created: Application Default Credentials
+(GKE workload identity, the metadata server, ``GOOGLE_APPLICATION_CREDENTIALS``), or an emulator
+without credentials when ``STORAGE_EMULATOR_HOST`` is set. The only module importing
+``gcloud.aio``; it knows nothing of keys, windows or formats and never logs credentials.
+
+The seam's ETag is the quoted MD5 of the content (``objects.md5_etag``), as on S3 and ``file://``:
+the writer recognises an unchanged part by it. Cloud Storage compares on the object's generation,
+so a CAS put reads the object's metadata (generation and ``md5Hash``), refuses another MD5, then
+uploads with ``ifGenerationMatch=<that generation>``: the write lands only on the very generation
+that had the expected content. Create-only is ``ifGenerationMatch=0``. Every upload is a
+multipart upload carrying its ``md5Hash``, which Cloud Storage verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+from gcloud.aio.storage import Storage
+
+from producer.errors import PreconditionFailedError, StoreError
+from producer.lake.objects import StoredObject, check_conditions, md5_etag
+
+__all__ = [
+    "GCS_CONNECT_TIMEOUT_S",
+    "GCS_MAX_ATTEMPTS",
+    "GCS_READ_TIMEOUT_S",
+    "GcsStore",
+    "open_gcs_store",
+]
+
+# Attempts per call: exponential backoff with full jitter (0.5 s doubling, capped at 8 s) on
+# 408/429/5xx, resets and timeouts: at most about 15 s of waiting between five attempts.
+GCS_MAX_ATTEMPTS = 5
+GCS_CONNECT_TIMEOUT_S = 10.0
+GCS_READ_TIMEOUT_S = 30.0
+_BACKOFF_BASE_S = 0.5
+_BACKOFF_CAP_S = 8.0
+_RETRIED_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_TYPES = {".gz": "application/gzip", ".zst": "application/zstd", ".json": "application/json"}
+_T = TypeVar("_T")
+
+
+class GcsStore:
+    """An ``ObjectStore`` on a GCS bucket through a ``Storage`` client the caller owns.
+
+    ``root`` is a name prefix inside the bucket (``gs://bucket/root``). A 412 on a conditional
+    put (or a 404 for a CAS on a missing object) raises ``PreconditionFailedError``; other
+    failures, after ``GCS_MAX_ATTEMPTS`` attempts, a ``StoreError`` naming the key.
+    """
+
+    def __init__(
+        self, client: Storage, bucket: str, root: str = "", *, timeout_s: float = 40.0
+    ) -> None:
+        self._client = client
+        self.bucket = bucket
+        self.root = root.strip("/")
+        self.description = f"gs://{bucket}/{self.root}" if self.root else f"gs://{bucket}"
+        self._timeout = max(1, round(timeout_s))
+
+    async def get(self, key: str) -> StoredObject | None:
+        async def download() -> bytes:
+            return await self._client.download(self.bucket, self._key(key), timeout=self._timeout)
+
+        try:
+            data = await self._retried(download)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status == 404:
+                return None
+            raise self._failure("get", key, exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure("get", key, exc) from exc
+        return StoredObject(data, md5_etag(data))
+
+    async def etag(self, key: str) -> str | None:
+        try:
+            metadata = await self._metadata(key)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure("head", key, exc) from exc
+        if metadata is None:
+            return None
+        stored = _stored_md5(metadata)
+        if stored is not None:
+            return stored
+        found = await self.get(key)  # a composite object has no MD5: hash its content
+        return None if found is None else found.etag
+
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        check_conditions(if_match, if_none_match)
+        digest = hashlib.md5(data, usedforsecurity=False).digest()
+        resource: dict[str, Any] = {"md5Hash": base64.b64encode(digest).decode()}
+        if metadata:
+            resource["metadata"] = dict(metadata)
+        try:
+            parameters: dict[str, str] = {}
+            if if_none_match:
+                parameters["ifGenerationMatch"] = "0"
+            elif if_match is not None:
+                parameters["ifGenerationMatch"] = await self._generation_with(key, if_match)
+
+            async def upload() -> dict[str, Any]:
+                return await self._client.upload(
+                    self.bucket,
+                    self._key(key),
+                    data,
+                    content_type=_content_type(key),
+                    parameters=dict(parameters),
+                    metadata=dict(resource),  # with metadata: always a multipart upload
+                    force_resumable_upload=False,
+                    timeout=self._timeout,
+                )
+
+            await self._retried(upload)
+        except _StaleError:
+            raise PreconditionFailedError(
+                f"{self.description}: conditional put of {key!r} refused (generation)"
+            ) from None
+        except aiohttp.ClientResponseError as exc:
+            conditional = if_match is not None or if_none_match
+            if conditional and exc.status == 412:
+                raise PreconditionFailedError(
+                    f"{self.description}: conditional put of {key!r} refused (412)"
+                ) from None
+            raise self._failure("put", key, exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure("put", key, exc) from exc
+        return '"' + digest.hex() + '"'
+
+    async def delete(self, key: str) -> None:
+        async def delete() -> None:
+            await self._client.delete(self.bucket, self._key(key), timeout=self._timeout)
+
+        try:
+            await self._retried(delete)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status != 404:
+                raise self._failure("delete", key, exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure("delete", key, exc) from exc
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        cut = len(self.root) + 1 if self.root else 0
+        keys: list[str] = []
+        params = {"prefix": self._key(prefix), "fields": "items(name),nextPageToken"}
+        try:
+            while True:
+                page_params = dict(params)
+
+                async def page(page_params: dict[str, str] = page_params) -> dict[str, Any]:
+                    return await self._client.list_objects(
+                        self.bucket, params=page_params, timeout=self._timeout
+                    )
+
+                listed = await self._retried(page)
+                keys.extend(item["name"][cut:] for item in listed.get("items", []))
+                token = listed.get("nextPageToken")
+                if not token:
+                    break
+                params["pageToken"] = token
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure("list", prefix, exc) from exc
+        return sorted(keys)
+
+    async def _metadata(self, key: str) -> dict[str, Any] | None:
+        async def fetch() -> dict[str, Any]:
+            return await self._client.download_metadata(
+                self.bucket, self._key(key), timeout=self._timeout
+            )
+
+        try:
+            return await self._retried(fetch)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def _generation_with(self, key: str, expected: str) -> str:
+        """The object's generation if its content has the MD5 ETag ``expected``.
+
+        Raises ``_StaleError`` when it is absent or holds other content.
+        """
+        metadata = await self._metadata(key)
+        if metadata is None:
+            raise _StaleError
+        current = _stored_md5(metadata)
+        if current is None:  # no MD5 (composite): hash the content of that generation
+            found = await self.get(key)
+            current = None if found is None else found.etag
+        if current != expected:
+            raise _StaleError
+        return str(metadata["generation"])
+
+    async def _retried(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """``call()``, retried on 408/429/5xx, connection failures and timeouts."""
+        for attempt in range(1, GCS_MAX_ATTEMPTS + 1):
+            try:
+                return await call()
+            except aiohttp.ClientResponseError as exc:
+                if exc.status not in _RETRIED_STATUS or attempt == GCS_MAX_ATTEMPTS:
+                    raise
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt == GCS_MAX_ATTEMPTS:
+                    raise
+            cap = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
+            await asyncio.sleep(random.uniform(0, cap))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _key(self, key: str) -> str:
+        return f"{self.root}/{key}" if self.root else key
+
+    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+        if isinstance(exc, aiohttp.ClientResponseError):
+            reason = f"{exc.status}: {_first_line(exc.message)}"
+        else:
+            reason = f"{type(exc).__name__}: {_first_line(str(exc))}"
+        return StoreError(f"{self.description}: {operation} {key!r} failed: {reason}".rstrip())
+
+
+@contextlib.asynccontextmanager
+async def open_gcs_store(
+    bucket: str,
+    root: str = "",
+    *,
+    environ: Mapping[str, str],
+    read_timeout_s: float = GCS_READ_TIMEOUT_S,
+) -> AsyncIterator[GcsStore]:
+    """A ``GcsStore`` on ``bucket``/``root`` whose client lives for the ``async with``.
+
+    ``STORAGE_EMULATOR_HOST`` (``http://host:port``) points it at an emulator, without
+    credentials; otherwise Application Default Credentials sign the requests. Each attempt may
+    take ``GCS_CONNECT_TIMEOUT_S`` to connect and ``read_timeout_s`` to answer.
+    """
+    emulator = environ.get("STORAGE_EMULATOR_HOST", "").strip()
+    if emulator and not emulator.startswith(("http://", "https://")):
+        emulator = f"http://{emulator}"
+    timeout = aiohttp.ClientTimeout(sock_connect=GCS_CONNECT_TIMEOUT_S, sock_read=read_timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        # Its stubs name requests' Session (the sync build); the aio build takes aiohttp's.
+        client = Storage(session=session, api_root=emulator or None)  # type: ignore[arg-type]
+        try:
+            yield GcsStore(client, bucket, root, timeout_s=GCS_CONNECT_TIMEOUT_S + read_timeout_s)
+        finally:
+            await client.close()
+
+
+class _StaleError(Exception):
+    """The object is absent or its content is not the one the caller's ETag names."""
+
+
+def _stored_md5(metadata: Mapping[str, Any]) -> str | None:
+    stored = metadata.get("md5Hash")
+    return '"' + base64.b64decode(stored).hex() + '"' if stored else None
+
+
+def _content_type(key: str) -> str:
+    return _TYPES.get(Path(key).suffix, "application/octet-stream")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
