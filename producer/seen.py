@@ -43,7 +43,6 @@ DIGEST_BYTES = 16
 _BLOCK_IDS = 256  # digests per block of a run: one pread of 4 KiB
 _BLOCK_BYTES = _BLOCK_IDS * DIGEST_BYTES
 _FILTER_BITS_PER_ID = 16
-_MIN_FILTER_BITS = 1 << 16
 _READ_IDS = 65_536  # digests per sequential read when the filter is rebuilt
 
 
@@ -64,34 +63,41 @@ class _Run:
 class SeenIds:
     """Ids seen so far, exact in memory up to ``memory_ids``, spilled to a temporary file beyond.
 
-    ``spill_dir`` is where the temporary file goes (default: ``$TMPDIR``). Not thread-safe; one
-    instance per window attempt (or per audit). ``close`` (or leaving a ``with`` block, or the
-    instance being collected) removes the file.
+    ``filter_bytes`` is the filter's size at the first spill (2 MiB: 1.4 % false positives up to
+    a million ids), ``max_filter_bytes`` what it may grow to. ``spill_dir`` is where the
+    temporary file goes (default: ``$TMPDIR``). Not thread-safe; one instance per window attempt
+    (or per audit). ``close`` (or leaving a ``with`` block, or the instance being collected)
+    removes the file.
     """
 
     def __init__(
         self,
         *,
         memory_ids: int = 16_384,
+        filter_bytes: int = 2 << 20,
         max_filter_bytes: int = 8 << 20,
         spill_dir: str | None = None,
     ) -> None:
         if memory_ids < 1:
             raise ValueError("memory_ids must be at least 1")
         self._memory_ids = memory_ids
-        self._max_filter_bits = max(_MIN_FILTER_BITS, max_filter_bytes * 8)
+        self._max_filter_bits = _power_of_two(max(1, max_filter_bytes) * 8)
+        self._first_filter_bits = min(
+            _power_of_two(max(1, filter_bytes) * 8), self._max_filter_bits
+        )
         self._spill_dir = spill_dir
-        self._recent: set[str] = set()
+        self._ids: set[str] = set()  # before the first spill: the ids themselves
+        self._keys: set[bytes] | None = None  # after it: digests of the ids not spilled yet
         self._runs: list[_Run] = []
         self._spilled = 0
         self._file: IO[bytes] | None = None
         self._fd = -1
         self._filter = bytearray()
         self._mask = 0
-        self._closer: weakref.finalize[..., SeenIds] | None = None
+        self._closer: weakref.finalize[[], SeenIds] | None = None
 
     def __len__(self) -> int:
-        return len(self._recent) + self._spilled
+        return len(self._ids) + len(self._keys or ()) + self._spilled
 
     @property
     def spilled(self) -> int:
@@ -100,34 +106,37 @@ class SeenIds:
 
     def add(self, record_id: str) -> bool:
         """Add ``record_id``; True if it is new, False if it was added before."""
-        recent = self._recent
-        if record_id in recent:
-            return False
-        if self._runs:
-            key = digest(record_id)
-            if self._maybe_spilled(key) and self._on_disk(key):
+        keys = self._keys
+        if keys is None:  # the common case: a window that fits in memory
+            ids = self._ids
+            if record_id in ids:
                 return False
-        recent.add(record_id)
-        if len(recent) >= self._memory_ids:
+            ids.add(record_id)
+            if len(ids) >= self._memory_ids:
+                self._spill()
+            return True
+        key = digest(record_id)
+        if key in keys or self._spilled_before(key):
+            return False
+        keys.add(key)
+        if len(keys) >= self._memory_ids:
             self._spill()
         return True
 
     def __contains__(self, record_id: object) -> bool:
         if not isinstance(record_id, str):
             return False
-        if record_id in self._recent:
-            return True
-        if not self._runs:
-            return False
+        if self._keys is None:
+            return record_id in self._ids
         key = digest(record_id)
-        return self._maybe_spilled(key) and self._on_disk(key)
+        return key in self._keys or self._spilled_before(key)
 
     def close(self) -> None:
         """Forget every id and remove the temporary file (idempotent)."""
         if self._closer is not None:
             self._closer()
         self._file, self._fd, self._closer = None, -1, None
-        self._recent = set()
+        self._ids, self._keys = set(), None
         self._runs = []
         self._spilled = 0
         self._filter = bytearray()
@@ -141,9 +150,13 @@ class SeenIds:
     # -- the spill path --
 
     def _spill(self) -> None:
-        """Write the in-memory ids as one sorted run, index it, add it to the filter."""
-        keys = sorted(digest(record_id) for record_id in self._recent)
-        self._recent = set()
+        """Write the ids in memory as one sorted run, index it, add it to the filter."""
+        if self._keys is None:
+            keys = sorted(digest(record_id) for record_id in self._ids)
+            self._ids = set()
+        else:
+            keys = sorted(self._keys)
+        self._keys = set()
         if self._file is None:
             self._file = tempfile.TemporaryFile(dir=self._spill_dir)  # noqa: SIM115
             self._fd = self._file.fileno()
@@ -155,18 +168,14 @@ class SeenIds:
             written += os.pwrite(self._fd, data[written:], offset + written)
         self._runs.append(_Run(offset, len(keys), keys[::_BLOCK_IDS]))
         self._spilled += len(keys)
-        wanted = self._filter_bits_for(self._spilled)
-        if wanted > len(self._filter) * 8:
-            self._rebuild_filter(wanted)
+        bits = max(len(self._filter) * 8, self._first_filter_bits)
+        while self._spilled * _FILTER_BITS_PER_ID > bits and bits < self._max_filter_bits:
+            bits *= 4
+        bits = min(bits, self._max_filter_bits)
+        if bits != len(self._filter) * 8:
+            self._rebuild_filter(bits)
         else:
-            for key in keys:
-                self._remember(key)
-
-    def _filter_bits_for(self, ids: int) -> int:
-        bits = _MIN_FILTER_BITS
-        while bits < ids * _FILTER_BITS_PER_ID and bits < self._max_filter_bits:
-            bits *= 2
-        return bits
+            self._remember(data)
 
     def _rebuild_filter(self, bits: int) -> None:
         """A filter of ``bits`` bits over every spilled digest (one sequential read)."""
@@ -178,25 +187,25 @@ class SeenIds:
             if not chunk:
                 raise OSError("the spill file is shorter than what was written to it")
             position += len(chunk)
-            for start in range(0, len(chunk), DIGEST_BYTES):
-                self._remember(chunk[start : start + DIGEST_BYTES])
+            self._remember(chunk)
 
-    def _remember(self, key: bytes) -> None:
-        first = int.from_bytes(key[:8], "little") & self._mask
-        second = int.from_bytes(key[8:], "little") & self._mask
-        self._filter[first >> 3] |= 1 << (first & 7)
-        self._filter[second >> 3] |= 1 << (second & 7)
+    def _remember(self, data: bytes) -> None:
+        """Set the filter's two bits of every digest in ``data`` (concatenated digests)."""
+        bits, mask, from_bytes = self._filter, self._mask, int.from_bytes
+        for start in range(0, len(data), DIGEST_BYTES):
+            value = from_bytes(data[start : start + DIGEST_BYTES], "little")
+            first, second = value & mask, (value >> 64) & mask
+            bits[first >> 3] |= 1 << (first & 7)
+            bits[second >> 3] |= 1 << (second & 7)
 
-    def _maybe_spilled(self, key: bytes) -> bool:
-        first = int.from_bytes(key[:8], "little") & self._mask
-        if not self._filter[first >> 3] >> (first & 7) & 1:
+    def _spilled_before(self, key: bytes) -> bool:
+        """Whether ``key`` is on disk: the filter first, then the runs it cannot rule out."""
+        value = int.from_bytes(key, "little")
+        first, second = value & self._mask, (value >> 64) & self._mask
+        bits = self._filter
+        if not (bits[first >> 3] >> (first & 7) & 1 and bits[second >> 3] >> (second & 7) & 1):
             return False
-        second = int.from_bytes(key[8:], "little") & self._mask
-        return bool(self._filter[second >> 3] >> (second & 7) & 1)
-
-    def _on_disk(self, key: bytes) -> bool:
-        """Whether ``key`` is in one of the runs: per run, one block read and searched."""
-        for run in self._runs:
+        for run in self._runs:  # one block read and searched per run
             block = bisect_right(run.fences, key) - 1
             if block < 0:
                 continue
@@ -208,3 +217,8 @@ class SeenIds:
             if found != -1:
                 return True
         return False
+
+
+def _power_of_two(n: int) -> int:
+    """The largest power of two not above ``n`` (at least 8)."""
+    return max(8, 1 << (n.bit_length() - 1))

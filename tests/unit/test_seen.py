@@ -30,9 +30,10 @@ def test_in_memory_first_add_is_new_and_repeats_are_not() -> None:
 def test_an_early_id_repeated_after_many_spills_is_found(tmp_path: Path) -> None:
     """Ids that left memory long ago (several runs on disk) are still known, in any order."""
     ids = _ids(5_000)
-    with SeenIds(memory_ids=64, spill_dir=str(tmp_path)) as seen:
+    with SeenIds(memory_ids=64, filter_bytes=16, spill_dir=str(tmp_path)) as seen:
         assert all(seen.add(i) for i in ids)
         assert seen.spilled >= 4_900
+        assert len(seen._filter) > 16, "the filter grew with the spilled ids"
         assert len(seen) == 5_000
         for repeat in (ids[0], ids[63], ids[64], ids[2_500], ids[-1], *ids[::97]):
             assert not seen.add(repeat), repeat
@@ -90,12 +91,18 @@ def test_memory_bound_must_be_positive() -> None:
 @given(
     stream=st.lists(st.integers(min_value=0, max_value=400), max_size=1_500),
     memory_ids=st.integers(min_value=1, max_value=40),
-    filter_bytes=st.sampled_from([1, 64, 1 << 20]),
+    filter_bytes=st.sampled_from([1, 16, 1 << 20]),
+    max_filter_bytes=st.sampled_from([1, 64, 1 << 20]),
 )
-def test_answers_equal_a_plain_set(stream: list[int], memory_ids: int, filter_bytes: int) -> None:
-    """Any order of repeats, any memory bound, any filter size: the answers of a ``set``."""
+def test_answers_equal_a_plain_set(
+    stream: list[int], memory_ids: int, filter_bytes: int, max_filter_bytes: int
+) -> None:
+    """Any order of repeats, any memory bound, any filter size (grown or saturated): the
+    answers of a ``set``."""
     expected: set[str] = set()
-    with SeenIds(memory_ids=memory_ids, max_filter_bytes=filter_bytes) as seen:
+    with SeenIds(
+        memory_ids=memory_ids, filter_bytes=filter_bytes, max_filter_bytes=max_filter_bytes
+    ) as seen:
         for number in stream:
             record_id = f"id-{number}"
             assert seen.add(record_id) == (record_id not in expected)
