@@ -3,14 +3,16 @@
 Owns the checks, all read-only: every part of the product is listed, read and decoded, its lines
 counted and checked for shape; each window's part series must be numbered without gaps; the
 checkpoint's per-window counts (last window, re-export ledger) and totals must equal what the lake
-holds. It reports discrepancies and never repairs anything. What it can and cannot prove is in
-``audit_product``'s docstring and ``docs/dead-letters.md``.
+holds; and no record appears twice in the committed data of one major (identity: ``IDENTITY``,
+checked with a bounded ``SeenIds`` per major, then the repeated ids located in a second read of
+the data parts). It reports discrepancies and never repairs anything. What it can and cannot
+prove is in ``audit_product``'s docstring and ``docs/dead-letters.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,12 +30,50 @@ from producer.lake.inventory import (
     take_inventory,
 )
 from producer.lake.store import ObjectStore
+from producer.seen import SeenIds
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window, parse_instant
 
-__all__ = ["AuditReport", "Discrepancy", "WindowCount", "audit_product"]
+__all__ = ["IDENTITY", "AuditReport", "Discrepancy", "WindowCount", "audit_product"]
 
 _READ_CONCURRENCY = 16
+_NAMED_REPEATS = 20  # repeated ids named one by one; beyond, one line says how many more
+_LOCATIONS = 5  # where a repeated id is, at most this many places named
+
+
+def _telephony_identity(data: Mapping[str, object]) -> str | None:
+    value = data.get("interaction_id")
+    return value if isinstance(value, str) else None
+
+
+def _quality_identity(data: Mapping[str, object]) -> str | None:
+    """A saved state of an evaluation: a re-scored one lands again with a higher version."""
+    evaluation = data.get("evaluation_id")
+    if not isinstance(evaluation, str):
+        return None
+    version = data.get("version")
+    if version is None:
+        return f"{evaluation} changed_at {data.get('changed_at')}"
+    return f"{evaluation} version {version}"
+
+
+def _wfm_identity(data: Mapping[str, object]) -> str | None:
+    parts = (data.get("business_unit_id"), data.get("agent_id"), data.get("shift_id"))
+    if not all(isinstance(part, str) for part in parts):
+        return None
+    return "/".join(str(part) for part in parts)
+
+
+IDENTITY: dict[str, Callable[[Mapping[str, object]], str | None]] = {
+    "telephony": _telephony_identity,
+    "quality": _quality_identity,
+    "wfm": _wfm_identity,
+}
+"""What makes a landed record unique within a domain's committed data of one major (read from the
+contract record, ``data``): Telephony one conversation (``interaction_id``); Quality one saved
+state of an evaluation (``evaluation_id`` and ``version``, ``changed_at`` when there is no
+version: a re-scored evaluation lands again, with a higher version, by design); WFM one shift
+(``business_unit_id``/``agent_id``/``shift_id``: a changed week overwrites its own objects)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +145,12 @@ async def audit_product(
     window and every window of the checkpoint's re-export ledger hold exactly the counts (and,
     for the last window, the part numbers) the checkpoint recorded; and, for a full audit (no
     range), the lines of all committed windows add up to the checkpoint totals, so a deleted or
-    altered object anywhere shows even when its window cannot be named. What it cannot prove:
-    which older window lost its only or last part (beyond the ledger, the checkpoint keeps no
-    per-window counts), nor per-part counts (S3 object metadata is not read through the store).
+    altered object anywhere shows even when its window cannot be named; and no record identity
+    (``IDENTITY``) appears twice in the committed data of one major (in one part, in two parts
+    of a window, or in two windows; within the range given), each repeat named with where it is.
+    What it cannot prove: which older window lost its only or last part (beyond the ledger, the
+    checkpoint keeps no per-window counts), nor per-part counts (S3 object metadata is not read
+    through the store).
     The checkpoint counts the newest major: during a major migration the older major's data is
     a note, and its rejections (DLQ parts from ``OLDER_MAJOR_DLQ_FIRST_PART``) are line-checked
     but not counted. Parts of windows the checkpoint does not account for yet are reported as
@@ -127,7 +170,17 @@ async def audit_product(
         Discrepancy(key, f"not a {domain} part key of this product") for key in inventory.strays
     ]
     notes: list[str] = []
-    lines = await _count_all(store, domain, selected, problems)
+    identities = _Identities(domain, checkpoint)
+    lines = await _count_all(store, domain, selected, problems, identities)
+    problems.extend(await _locate_repeats(store, domain, selected, identities))
+    if identities.unidentified:
+        problems.append(
+            Discrepancy(
+                "identity",
+                f"{identities.unidentified} committed data line(s) without the domain's record "
+                "identity",
+            )
+        )
     windows = [_window_count(parts, lines, checkpoint) for parts in selected]
     for parts in selected:
         problems.extend(_series_gaps(parts))
@@ -168,10 +221,115 @@ async def audit_product(
     )
 
 
+class _Identities:
+    """The record identities of committed data lines, one bounded ``SeenIds`` per major; the
+    identities met more than once (at most ``_NAMED_REPEATS`` kept, the rest counted)."""
+
+    def __init__(self, domain: str, checkpoint: Checkpoint | None) -> None:
+        self._identity = IDENTITY.get(domain)
+        self._checkpoint = checkpoint
+        self._seen: dict[int, SeenIds] = {}
+        self.repeated: dict[int, set[str]] = {}
+        self.more_repeats = 0
+        self.unidentified = 0
+
+    def checks(self, part: Part) -> bool:
+        """Whether ``part``'s lines are checked: data of a window the checkpoint accounts for."""
+        return (
+            self._identity is not None
+            and part.parsed.kind != "dlq"
+            and is_committed(self._checkpoint, part.parsed.window)
+        )
+
+    def add(self, major: int, data: Mapping[str, object]) -> None:
+        assert self._identity is not None
+        identity = self._identity(data)
+        if identity is None:
+            self.unidentified += 1
+            return
+        seen = self._seen.get(major)
+        if seen is None:
+            seen = self._seen[major] = SeenIds()
+        if seen.add(identity):
+            return
+        repeated = self.repeated.setdefault(major, set())
+        if identity in repeated:
+            return
+        if sum(len(ids) for ids in self.repeated.values()) < _NAMED_REPEATS:
+            repeated.add(identity)
+        else:
+            self.more_repeats += 1
+
+    def identity(self, data: Mapping[str, object]) -> str | None:
+        return None if self._identity is None else self._identity(data)
+
+    def close(self) -> None:
+        for seen in self._seen.values():
+            seen.close()
+        self._seen.clear()
+
+
+async def _locate_repeats(
+    store: ObjectStore, domain: str, selected: Sequence[WindowParts], identities: _Identities
+) -> list[Discrepancy]:
+    """One discrepancy per repeated identity, naming where it is (a second read of the data
+    parts of the majors concerned); one more for the repeated identities not named."""
+    identities.close()
+    if not identities.repeated:
+        return []
+    places: dict[tuple[int, str], list[str]] = {
+        (major, identity): [] for major, ids in identities.repeated.items() for identity in ids
+    }
+    for parts in selected:
+        if parts.major not in identities.repeated:
+            continue
+        for part in (*parts.export, *parts.replay):
+            if not identities.checks(part):
+                continue
+            found = await store.get(part.key)
+            if found is None:
+                continue  # already reported as gone
+            try:
+                lines = await asyncio.to_thread(decode_part, found.data, part.parsed.compression)
+            except ValueError:
+                continue  # already reported as unreadable
+            for number, line in enumerate(lines, start=1):
+                try:
+                    data = orjson.loads(line).get("data")
+                except (orjson.JSONDecodeError, AttributeError):
+                    continue
+                identity = identities.identity(data) if isinstance(data, dict) else None
+                spots = places.get((parts.major, identity or ""))
+                if spots is not None:
+                    spots.append(f"{part.key} line {number}")
+    found_problems = []
+    for (major, identity), spots in sorted(places.items()):
+        shown = "; ".join(spots[:_LOCATIONS]) + (" ..." if len(spots) > _LOCATIONS else "")
+        found_problems.append(
+            Discrepancy(
+                f"v{major} {domain} record {identity}",
+                f"landed {len(spots)} times in committed data: {shown}",
+            )
+        )
+    if identities.more_repeats:
+        found_problems.append(
+            Discrepancy(
+                "identity",
+                f"{identities.more_repeats} more repeated record(s) in committed data, not named",
+            )
+        )
+    return found_problems
+
+
 async def _count_all(
-    store: ObjectStore, domain: str, selected: Sequence[WindowParts], problems: list[Discrepancy]
+    store: ObjectStore,
+    domain: str,
+    selected: Sequence[WindowParts],
+    problems: list[Discrepancy],
+    identities: _Identities,
 ) -> dict[str, int]:
-    """Lines per part key (a part that cannot be read counts 0 and adds a discrepancy)."""
+    """Lines per part key (a part that cannot be read counts 0 and adds a discrepancy); the
+    identities of committed data lines go to ``identities``."""
     limit = asyncio.Semaphore(_READ_CONCURRENCY)
     parts = [p for w in selected for name in SERIES for p in w.series(name)]
 
@@ -184,7 +342,8 @@ async def _count_all(
             lines = await asyncio.to_thread(decode_part, found.data, part.parsed.compression)
         except ValueError as exc:
             return part.key, 0, Discrepancy(part.key, f"unreadable part ({exc})")
-        return part.key, len(lines), _check_lines(part, domain, lines)
+        checked = identities if identities.checks(part) else None
+        return part.key, len(lines), _check_lines(part, domain, lines, checked)
 
     counted: dict[str, int] = {}
     async with asyncio.TaskGroup() as group:
@@ -197,13 +356,18 @@ async def _count_all(
     return counted
 
 
-def _check_lines(part: Part, domain: str, lines: Sequence[bytes]) -> Discrepancy | None:
-    """One discrepancy naming the first bad line and how many there are, or None."""
+def _check_lines(
+    part: Part, domain: str, lines: Sequence[bytes], identities: _Identities | None
+) -> Discrepancy | None:
+    """One discrepancy naming the first bad line and how many there are, or None; the data of
+    good lines goes to ``identities`` when given."""
     bad: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
-        reason = _line_problem(part, domain, line)
+        reason, data = _line_problem(part, domain, line)
         if reason is not None:
             bad.append((number, reason))
+        elif identities is not None and data is not None and part.parsed.major is not None:
+            identities.add(part.parsed.major, data)
     if not bad:
         return None
     kind = "dead-letter" if part.parsed.kind == "dlq" else "data"
@@ -213,22 +377,26 @@ def _check_lines(part: Part, domain: str, lines: Sequence[bytes]) -> Discrepancy
     )
 
 
-def _line_problem(part: Part, domain: str, line: bytes) -> str | None:
-    """Why ``line`` is not a line of this part's series, or None when it is one."""
+def _line_problem(
+    part: Part, domain: str, line: bytes
+) -> tuple[str | None, dict[str, object] | None]:
+    """Why ``line`` is not a line of this part's series (None when it is one), and for a good
+    data line its ``data`` object."""
     try:
         document = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return "not JSON"
+        return "not JSON", None
     if not isinstance(document, dict) or document.get("domain") != domain:
-        return f"not a JSON object of domain {domain}"
+        return f"not a JSON object of domain {domain}", None
     version = document.get("x-schema-version")
     if not isinstance(version, str) or not version.partition(".")[0].isdigit():
-        return f"x-schema-version {version!r}"
+        return f"x-schema-version {version!r}", None
     if part.parsed.kind == "dlq":
-        return _dead_letter_problem(part, document)
+        return _dead_letter_problem(part, document), None
     if int(version.partition(".")[0]) != part.parsed.major:
-        return f"x-schema-version {version} under v{part.parsed.major}"
-    return None if isinstance(document.get("data"), dict) else "no data object"
+        return f"x-schema-version {version} under v{part.parsed.major}", None
+    data = document.get("data")
+    return (None, data) if isinstance(data, dict) else ("no data object", None)
 
 
 def _dead_letter_problem(part: Part, document: dict[str, object]) -> str | None:

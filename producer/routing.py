@@ -3,9 +3,17 @@
 ``WindowRouter`` keeps only objects whose record time lies in the window (the others belong to
 the window they started in), drops repeats by record id, maps with the domain's mapper and
 validates with the contract: valid records become envelope lines, everything else a dead-letter
-line with every reason. Pure and synchronous: no I/O. Memory stays bounded for sources ordered by
-record time (Telephony's jobs): repeats can only share a timestamp, so only the ids of the current
-timestamp are remembered; other sources keep one set of ids per window.
+line with every reason. Synchronous; no network or lake I/O.
+
+Repeats: every record id of the window attempt is remembered, in whatever order the source sends
+them (a page served again, a cursor that overlaps, a repeat many pages later), in a ``SeenIds``
+(``producer/seen.py``): exact in memory up to a bound, spilled to an anonymous temporary file
+beyond it, so a window of a million records stays within the memory target. The first copy of an
+id wins: later copies with the same id are dropped as ``DUPLICATE`` (counted in the window's
+``duplicates``), whatever their content, so an id lands at most once per window. Content is not
+compared (that would cost a digest of every record): a later copy that differs is the source
+changing under the export, and the next export of the window (Telephony's re-sweep) lands the
+final state. An object without a usable id is not deduplicated; the mapper dead-letters it.
 
 During a major migration a window is written in two versions: the record is mapped once, then
 derived (``contracts.derive``), validated and serialised per version; ``Routed.also`` carries
@@ -26,6 +34,7 @@ from producer.contracts.validate import Validator
 from producer.domains import DomainSpec
 from producer.domains.mapped import Mapped
 from producer.envelope import dead_letter_line, envelope_line
+from producer.seen import SeenIds
 from producer.windows import Window
 
 __all__ = ["Route", "Routed", "WindowRouter"]
@@ -58,7 +67,8 @@ class WindowRouter:
     """Routes the source objects of one window; one instance per window attempt.
 
     ``contract``/``validator`` are the primary version's; ``also`` the other versions written
-    side by side (contract and validator each).
+    side by side (contract and validator each). ``seen`` remembers the window's record ids (a
+    fresh ``SeenIds`` unless given; tests pass one with a small memory bound).
     """
 
     def __init__(
@@ -70,15 +80,14 @@ class WindowRouter:
         window: Window,
         rejected_at: datetime,
         also: Sequence[tuple[Contract, Validator]] = (),
+        seen: SeenIds | None = None,
     ) -> None:
         self._spec = spec
         self._contract = contract
         self._validator = validator
         self._window = window
         self._rejected_at = rejected_at
-        self._ordered = spec.ordered_by_time
-        self._seen: set[str] = set()
-        self._seen_at: datetime | None = None
+        self._seen = seen if seen is not None else SeenIds()
         self._also = tuple(also)
 
     def route(self, source: Any) -> Routed:
@@ -86,7 +95,8 @@ class WindowRouter:
         record_time = self._spec.record_time(source)
         if record_time is not None and not self._window.contains(record_time):
             return Routed(Route.OUT_OF_WINDOW)
-        if self._repeated(self._spec.record_id(source), record_time):
+        record_id = self._spec.record_id(source)
+        if record_id is not None and not self._seen.add(record_id):
             return Routed(Route.DUPLICATE)
         mapped = self._spec.map_record(source)
         routed = self._version(self._contract, self._validator, mapped, source)
@@ -122,18 +132,3 @@ class WindowRouter:
             source=source,
         )
         return Routed(Route.DEAD_LETTERED, line, tuple(issue.rule for issue in issues))
-
-    def _repeated(self, record_id: str | None, record_time: datetime | None) -> bool:
-        if record_id is None:
-            return False
-        if self._ordered and record_time is not None:
-            if self._seen_at is not None and record_time < self._seen_at:
-                # The source broke its ordering: remember everything from here on.
-                self._ordered = False
-            elif record_time != self._seen_at:
-                self._seen.clear()
-                self._seen_at = record_time
-        if record_id in self._seen:
-            return True
-        self._seen.add(record_id)
-        return False

@@ -53,7 +53,6 @@ class DomainSpec:
     record_id: Callable[[Any], str | None]
     make_extractor: Callable[[ApiClient, DomainSettings, Clock], Extractor]
     make_planner: Callable[[int, DomainSettings], Planner]
-    ordered_by_time: bool = False  # the extractor yields objects sorted by record time
     default_resweep_hours: float = 0.0  # trailing hours re-exported for late data
 
 
@@ -103,7 +102,6 @@ _SPECS = {
         record_id=_conversation_id,
         make_extractor=_telephony_extractor,
         make_planner=_incremental,
-        ordered_by_time=True,
         default_resweep_hours=24.0,
     ),
     "quality": DomainSpec(

@@ -8,7 +8,9 @@ when its schedule changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import sys
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,11 +114,32 @@ def _wfm_truth(simulator: RunningSimulator) -> set[str]:
     }
 
 
+async def _audit(env: Mapping[str, str], domain: str) -> tuple[int, str]:
+    """``mesh-producer lake audit --domain DOMAIN`` as a process: exit code and standard output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "producer",
+        "lake",
+        "audit",
+        "--domain",
+        domain,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return await process.wait(), out.decode()
+
+
 async def test_three_domains_land_exactly_once(
     simulator: RunningSimulator, moto_server: str, bucket: str
 ) -> None:
-    """One run --once lands every record of every domain exactly once, data or DLQ."""
-    code, output = await run_once_process(_env(simulator, moto_server, bucket), timeout_s=150)
+    """One run --once lands every record of every domain exactly once, data or DLQ; ``lake
+    audit`` finds each product consistent (no record identity twice, counts as committed)."""
+    env = _env(simulator, moto_server, bucket)
+    code, output = await run_once_process(env, timeout_s=150)
     assert code == 0, output
     objects = read_lake(moto_server, bucket)
 
@@ -150,6 +173,9 @@ async def test_three_domains_land_exactly_once(
         lambda data: f"{data['business_unit_id']}/{data['agent_id']}/{data['shift_id']}",
         lambda source: f"{source['businessUnitId']}/{source['userId']}/{source['shift']['id']}",
     )
+    for domain in _PREFIXES:
+        code, output = await _audit(env, domain)
+        assert (code, output.strip().rsplit(": ", 1)[-1]) == (0, "consistent"), output
 
 
 async def test_wrong_wfm_secret_fails_wfm_alone(

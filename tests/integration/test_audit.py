@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from producer import cli
@@ -178,3 +179,69 @@ def test_bad_input_exits_2_with_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("mesh-producer: MESH_TELEPHONY__PREFIX: ")
+
+
+async def _data_parts_by_window(store: ObjectStore) -> dict[str, list[str]]:
+    """The data part keys of each window, by window label, in key order."""
+    windows: dict[str, list[str]] = {}
+    for key in await _parts(store, "v1"):
+        label = key.rsplit("/", 1)[1].removeprefix("telephony-").split("-part-")[0]
+        windows.setdefault(label, []).append(key)
+    return windows
+
+
+async def test_a_line_doubled_in_a_committed_part_is_named(
+    simulator: RunningSimulator, lake_url: str, store: ObjectStore
+) -> None:
+    """A data part rewritten with one line twice: the record is named with both places, and the
+    totals are one landed record over."""
+    await _land(simulator, lake_url)
+    key = next(iter((await _data_parts_by_window(store)).values()))[1]
+    found = await store.get(key)
+    assert found is not None
+    lines = decode_part(found.data, "gzip")
+    await store.put(key, encode_part([lines[0], *lines], "gzip"))
+    record = orjson.loads(lines[0])["data"]["interaction_id"]
+
+    report = await audit(store)
+
+    problems = {d.where: d.problem for d in report.discrepancies}
+    assert f"v1 telephony record {record}" in problems, problems
+    assert problems[f"v1 telephony record {record}"] == (
+        f"landed 2 times in committed data: {key} line 1; {key} line 2"
+    )
+    assert any(where == "totals" and "(+1)" in what for where, what in problems.items())
+
+
+async def test_a_record_landed_in_two_windows_is_named(
+    simulator: RunningSimulator,
+    lake_url: str,
+    store: ObjectStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A line of the first window copied over a line of the second: every count still matches,
+    only the identity check sees it; the CLI exits 1 naming the record and both keys."""
+    await _land(simulator, lake_url)
+    first, second = (await _data_parts_by_window(store)).values()
+    source = await store.get(first[0])
+    target = await store.get(second[-1])
+    assert source is not None
+    assert target is not None
+    copied = decode_part(source.data, "gzip")[3]
+    lines = decode_part(target.data, "gzip")
+    await store.put(second[-1], encode_part([*lines[:-1], copied], "gzip"))
+    record = orjson.loads(copied)["data"]["interaction_id"]
+
+    report = await audit(store)
+
+    assert [str(d) for d in report.discrepancies] == [
+        f"v1 telephony record {record}: landed 2 times in committed data: "
+        f"{first[0]} line 4; {second[-1]} line {len(lines)}"
+    ]
+    monkeypatch.setenv("MESH_LAKE_URL", lake_url)
+    capsys.readouterr()  # what the landing run printed
+    assert await asyncio.to_thread(cli.main, ["lake", "audit", "--domain", "telephony"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"DISCREPANCY {report.discrepancies[0]}"
+    assert out[-1].endswith("1 discrepancy(ies)")
