@@ -246,6 +246,10 @@ class DomainWorker:
         self._status.lake_error = None
         if self._checkpoint is not None:
             self._watermark = self._checkpoint.watermark
+            # A planner that re-exports what is stale (WFM's open weeks) learns when each window
+            # was last exported: a run --once does not redo a snapshot that is not due.
+            for label, recent in self._checkpoint.recent.items():
+                self._planner.completed(_window(label), now=recent.exported_at)
         report.watermark = self._watermark
         self._metrics.watermark(self._watermark.timestamp())
 
@@ -264,9 +268,9 @@ class DomainWorker:
         for label, recent in self._checkpoint.recent.items():
             if label in self._exported or not recent.resweep_due(now, self._resweep_interval_s):
                 continue
-            start, end = (parse_instant(part) for part in label.split("-"))
-            if horizon < end <= self._watermark:
-                windows.append(Window(start, end))
+            window = _window(label)
+            if horizon < window.end <= self._watermark:
+                windows.append(window)
         return sorted(windows)
 
     async def _graced(
@@ -506,6 +510,12 @@ class _Tally:
 def _with_bytes(written: WindowLanded, more: int) -> WindowLanded:
     """``written`` with ``more`` compressed bytes put (an older major's parts)."""
     return dataclasses.replace(written, bytes_written=written.bytes_written + more)
+
+
+def _window(label: str) -> Window:
+    """The window of a ``Window.label`` (``{start}-{end}``)."""
+    start, end = (parse_instant(part) for part in label.split("-"))
+    return Window(start, end)
 
 
 def _window_end(label: str) -> datetime:

@@ -16,14 +16,15 @@ from pathlib import Path
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from producer import daemon
 from producer.clock import SystemClock
-from producer.settings import Settings
+from producer.settings import Settings, WfmSettings
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.runs import telephony_domain, telephony_settings
-from tests.fixtures.simulator import telephony_config
+from tests.fixtures.simulator import TELEPHONY_CLIENT, telephony_config
 
 _NOW = align_down(datetime.now(UTC), 900)
 _START = _NOW - timedelta(hours=2)
@@ -135,3 +136,39 @@ async def test_once_with_an_interval_shorter_than_a_pass_ends_after_one_pass(
     assert _submitted(paths) == _WINDOWS
     _, paths = await _run_once(simulator, lake, interval_s=1, shift=timedelta(seconds=2))
     assert _submitted(paths) == _WINDOWS
+
+
+async def test_wfm_snapshots_are_taken_again_only_when_due(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """WFM's open weeks: a repeat run within ``snapshot_seconds`` of the last snapshot (kept in
+    the checkpoint) costs a token alone; past it, the weeks are read again."""
+    wfm = WfmSettings(
+        client_id=TELEPHONY_CLIENT[0],
+        client_secret=SecretStr(TELEPHONY_CLIENT[1]),
+        horizon_weeks=1,
+        rate_limit_per_minute=6000,
+    )
+    settings = telephony_settings(
+        simulator.base_url, (tmp_path / "lake").as_uri(), domains=("wfm",), wfm=wfm
+    )
+
+    async def run(shift: timedelta) -> list[str]:
+        before = len(simulator.sim.requests)
+        result = await asyncio.wait_for(
+            daemon.run(
+                settings,
+                once=True,
+                registry=CollectorRegistry(),
+                clock=_ShiftedClock(shift),
+                install_signal_handlers=False,
+            ),
+            timeout=60,
+        )
+        assert result.ok, result.reports
+        return [f"{r.method} {r.path}" for r in simulator.sim.requests[before:]]
+
+    fresh = await run(timedelta(0))
+    assert len(fresh) > 2
+    assert len(await run(timedelta(0))) <= 2
+    assert len(await run(timedelta(seconds=3601))) == len(fresh)
