@@ -9,7 +9,7 @@ corrupt or foreign checkpoint by starting over: that is an operator's decision.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -86,14 +86,28 @@ class WindowRecord:
 
 @dataclass(frozen=True)
 class RecentWindow:
-    """A window inside the re-sweep horizon: its latest counts and when it was first exported.
+    """A window inside the re-sweep horizon: its latest counts, when it was first exported and
+    when it was last exported (its re-sweep schedule).
 
     ``first_exported_at`` is reused as the ``rejected_at`` of its dead letters on every later
     export, so an unchanged window produces byte-identical objects and is not rewritten.
+    ``last_exported_at`` is when it was last exported or re-swept, changed or not: the window is
+    due for a re-sweep once the re-sweep interval has passed since then. None (a checkpoint
+    written before the schedule was kept) counts as ``first_exported_at``.
     """
 
     counts: Counts
     first_exported_at: datetime
+    last_exported_at: datetime | None = None
+
+    @property
+    def exported_at(self) -> datetime:
+        """When the window was last exported (``first_exported_at`` if that was not kept)."""
+        return self.last_exported_at or self.first_exported_at
+
+    def resweep_due(self, now: datetime, interval_s: float) -> bool:
+        """True when ``interval_s`` or more have passed since the window was last exported."""
+        return (now - self.exported_at).total_seconds() >= interval_s
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,13 @@ class Checkpoint:
             instants += [self.last_window.start, self.last_window.end]
         if any(instant.tzinfo is None for instant in instants):
             raise ValueError("checkpoint datetimes must be timezone-aware (UTC)")
+
+    def reswept(self, label: str, *, at: datetime) -> Checkpoint:
+        """The checkpoint after an unchanged re-sweep of window ``label`` at ``at``: only that
+        window's ``last_exported_at`` and ``updated_at`` move (``KeyError`` if not recent)."""
+        recent = dict(self.recent)
+        recent[label] = replace(recent[label], last_exported_at=at)
+        return replace(self, recent=recent, updated_at=at)
 
     def advanced(
         self, record: WindowRecord, *, schema_version: str, updated_at: datetime
@@ -270,6 +291,7 @@ def _encode(checkpoint: Checkpoint) -> bytes:
             label: {
                 "counts": _counts(recent.counts),
                 "first_exported_at": _utc(recent.first_exported_at),
+                "last_exported_at": _utc(recent.exported_at),
             }
             for label, recent in sorted(checkpoint.recent.items())
         },
@@ -305,6 +327,10 @@ def _decode(data: bytes) -> Checkpoint:
             _typed(label, str): RecentWindow(
                 counts=_counts_from(recent["counts"]),
                 first_exported_at=_instant(recent["first_exported_at"]),
+                # absent in checkpoints written before the re-sweep schedule was kept
+                last_exported_at=_instant(recent["last_exported_at"])
+                if recent.get("last_exported_at") is not None
+                else None,
             )
             for label, recent in _typed(document.get("recent_windows", {}), dict).items()
         },

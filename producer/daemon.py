@@ -5,7 +5,10 @@
 has its own task group with its token refresher (``{domain}:token``) and its window loop
 (``{domain}:worker``), its own OAuth client, limiter, validator, prefix and checkpoint: a domain
 that fails is logged, counted, shown on ``/readyz`` and restarted with backoff while the others
-go on. SIGTERM/SIGINT only set ``stopping``; windows in flight get the shutdown grace.
+go on. A configuration error (a broken contract, an unknown schema version) is permanent: that
+domain is not restarted, ``/readyz`` names the error, the run's result says it failed (exit 2),
+and when every enabled domain has failed so the daemon stops at once. SIGTERM/SIGINT only set
+``stopping``; windows in flight get the shutdown grace.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all landed; 2 a domain's configuration (contract, schema version) is wrong; 1 else."""
+        """0 all ok; 2 a domain's configuration (contract, schema version) is wrong; 1 else."""
         if self.ok:
             return 0
         if any(report.config_error for report in self.reports.values()):
@@ -80,8 +83,10 @@ async def run(
     """Run every enabled domain; with ``once``, until each has landed all it can, else forever.
 
     Whatever a domain hits, a broken contract or an unknown schema version included, stays that
-    domain's failure: it is reported in its ``DomainReport.error`` (and ``/readyz``) and, unless
-    ``once``, the domain restarts with backoff while the others go on.
+    domain's failure: it is reported on ``/readyz`` and, unless ``once``, the domain restarts
+    with backoff while the others go on. A configuration error is not retried: the domain stays
+    failed (its ``DomainReport.error``, ``config_error``) while the others go on, and once every
+    enabled domain has failed that way the run stops.
     """
     stopping = stopping or asyncio.Event()
     metrics = Metrics(registry or CollectorRegistry())
@@ -149,7 +154,10 @@ async def run(
                 loop.remove_signal_handler(sig)
     _log.info(
         "daemon_stopped",
-        domains={name: report.error or "ok" for name, report in runtime.reports.items()},
+        domains={
+            name: "ok" if report.error is None else f"failed: {report.error}"
+            for name, report in runtime.reports.items()
+        },
     )
     return RunResult(runtime.reports)
 
@@ -196,16 +204,20 @@ class _Runtime:
                     return
                 status.worker_running = False
                 status.worker_error = f"{type(error).__name__}: {error}"
+                permanent = isinstance(error, ConfigError)  # retrying cannot fix it
                 domain_metrics.restarted()
                 _log.error(
                     "domain_failed",
                     error=str(error),
                     error_type=type(error).__name__,
-                    restart_in_s=None if self.once else backoff,
+                    restart_in_s=None if self.once or permanent else backoff,
                 )
-                if self.once:
+                if self.once or permanent:
                     self.reports[name].error = str(error)
-                    self.reports[name].config_error = isinstance(error, ConfigError)
+                    self.reports[name].config_error = permanent
+                    if permanent:
+                        status.failed = str(error)
+                        self._stop_if_all_failed()
                     return
             else:
                 return
@@ -213,6 +225,12 @@ class _Runtime:
                 async with asyncio.timeout(backoff):
                     await self.stopping.wait()
             backoff = min(_RESTART_CAP_S, backoff * 2)
+
+    def _stop_if_all_failed(self) -> None:
+        """Stop the run when every enabled domain has failed on its configuration."""
+        if all(report.config_error for report in self.reports.values()):
+            _log.error("all_domains_failed", reason="configuration")
+            self.stopping.set()
 
     def _writer(
         self, store: ObjectStore, name: str, contract: Contract, *, older_major: bool = False

@@ -35,6 +35,7 @@ from producer.domains import DomainSpec, Extractor
 from producer.errors import (
     AccountingError,
     CheckpointConflictError,
+    PermanentSourceError,
     ProducerError,
     StoreError,
 )
@@ -44,12 +45,20 @@ from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Planner, Window, parse_instant
 
-__all__ = ["DomainReport", "DomainWorker", "OlderMajor", "WindowAbandonedError", "WindowResult"]
+__all__ = [
+    "UNREADY_AFTER_FAILURES",
+    "DomainReport",
+    "DomainWorker",
+    "OlderMajor",
+    "WindowAbandonedError",
+    "WindowResult",
+]
 
 _log = structlog.get_logger("producer.worker")
 _T = TypeVar("_T")
 _IDLE_POLL_S = 60.0
 _REPORT_RECENT = 16
+UNREADY_AFTER_FAILURES = 3  # consecutive failed attempts after which /readyz says so
 
 
 class WindowAbandonedError(ProducerError):
@@ -158,7 +167,7 @@ class DomainWorker:
         self._available: datetime | None = None
         self._resweep_hours = resweep_hours
         self._resweep_interval_s = resweep_interval_s
-        self._next_resweep: datetime | None = None
+        self._exported: set[str] = set()  # ``once``: windows this run exported (never again)
         self._alerts = alerts
         self._dlq_path = dlq_path
         self._older = older
@@ -169,14 +178,17 @@ class DomainWorker:
     ) -> DomainReport:
         """Export windows until stopped (or, with ``once``, until none is closed and available).
 
-        When no new window is due, landed windows inside the re-sweep horizon are re-exported
-        once per interval, so late changes land (a re-export rewrites only changed objects).
+        When no new window is due, landed windows inside the re-sweep horizon whose last export
+        (kept in the checkpoint) is at least the re-sweep interval old are re-exported, so late
+        changes land (a re-export rewrites only changed objects). With ``once`` every due window
+        is exported at most once, and never one this run already exported: the run ends.
 
         Returns the report of what landed. Raises after ``max_window_attempts`` consecutive
         failures in ``once`` mode; in continuous mode failures back off and retry forever.
         Raises ``CheckpointConflictError`` when another writer owns the domain.
         """
         report = DomainReport(self._spec.name)
+        self._exported.clear()
         loaded = False
         failures = 0
         while not stopping.is_set():
@@ -191,9 +203,7 @@ class DomainWorker:
                 if self._available is not None:
                     self._metrics.source_available(self._available.timestamp())
                 now = self._clock.now()
-                due = self._planner.due(self._watermark, now=now, available_until=self._available)
-                if not due:
-                    due = self._resweep_due(now)
+                due = self._due(now)
                 if not due:
                     if once:
                         break
@@ -206,51 +216,80 @@ class DomainWorker:
                         self.run_window(window), f"window {window.label}", stopping, grace_s
                     )
                     self._planner.completed(window, now=self._clock.now())
+                    if once:
+                        self._exported.add(window.label)
                     report.add(result, self._watermark)
+                    self._status.failing_windows = None  # no longer failing windows
+                    failures = 0
             except (CheckpointConflictError, WindowAbandonedError):
                 raise
             except ProducerError as exc:
                 failures += 1
-                if isinstance(exc, StoreError):  # /readyz says the lake cannot be reached
-                    self._status.lake_error = str(exc)[:200]
-                self._metrics.window_done("failed", 0.0)
-                _log.warning(
-                    "window_failed",
-                    error=str(exc),
-                    error_type=type(exc).__name__,
-                    attempt=failures,
-                )
+                self._failed(exc, failures)
                 if once and failures >= self._max_window_attempts:
                     raise
                 await _wait(stopping, min(self._retry_cap_s, 2.0 ** (failures - 1)))
                 continue
             failures = 0
+            self._status.failing_windows = None
         return report
+
+    def _due(self, now: datetime) -> list[Window]:
+        """New windows, else re-sweeps; with ``once`` none this run already exported."""
+        due = self._planner.due(self._watermark, now=now, available_until=self._available)
+        due = [window for window in due if window.label not in self._exported]
+        return due or self._resweep_due(now)
+
+    def _failed(self, exc: ProducerError, failures: int) -> None:
+        """Count and log a failed attempt; after ``UNREADY_AFTER_FAILURES`` in a row, /readyz
+        names the domain and the last error until an attempt succeeds."""
+        if isinstance(exc, StoreError):  # /readyz says the lake cannot be reached
+            self._status.lake_error = str(exc)[:200]
+        if isinstance(exc, PermanentSourceError):  # a 403, a 400: retrying will not help
+            self._status.failing_windows = f"{type(exc).__name__}: {str(exc)[:300]}"
+        elif failures >= UNREADY_AFTER_FAILURES:
+            self._status.failing_windows = (
+                f"{failures} window attempts failed in a row, last: {type(exc).__name__}: "
+                f"{str(exc)[:200]}"
+            )
+        self._metrics.window_done("failed", 0.0)
+        _log.warning(
+            "window_failed",
+            error=str(exc),
+            error_type=type(exc).__name__,
+            attempt=failures,
+        )
 
     async def _load_checkpoint(self, report: DomainReport) -> None:
         self._checkpoint, self._etag = await self._checkpoints.load()
         self._status.lake_error = None
         if self._checkpoint is not None:
             self._watermark = self._checkpoint.watermark
+            # A planner that re-exports what is stale (WFM's open weeks) learns when each window
+            # was last exported: a run --once does not redo a snapshot that is not due.
+            for label, recent in self._checkpoint.recent.items():
+                self._planner.completed(_window(label), now=recent.exported_at)
         report.watermark = self._watermark
         self._metrics.watermark(self._watermark.timestamp())
 
     def _resweep_due(self, now: datetime) -> list[Window]:
-        """Landed windows inside the re-sweep horizon, once per interval (late data).
+        """Landed windows inside the re-sweep horizon that are due again (late data).
 
-        Only windows this domain has exported are re-exported; unchanged ones rewrite nothing.
+        A window is due when the re-sweep interval has passed since its last export, as the
+        checkpoint records it (so a ``run --once`` from cron re-sweeps only what is due), and,
+        with ``once``, when this run has not exported it. Only windows this domain has exported
+        are re-exported; unchanged ones rewrite nothing.
         """
         if self._resweep_hours <= 0 or self._checkpoint is None:
             return []
-        if self._next_resweep is not None and now < self._next_resweep:
-            return []
-        self._next_resweep = now + timedelta(seconds=self._resweep_interval_s)
         horizon = self._watermark - timedelta(hours=self._resweep_hours)
         windows = []
-        for label in self._checkpoint.recent:
-            start, end = (parse_instant(part) for part in label.split("-"))
-            if horizon < end <= self._watermark:
-                windows.append(Window(start, end))
+        for label, recent in self._checkpoint.recent.items():
+            if label in self._exported or not recent.resweep_due(now, self._resweep_interval_s):
+                continue
+            window = _window(label)
+            if horizon < window.end <= self._watermark:
+                windows.append(window)
         return sorted(windows)
 
     async def _graced(
@@ -314,7 +353,9 @@ class DomainWorker:
         tally.check_older(counts, older_counts)
         routes = tally.routes
         unchanged = recent is not None and recent.counts == counts and not written.bytes_written
-        if not unchanged:
+        if unchanged:  # nothing new to land: the checkpoint records the re-sweep alone
+            await self._commit_resweep(window)
+        else:
             await self._commit(window, counts, written, exported_at)  # 6 commit
         elapsed = self._clock.monotonic() - started
         if recent is not None:
@@ -377,7 +418,7 @@ class DomainWorker:
         if earlier is not None:  # a re-export replaces the window's earlier counts
             totals = totals - earlier.counts
         totals = totals + counts
-        recent[window.label] = RecentWindow(counts, exported_at)
+        recent[window.label] = RecentWindow(counts, exported_at, last_exported_at=now)
         horizon = watermark - timedelta(hours=self._resweep_hours)
         recent = {label: kept for label, kept in recent.items() if _window_end(label) > horizon}
         checkpoint = Checkpoint(
@@ -403,6 +444,14 @@ class DomainWorker:
         self._status.lake_error = None
         self._checkpoint = checkpoint
         self._watermark = watermark
+
+    async def _commit_resweep(self, window: Window) -> None:
+        """Record by CAS that ``window`` was re-swept now and had not changed (its schedule)."""
+        assert self._checkpoint is not None  # a re-sweep is of a window the checkpoint holds
+        checkpoint = self._checkpoint.reswept(window.label, at=self._clock.now())
+        self._etag = await self._checkpoints.commit(checkpoint, expect_etag=self._etag)
+        self._status.lake_error = None
+        self._checkpoint = checkpoint
 
     def _account(
         self,
@@ -482,6 +531,12 @@ class _Tally:
 def _with_bytes(written: WindowLanded, more: int) -> WindowLanded:
     """``written`` with ``more`` compressed bytes put (an older major's parts)."""
     return dataclasses.replace(written, bytes_written=written.bytes_written + more)
+
+
+def _window(label: str) -> Window:
+    """The window of a ``Window.label`` (``{start}-{end}``)."""
+    start, end = (parse_instant(part) for part in label.split("-"))
+    return Window(start, end)
 
 
 def _window_end(label: str) -> datetime:

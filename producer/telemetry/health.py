@@ -1,9 +1,10 @@
 """Side channel: what ``/healthz`` and ``/readyz`` report, from the state the workers update.
 
-``Health`` holds one ``DomainStatus`` per enabled domain. A domain is ready when its worker is
-running, its token source holds a valid token and its last contact with the lake succeeded; the
-reason it is not ready is a short, secret-free string (``"invalid_client"``, ``"lake: ..."``).
-Pure state: no I/O, no locks (one event loop owns it).
+``Health`` holds one ``DomainStatus`` per enabled domain. A domain is ready when it has not
+failed for good (a configuration error: it is not restarted), its worker is running, its token
+source holds a valid token, its last contact with the lake succeeded and its window attempts are
+not failing in a row; the reason it is not ready is a short, secret-free string
+(``"invalid_client"``, ``"lake: ..."``). Pure state: no I/O, no locks (one event loop owns it).
 """
 
 from __future__ import annotations
@@ -21,15 +22,21 @@ class DomainStatus:
     worker_running: bool = False
     lake_error: str | None = None
     worker_error: str | None = None
+    failed: str | None = None  # a permanent failure (bad configuration): never restarted
+    failing_windows: str | None = None  # set after consecutive failed attempts, cleared on success
     token_ready: Callable[[], bool] = field(default=lambda: False)
     token_error: Callable[[], str | None] = field(default=lambda: None)
 
     def not_ready_reason(self) -> str | None:
         """None when ready, else why not (the most actionable reason first)."""
+        if self.failed is not None:
+            return f"failed, not restarted: {self.failed}"
         if not self.token_ready():
             return f"no valid token ({self.token_error() or 'not obtained yet'})"
         if self.lake_error is not None:
             return f"lake: {self.lake_error}"
+        if self.failing_windows is not None:
+            return self.failing_windows
         if not self.worker_running:
             return f"worker not running ({self.worker_error or 'starting'})"
         return None

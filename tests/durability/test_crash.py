@@ -211,6 +211,8 @@ async def _trial_task(
             start=trial.start,
             s3_endpoint=s3_endpoint,
             MESH_RESWEEP_HOURS="24" if trial.resweep else "0",
+            # Every run re-sweeps what earlier runs landed (the schedule is in the checkpoint).
+            MESH_TELEPHONY__RESWEEP_INTERVAL_SECONDS="0.001",
         )
         await _run_trial(trial, env, gate)
         audit(trial, source)

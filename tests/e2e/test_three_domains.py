@@ -203,6 +203,8 @@ async def test_wfm_week_rewritten_only_when_its_schedule_changed(
     """Snapshots again: unchanged weeks keep their objects; a republished week is rewritten."""
     env = _env(simulator, moto_server, bucket)
     env["MESH_DOMAINS"] = "wfm"
+    # Every run snapshots the open weeks again: when each was last taken is in the checkpoint.
+    env["MESH_WFM__SNAPSHOT_SECONDS"] = "0.001"
     assert (await run_once_process(env, timeout_s=150))[0] == 0
     before = {k: v for k, v in read_lake(moto_server, bucket).items() if "/_state/" not in k}
     assert (await run_once_process(env, timeout_s=150))[0] == 0

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from producer.checkpoint import Checkpoint, CheckpointStore, Counts, WindowRecord
+from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow, WindowRecord
 from producer.errors import CheckpointConflictError, StoreError
 from producer.lake.store import ObjectStore
 from producer.telemetry.metrics import Metrics
@@ -237,3 +237,31 @@ def test_counts_and_advance() -> None:
     assert after.totals == current.totals + Counts(1, 1, 0)
     with pytest.raises(ValueError, match="timezone"):
         replace(current, updated_at=datetime(2024, 1, 1))  # naive on purpose
+
+
+async def test_the_resweep_schedule_round_trips_and_old_checkpoints_still_load(
+    store: ObjectStore, metrics: Metrics
+) -> None:
+    """``last_exported_at`` is kept per recent window; a checkpoint written before it existed
+    loads with each window last exported at its first export (due once the interval passed)."""
+    label = "20240501T100000Z-20240501T101500Z"
+    first, swept = T0 + timedelta(minutes=16), T0 + timedelta(hours=2)
+    recent = {label: RecentWindow(Counts(1, 1, 0), first, last_exported_at=first)}
+    checkpoint = replace(_landed(_first()), recent=recent).reswept(label, at=swept)
+    assert checkpoint.recent[label] == RecentWindow(Counts(1, 1, 0), first, swept)
+    assert checkpoint.updated_at == swept
+    checkpoints = _checkpoints(store, metrics)
+    await checkpoints.commit(checkpoint, expect_etag=None)
+    assert (await checkpoints.load())[0] == checkpoint
+
+    found = await store.get(KEY)
+    assert found is not None
+    old = orjson.loads(found.data)
+    del old["recent_windows"][label]["last_exported_at"]
+    await store.put(KEY, orjson.dumps(old))
+    loaded, _ = await _checkpoints(store, metrics).load()
+    assert loaded is not None
+    window = loaded.recent[label]
+    assert window.exported_at == first
+    assert not window.resweep_due(first + timedelta(minutes=59), 3600)
+    assert window.resweep_due(first + timedelta(hours=1), 3600)

@@ -173,7 +173,7 @@ async def test_windows_the_producer_still_reexports_are_skipped_unless_asked(
 
         # The producer, still on contract 1.0, re-exports those windows: it rewrites them from
         # the source, the replay parts go as stale, the records are dead letters again.
-        await _land(simulator, lake_url, resweep_hours=24)
+        await _land(simulator, lake_url, resweep_hours=24, resweep_interval_seconds=0.001)
         assert not [k for k in await store.list_keys(f"{_PREFIX}/v1/") if "-part-9" in k]
         assert (await load_checkpoint(store)).totals == totals_before
         await _assert_consistent(store)

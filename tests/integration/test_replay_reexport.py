@@ -45,14 +45,15 @@ def simulator_config() -> SimulatorConfig:
 
 
 async def _export(simulator: RunningSimulator, lake_url: str, contracts: Path) -> None:
-    """Every available window with the newest contract of ``contracts``, then a re-sweep."""
+    """Every available window with the newest contract of ``contracts``; windows an earlier run
+    landed are due for their re-sweep at once (a 1 ms interval), so each is exported again."""
     await run_once(
         telephony_settings(
             simulator.base_url,
             lake_url,
             contracts_dir=contracts,
             start_at=_START,
-            telephony=telephony_domain(resweep_hours=24),
+            telephony=telephony_domain(resweep_hours=24, resweep_interval_seconds=0.001),
         )
     )
 

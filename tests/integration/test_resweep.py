@@ -2,7 +2,8 @@
 
 The simulator's clock is moved by hand: conversations still active at the first export are
 dead-lettered (``conversation_active``); an hour later they have ended, and the re-sweep lands
-them in their window's data and takes them out of its DLQ.
+them in their window's data and takes them out of its DLQ. The producer's clock moves by as much
+(the real clock, shifted), so its windows are an hour old and due for their re-sweep.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from producer import daemon
+from producer.clock import SystemClock
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
-from tests.fixtures.runs import run_once, telephony_domain, telephony_settings
+from tests.fixtures.runs import telephony_domain, telephony_settings
 from tests.fixtures.simulator import conversation_ids, telephony_config
 
 _T0 = align_down(datetime.now(UTC), 900) - timedelta(hours=3)
@@ -32,6 +35,13 @@ def simulator_config() -> SimulatorConfig:
     )
 
 
+class _ShiftedClock(SystemClock):
+    """The real clock, its wall time moved as far as the simulator's from ``_T0``."""
+
+    def now(self) -> datetime:
+        return super().now() + (_NOW[0] - _T0)
+
+
 def _snapshot(lake: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*")) if p.is_file()
@@ -39,7 +49,8 @@ def _snapshot(lake: Path) -> dict[str, bytes]:
 
 
 async def _run(simulator: RunningSimulator, lake: Path) -> CollectorRegistry:
-    """One ``run --once`` from an hour before ``_T0``, re-sweeping the last 24 hours."""
+    """One ``run --once`` from an hour before ``_T0``, re-sweeping the last 24 hours (each
+    window once it was exported an hour ago, the default interval)."""
     registry = CollectorRegistry()
     settings = telephony_settings(
         simulator.base_url,
@@ -47,7 +58,14 @@ async def _run(simulator: RunningSimulator, lake: Path) -> CollectorRegistry:
         start_at=_T0 - timedelta(hours=1),
         telephony=telephony_domain(resweep_hours=24),
     )
-    await run_once(settings, registry)
+    result = await daemon.run(
+        settings,
+        once=True,
+        registry=registry,
+        clock=_ShiftedClock(),
+        install_signal_handlers=False,
+    )
+    assert result.ok, result.reports
     return registry
 
 
@@ -86,5 +104,5 @@ async def test_resweep_lands_late_changes_exactly_once(
     assert changed is not None
     assert changed >= 1
 
-    await _run(simulator, lake)
-    assert _snapshot(lake) == after, "a re-sweep of unchanged windows rewrote something"
+    await _run(simulator, lake)  # the same hour: nothing is due again, nothing is rewritten
+    assert _snapshot(lake) == after, "a run with nothing due rewrote something"
