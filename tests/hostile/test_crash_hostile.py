@@ -198,12 +198,7 @@ async def test_kill_while_the_source_misbehaves_then_rerun_is_exact(
 @pytest.mark.parametrize(
     "kind",
     [
-        pytest.param(
-            "repeat_earlier_page",
-            marks=pytest.mark.xfail(
-                strict=True, reason="defect 1: an out-of-order repeat lands twice"
-            ),
-        ),
+        "repeat_earlier_page",
         "empty_object_200",
     ],
 )

@@ -71,8 +71,6 @@ LANDS = Expected(Outcome.LANDS_EXACTLY_ONCE)
 DEAD = Expected(Outcome.DEAD_LETTERS)
 FAILS = Expected(Outcome.FAILS_WINDOW, failed_window=1)
 
-_DEFECT_1 = "defect 1: an out-of-order repeat lands twice (the router forgets earlier ids)"
-
 
 @dataclass(frozen=True, slots=True)
 class Case:
@@ -95,12 +93,12 @@ _CASES = [
     Case("honest", None, LANDS),
     Case("honest", None, LANDS, backend="s3"),
     Case("honest", None, LANDS, process=True),
-    Case("repeat_same_page", None, LANDS, xfail=_DEFECT_1),
-    Case("repeat_earlier_page", None, LANDS, xfail=_DEFECT_1),
-    Case("repeat_first_page_late", None, LANDS, xfail=_DEFECT_1),
-    Case("cursor_jumps_back", None, LANDS, xfail=_DEFECT_1),
+    Case("repeat_same_page", None, LANDS),
+    Case("repeat_earlier_page", None, LANDS),
+    Case("repeat_first_page_late", None, LANDS),
+    Case("cursor_jumps_back", None, LANDS),
     Case("duplicate_id_adjacent", None, LANDS),
-    Case("duplicate_id_far", None, LANDS, xfail=_DEFECT_1),
+    Case("duplicate_id_far", None, LANDS),
     Case("empty_object_200", 1, LANDS),
     Case("empty_object_200", None, FAILS),
     Case("error_body_200", 1, LANDS),
