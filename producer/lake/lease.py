@@ -1,10 +1,11 @@
 """Steps 5-6, fence: the domain's writer lease, so one writer at a time changes its objects.
 
-Owns ``{prefix}/_state/lease.json`` (beside the checkpoint): who holds the domain (``owner``), for
-how long (``ttl_seconds``), and whether it was given up (``released``). It is taken and renewed
-only by compare-and-swap on its ETag; ``DomainLease.guarded`` runs every put and delete of the
-writer (and of ``dlq replay``) only while the holder can prove, by its own monotonic clock since
-its last successful renewal, that the lease is valid for longer than that operation may take.
+Owns ``{prefix}/_state/lease.json`` (beside the checkpoint, present only while a writer holds the
+domain): who holds it (``owner``, its machine and process) and for how long (``ttl_seconds``). It
+is taken and renewed only by compare-and-swap on its ETag, and deleted on release.
+``DomainLease.guarded`` runs every put, delete and commit of the writer (and of ``dlq replay
+--include-recent``) only while the holder can prove, by its own monotonic clock since its last
+successful renewal, that the lease is valid for longer than that operation may take.
 
 Safety rests on two assumptions (docs/reliability.md): clock *rates* differ by at most
 ``DRIFT_RATIO`` between hosts (no wall-clock agreement is needed), and the store applies a
@@ -12,7 +13,9 @@ request within ``op_timeout_s`` of its being sent or never (an operation is cut 
 A holder counts its lease from the moment it *sent* the renewal that succeeded; a contender
 counts from the moment it *read* the lease it wants to take over, and takes it only if that exact
 version stays unchanged for the holder's TTL plus the drift allowance, so the holder has stopped
-writing before the contender starts. It never reads or writes checkpoints or data.
+writing before the contender starts. One shortcut: a holder on the same machine and in the same
+process namespace (same boot id, same PID namespace) whose process no longer exists is taken over
+at once (a restart after kill -9 on one host). It never reads or writes checkpoints or data.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -46,6 +50,7 @@ __all__ = [
 
 _log = structlog.get_logger("producer.lease")
 _T = TypeVar("_T")
+_V = TypeVar("_V")
 
 FORMAT_VERSION = 1
 DRIFT_RATIO = 0.01
@@ -86,15 +91,48 @@ def drift_allowance(ttl_s: float) -> float:
     return max(_DRIFT_FLOOR_S, ttl_s * DRIFT_RATIO)
 
 
+def machine_identity() -> str | None:
+    """This kernel's boot id and PID namespace: equal for two processes whose PIDs compare."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return f"{boot}/{namespace}"
+
+
+def _process_gone(pid: int) -> bool:
+    """True only when no process ``pid`` exists here (a zombie or another user's still counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 @dataclass(frozen=True)
 class _Holder:
     """The stored lease, as read."""
 
     owner: str
     ttl_s: float
-    released: bool
     renewed_at: str
     expires_at: str
+    machine: str | None = None
+    pid: int | None = None
+
+    def gone(self) -> bool:
+        """The holder provably died: same machine and PID namespace, and its process is gone."""
+        here = machine_identity()
+        return (
+            here is not None
+            and self.machine == here
+            and self.pid is not None
+            and self.pid != os.getpid()
+            and _process_gone(self.pid)
+        )
 
 
 class DomainLease:
@@ -102,8 +140,8 @@ class DomainLease:
 
     ``acquire`` takes the lease (waiting out a silent holder's TTL, failing if a live one renews
     it); ``guarded`` runs a put/delete under it, renewing first when less than half the TTL is
-    left; ``keep_renewed`` renews it every quarter TTL while the writer idles; ``release`` gives it
-    up so the next writer takes over at once. ``op_timeout_s`` (a quarter of the TTL) bounds each
+    left; ``keep_renewed`` renews it every quarter TTL while the writer idles; ``release`` deletes
+    it so the next writer takes over at once. ``op_timeout_s`` (a quarter of the TTL) bounds each
     guarded operation and each renewal. Not shared between tasks except ``keep_renewed``.
     """
 
@@ -140,7 +178,7 @@ class DomainLease:
     async def acquire(self, stopping: asyncio.Event | None = None) -> bool:
         """Take the lease; False if ``stopping`` was set while waiting for it.
 
-        Free, released or ours: taken at once. Held by another: its version is watched; if it
+        Free (absent) or ours: taken at once. Held by another: its version is watched; if it
         stays unchanged for the holder's TTL plus the drift allowance (a crashed holder) it is
         taken over, if it changes (the holder renews) ``LeaseHeldError`` is raised.
         """
@@ -148,7 +186,7 @@ class DomainLease:
         while stopping is None or not stopping.is_set():
             found = await self._bounded("read", self.store.get(self.key))
             holder = None if found is None else self._parse(found)
-            if found is None or holder is None or holder.released or holder.owner == self.owner:
+            if found is None or holder is None or holder.owner == self.owner:
                 if await self._take(None if found is None else found.etag):
                     if holder is not None and holder.owner != self.owner:
                         _log.info("lease_acquired", previous_owner=holder.owner, owner=self.owner)
@@ -175,12 +213,13 @@ class DomainLease:
                 )
             silent_for = now - watched[1]
             limit = holder.ttl_s + drift_allowance(holder.ttl_s)
-            if silent_for >= limit:
+            if silent_for >= limit or holder.gone():
                 if await self._take(found.etag):
                     _log.warning(
                         "lease_taken_over",
                         previous_owner=holder.owner,
                         silent_s=round(silent_for, 3),
+                        holder_process_gone=silent_for < limit,
                         owner=self.owner,
                     )
                     return True
@@ -208,14 +247,18 @@ class DomainLease:
     async def ensure(self) -> None:
         """Renew when half the TTL is gone; ``LeaseLostError`` unless held for ``op_timeout_s``."""
         async with self._lock:
-            self._check_held()
-            if self._remaining() < self.ttl_s / 2:
-                await self._renew()
-            if self._remaining() < self.op_timeout_s:
-                raise LeaseLostError(
-                    f"{self.domain}: the writer lease cannot be proven for another "
-                    f"{self.op_timeout_s:g} s (renewals too slow); not writing"
-                )
+            await self._prove()
+
+    async def _prove(self) -> None:
+        """``ensure`` with the lock held."""
+        self._check_held()
+        if self._remaining() < self.ttl_s / 2:
+            await self._renew()
+        if self._remaining() < self.op_timeout_s:
+            raise LeaseLostError(
+                f"{self.domain}: the writer lease cannot be proven for another "
+                f"{self.op_timeout_s:g} s (renewals too slow); not writing"
+            )
 
     async def keep_renewed(self) -> None:
         """Renew every quarter TTL until cancelled; raises ``LeaseLostError`` once it is lost.
@@ -237,22 +280,24 @@ class DomainLease:
                     _log.warning("lease_renewal_failed", error=str(exc)[:200])
 
     async def release(self) -> None:
-        """Give the lease up (marked released, by CAS) so the next writer takes over at once.
+        """Give the lease up so the next writer takes over at once: delete it, while it is
+        provably still ours for the delete's whole time bound (so the delete needs no condition).
 
-        Best effort: if it fails the lease simply expires after its TTL.
+        Best effort: if that fails the lease simply expires after its TTL.
         """
         async with self._lock:
             if not self.held:
                 return
-            etag, self._etag = self._etag, None
-            self._valid_until = 0.0
-            body = self._body(released=True)
             try:
-                await self._bounded("release", self.store.put(self.key, body, if_match=etag))
-            except StoreError as exc:  # PreconditionFailedError too: then it was not ours
+                await self._prove()
+                await self._bounded("release", self.store.delete(self.key))
+            except (StoreError, CheckpointConflictError) as exc:
                 _log.warning("lease_release_failed", error=str(exc)[:200])
-                return
-            _log.info("lease_released", owner=self.owner)
+            else:
+                _log.info("lease_released", owner=self.owner)
+            finally:
+                self._etag = None
+                self._valid_until = 0.0
 
     def _remaining(self) -> float:
         return self._valid_until - self._clock.monotonic()
@@ -280,7 +325,7 @@ class DomainLease:
     async def _take(self, etag: str | None) -> bool:
         """Write our lease over the version ``etag`` (None: create it); False if another won."""
         sent = self._clock.monotonic()
-        body = self._body(released=False)
+        body = self._body()
         try:
             new_etag = await self._bounded(
                 "write",
@@ -297,7 +342,7 @@ class DomainLease:
         self._valid_until = sent + self.ttl_s - drift_allowance(self.ttl_s)
         return True
 
-    def _body(self, *, released: bool) -> bytes:
+    def _body(self) -> bytes:
         self._generation += 1
         now = self._clock.now()
         document = {
@@ -305,10 +350,11 @@ class DomainLease:
             "domain": self.domain,
             "owner": self.owner,
             "ttl_seconds": self.ttl_s,
-            "released": released,
             "generation": self._generation,
+            "machine": machine_identity(),
+            "pid": os.getpid(),
             "renewed_at": now,
-            "expires_at": now if released else now + timedelta(seconds=self.ttl_s),
+            "expires_at": now + timedelta(seconds=self.ttl_s),
         }
         return orjson.dumps(document, option=_JSON_OPTIONS | orjson.OPT_UTC_Z)
 
@@ -325,9 +371,10 @@ class DomainLease:
             return _Holder(
                 owner=str(document["owner"]),
                 ttl_s=float(document["ttl_seconds"]),
-                released=bool(document["released"]),
                 renewed_at=str(document["renewed_at"]),
                 expires_at=str(document["expires_at"]),
+                machine=_typed_or_none(document.get("machine"), str),
+                pid=_typed_or_none(document.get("pid"), int),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             _log.warning("lease_unreadable", key=self.key)
@@ -342,6 +389,10 @@ class DomainLease:
                 f"{self.store.description}/{self.key}: lease {what} took over "
                 f"{self.op_timeout_s:g} s"
             ) from None
+
+
+def _typed_or_none(value: Any, kind: type[_V]) -> _V | None:
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 async def _sleep_or_stop(clock: Clock, stopping: asyncio.Event | None, seconds: float) -> None:

@@ -3,12 +3,14 @@
 A contender takes over a silent lease only after the holder's TTL plus the drift allowance of
 its own clock; a holder that renews keeps it (the contender gets ``LeaseHeldError``); a holder
 whose lease was taken puts, deletes and commits nothing (``LeaseLostError``); a released lease is
-taken at once. Time is a hand-moved clock (``sleep`` moves it), so nothing waits for real.
+taken at once, and so is one whose holder's process on this machine is gone. Time is a hand-moved
+clock (``sleep`` moves it), so nothing waits for real.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,6 +137,7 @@ async def test_a_released_lease_is_taken_at_once(tmp_path: Path) -> None:
     first = _lease(store, "first", clock)
     assert await first.acquire()
     await first.release()
+    assert not (tmp_path / lease_key(_PREFIX)).exists(), "released: deleted"
     started = clock.monotonic()
     assert await _lease(store, "second", clock).acquire()
     assert clock.monotonic() == started
@@ -151,3 +154,24 @@ async def test_a_stop_while_waiting_for_the_lease_returns_without_it(tmp_path: P
     waiter = _lease(store, "waiter", clock)
     assert not await waiter.acquire(stopping)
     assert not waiter.held
+
+
+async def test_a_holder_on_this_machine_whose_process_is_gone_is_taken_over_at_once(
+    tmp_path: Path,
+) -> None:
+    """Same boot and PID namespace, and no such process: a kill -9 restart does not wait."""
+    store, clock = FileStore(tmp_path), _Clock()
+    assert await _lease(store, "killed", clock).acquire()
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()  # reaped: its PID names no process now
+    path = tmp_path / lease_key(_PREFIX)
+    stored = orjson.loads(path.read_bytes())
+    assert stored["machine"] is not None, "this test needs /proc"
+    path.write_bytes(orjson.dumps({**stored, "pid": child.pid}))
+    started = clock.monotonic()
+    assert await _lease(store, "restarted", clock).acquire()
+    assert clock.monotonic() == started
+    path.write_bytes(orjson.dumps({**orjson.loads(path.read_bytes()), "machine": "elsewhere/1"}))
+    started = clock.monotonic()
+    assert await _lease(store, "third", clock).acquire()
+    assert clock.monotonic() - started >= _TTL, "a holder elsewhere is waited out"

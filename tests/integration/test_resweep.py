@@ -33,11 +33,8 @@ def simulator_config() -> SimulatorConfig:
 
 
 def _snapshot(lake: Path) -> dict[str, bytes]:
-    """Every object but the writer lease (each run takes and releases it)."""
     return {
-        str(p.relative_to(lake)): p.read_bytes()
-        for p in sorted(lake.rglob("*"))
-        if p.is_file() and p.name != "lease.json"
+        str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*")) if p.is_file()
     }
 
 
