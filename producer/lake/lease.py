@@ -203,8 +203,11 @@ class DomainLease:
                     f"{holder.owner} (renewed {holder.renewed_at}, expires {holder.expires_at}): "
                     "owned elsewhere"
                 )
+            gone = holder.gone()
+            first_look = watched is None
             if watched is None:
                 watched = (found.etag, now)
+            if first_look and not gone:
                 _log.info(
                     "lease_waiting",
                     holder=holder.owner,
@@ -213,7 +216,7 @@ class DomainLease:
                 )
             silent_for = now - watched[1]
             limit = holder.ttl_s + drift_allowance(holder.ttl_s)
-            if silent_for >= limit or holder.gone():
+            if silent_for >= limit or gone:
                 if await self._take(found.etag):
                     _log.warning(
                         "lease_taken_over",
