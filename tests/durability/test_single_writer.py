@@ -1,9 +1,11 @@
-"""Single writer: two producers on one domain and lake; the checkpoint CAS fences one of them.
+"""Single writer: two producers on one domain and lake; the writer lease fences one of them.
 
 Two real ``python -m producer run`` processes export the same domain into the same lake. Both
-read "no checkpoint" and race to commit the first window: the conditional write lets exactly one
-win, the other reports ``CheckpointConflictError`` and stops (``--once``: exit 1) or backs off
-and reloads (the daemon). Whatever the interleaving, the lake ends exactly once.
+race to create the lease: exactly one wins; the other waits and either takes over once the first
+has released it (and finds the work done) or sees it renewed and reports a checkpoint conflict
+(``LeaseHeldError``): ``--once`` exits 1, the daemon backs off and tries again. With two views of
+the source (two simulators), the writer that does not hold the lease puts and deletes nothing:
+every committed window holds exactly the lines the checkpoint counts, from one writer's export.
 """
 
 from __future__ import annotations
