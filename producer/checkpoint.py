@@ -1,14 +1,15 @@
 """Step 6, commit: the domain's checkpoint (watermark + counts), advanced by ETag compare-and-swap.
 
 Owns the versioned checkpoint JSON at ``{prefix}/_state/checkpoint.json``, loading it, and
-committing it conditionally so two replicas can never both own a domain. It is called only after a
+committing it conditionally so two replicas can never both own a domain (and, given the domain's
+writer lease, only while that lease is held: ``producer.lake.lease``). It is called only after a
 window's data and DLQ parts are written; it must not write lake data, and it never "repairs" a
 corrupt or foreign checkpoint by starting over: that is an operator's decision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ import orjson
 
 from producer.errors import CheckpointConflictError, PreconditionFailedError, StoreError
 from producer.lake.keys import checkpoint_key
+from producer.lake.lease import Fence
 from producer.lake.store import ObjectStore
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
@@ -167,13 +169,21 @@ class Checkpoint:
 class CheckpointStore:
     """Loads and commits one domain's checkpoint in its data product's ``_state``.
 
-    Not shared between tasks; one worker per domain owns it.
+    Not shared between tasks; one worker per domain owns it. ``fence``: commits run through it
+    (the writer lease), so a writer that lost the domain cannot commit either.
     """
 
     def __init__(
-        self, store: ObjectStore, *, prefix: str, domain: str, metrics: DomainMetrics
+        self,
+        store: ObjectStore,
+        *,
+        prefix: str,
+        domain: str,
+        metrics: DomainMetrics,
+        fence: Fence | None = None,
     ) -> None:
         self.store = store
+        self.fence = fence
         self.domain = domain
         self.metrics = metrics
         self.key = checkpoint_key(prefix)
@@ -211,9 +221,7 @@ class CheckpointStore:
                 )
         body = _encode(checkpoint)
         try:
-            etag = await self.store.put(
-                self.key, body, if_match=expect_etag, if_none_match=expect_etag is None
-            )
+            etag = await self._put(body, expect_etag)
         except PreconditionFailedError:
             # botocore retries a put whose response was lost; the retry then fails its own
             # condition. Identical bytes (same updated_at) mean the first attempt was ours.
@@ -224,6 +232,16 @@ class CheckpointStore:
         self.metrics.object_written("checkpoint", len(body))
         self._known = (etag, checkpoint)
         return etag
+
+    async def _put(self, body: bytes, expect_etag: str | None) -> str:
+        def put() -> Awaitable[str]:
+            return self.store.put(
+                self.key, body, if_match=expect_etag, if_none_match=expect_etag is None
+            )
+
+        if self.fence is None:
+            return await put()
+        return await self.fence.guarded(f"commit {self.key}", put)
 
     def _check(self, checkpoint: Checkpoint) -> None:
         if checkpoint.domain != self.domain:

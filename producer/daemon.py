@@ -32,6 +32,7 @@ from producer.contracts.registry import Contract, load_domain_contracts, select_
 from producer.contracts.validate import Validator
 from producer.domains import domain_spec
 from producer.errors import ConfigError
+from producer.lake.lease import DomainLease, Fence, new_owner
 from producer.lake.store import ObjectStore, open_store
 from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
@@ -233,7 +234,13 @@ class _Runtime:
             self.stopping.set()
 
     def _writer(
-        self, store: ObjectStore, name: str, contract: Contract, *, older_major: bool = False
+        self,
+        store: ObjectStore,
+        name: str,
+        contract: Contract,
+        *,
+        fence: Fence,
+        older_major: bool = False,
     ) -> BatchWriter:
         """The writer of ``name``'s product in ``contract``'s major (data under ``v{MAJOR}/``)."""
         domain = self.settings.domain(name)
@@ -247,6 +254,7 @@ class _Runtime:
             metrics=self.metrics.for_domain(name),
             object_metadata={"x-schema-version": contract.version, "domain": name},
             older_major=older_major,
+            fence=fence,
         )
 
     async def _run_domain(self, name: str) -> DomainReport:
@@ -303,15 +311,26 @@ class _Runtime:
                     s3_read_timeout_s=self.settings.request_timeout_seconds,
                 )
             )
+            # One writer per domain: the worker takes the lease before it reads the checkpoint,
+            # and every put, delete and commit runs through it.
+            lease = DomainLease(
+                store,
+                prefix=domain.prefix,
+                domain=name,
+                owner=new_owner("producer"),
+                ttl_s=self.settings.lease_seconds,
+                clock=self.clock,
+            )
+            stack.push_async_callback(lease.release)  # a graceful stop hands over at once
             start_at = self.settings.start_at or (self.clock.now() - timedelta(hours=24))
             worker = DomainWorker(
                 spec=spec,
                 extractor=spec.make_extractor(api, domain, self.clock),
                 contract=contract,
                 validator=Validator(contract),
-                writer=self._writer(store, name, contract),
+                writer=self._writer(store, name, contract, fence=lease),
                 checkpoints=CheckpointStore(
-                    store, prefix=domain.prefix, domain=name, metrics=domain_metrics
+                    store, prefix=domain.prefix, domain=name, metrics=domain_metrics, fence=lease
                 ),
                 start_at=start_at,
                 planner=spec.make_planner(self.settings.window_seconds, domain),
@@ -324,11 +343,12 @@ class _Runtime:
                 resweep_interval_s=domain.resweep_interval_seconds,
                 alerts=self.alerts,
                 dlq_path=f"{store.description}/{domain.prefix}/failed-records/",
+                lease=lease,
                 older=tuple(
                     OlderMajor(
                         older,
                         Validator(older),
-                        self._writer(store, name, older, older_major=True),
+                        self._writer(store, name, older, fence=lease, older_major=True),
                     )
                     for older in older_contracts
                 ),
@@ -346,6 +366,8 @@ class _Runtime:
                     name=f"{name}:worker",
                 )
                 work.add_done_callback(lambda _: refresher.cancel())
+                keeper = group.create_task(lease.keep_renewed(), name=f"{name}:lease")
+                work.add_done_callback(lambda _: keeper.cancel())
                 if older_contracts:
                     watcher = group.create_task(
                         watch_subscribers(

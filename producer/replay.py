@@ -9,13 +9,17 @@ keeps, per window, how many replay-part records its counts include (``Checkpoint
 the accounting moves the difference between that and what the window's replay parts hold, so an
 interrupted run is completed by the next: a record left in both places only leaves the DLQ (it
 never lands twice), and records moved without their checkpoint update are accounted for then.
+
+With ``include_recent`` the replay writes windows the producer also rewrites, so it takes the
+domain's writer lease first (``producer.lake.lease``): a producer holding it makes the replay
+refuse (``LeaseHeldError``), and while the replay holds it no producer writes the domain.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +41,7 @@ from producer.lake.inventory import (
     replay_key,
     take_inventory,
 )
+from producer.lake.lease import DomainLease, Fence, LeaseHeldError, new_owner
 from producer.lake.store import ObjectStore
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
@@ -117,6 +122,7 @@ async def replay_dead_letters(
     end: datetime | None = None,
     include_recent: bool = False,
     dry_run: bool = False,
+    lease_seconds: float = 60.0,
 ) -> ReplayReport:
     """Replay the dead letters of ``domain``'s committed windows starting in ``[start, end)``.
 
@@ -127,9 +133,67 @@ async def replay_dead_letters(
     ``contract``. Idempotent: a second run finds nothing more to move and writes nothing. Raises
     ``StoreError``, ``CheckpointConflictError`` (the CAS kept losing, or a window was re-exported
     meanwhile) or ``AccountingError`` (the checkpoint cannot absorb the move). ``dry_run``
-    reports what would move and writes nothing.
+    reports what would move and writes nothing. ``include_recent`` (unless ``dry_run``) holds
+    the domain's writer lease (of ``lease_seconds``) for the run: ``LeaseHeldError`` while a
+    producer holds it; a crashed holder's lease is waited out.
     """
-    checkpoints = CheckpointStore(store, prefix=prefix, domain=domain, metrics=metrics)
+    lease = None
+    if include_recent and not dry_run:
+        lease = DomainLease(
+            store,
+            prefix=prefix,
+            domain=domain,
+            owner=new_owner("replay"),
+            ttl_s=lease_seconds,
+            clock=clock,
+        )
+        try:
+            await lease.acquire()
+        except LeaseHeldError as exc:
+            raise LeaseHeldError(
+                f"{exc}; --include-recent rewrites windows the producer writes: stop the "
+                f"{domain} producer first"
+            ) from None
+    try:
+        return await _replay(
+            store,
+            domain=domain,
+            prefix=prefix,
+            contract=contract,
+            map_record=map_record,
+            compression=compression,
+            part_max_records=part_max_records,
+            metrics=metrics,
+            clock=clock,
+            start=start,
+            end=end,
+            include_recent=include_recent,
+            dry_run=dry_run,
+            fence=lease,
+        )
+    finally:
+        if lease is not None:
+            await lease.release()
+
+
+async def _replay(
+    store: ObjectStore,
+    *,
+    domain: str,
+    prefix: str,
+    contract: Contract,
+    map_record: Callable[[Any], Mapped],
+    compression: str,
+    part_max_records: int,
+    metrics: DomainMetrics,
+    clock: Clock,
+    start: datetime | None,
+    end: datetime | None,
+    include_recent: bool,
+    dry_run: bool,
+    fence: Fence | None,
+) -> ReplayReport:
+    checkpoints = CheckpointStore(store, prefix=prefix, domain=domain, metrics=metrics, fence=fence)
     checkpoint, _ = await checkpoints.load()
     inventory = await take_inventory(store, prefix, domain)
     mover = _Mover(
@@ -142,6 +206,7 @@ async def replay_dead_letters(
         part_max_records=part_max_records,
         metrics=metrics,
         dry_run=dry_run,
+        fence=fence,
     )
     results: list[WindowReplay] = []
     for window, parts in inventory.windows.items():
@@ -201,8 +266,10 @@ class _Mover:
         part_max_records: int,
         metrics: DomainMetrics,
         dry_run: bool,
+        fence: Fence | None = None,
     ) -> None:
         self._store = store
+        self._fence = fence
         self._domain = domain
         self._prefix = prefix
         self._contract = contract
@@ -308,7 +375,14 @@ class _Mover:
         metadata = {"domain": self._domain, "records": str(len(lines))}
         if versioned:
             metadata["x-schema-version"] = self._contract.version
-        await self._store.put(key, body, metadata=metadata)
+
+        def put() -> Awaitable[str]:
+            return self._store.put(key, body, metadata=metadata)
+
+        if self._fence is None:
+            await put()
+        else:
+            await self._fence.guarded(f"put {key}", put)
         self._metrics.object_written(kind, len(body))
 
 

@@ -313,6 +313,13 @@ class Settings(BaseSettings):
     request_retry_seconds: float = Field(default=300.0, gt=0)
     max_retry_after_seconds: float = Field(default=180.0, gt=0)
     resweep_hours: float | None = Field(default=None, ge=0)
+    lease_seconds: float = Field(
+        default=60.0,
+        ge=8,
+        le=3600,
+        description="writer lease of a domain: a second writer waits this long after a crash; "
+        "each lake write must finish within a quarter of it",
+    )
     org_rate_limit_per_minute: int | None = Field(default=None, gt=0)
     admin_token: SecretStr | None = None
     alert_webhook_url: SecretStr | None = None  # a Slack webhook URL is itself a credential

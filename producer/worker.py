@@ -39,6 +39,7 @@ from producer.errors import (
     ProducerError,
     StoreError,
 )
+from producer.lake.lease import DomainLease
 from producer.lake.writer import BatchWriter, WindowLanded, WindowWrite
 from producer.routing import Route, Routed, WindowRouter
 from producer.telemetry.health import DomainStatus
@@ -147,6 +148,7 @@ class DomainWorker:
         alerts: AlertMonitor | None = None,
         dlq_path: str = "",
         older: tuple[OlderMajor, ...] = (),
+        lease: DomainLease | None = None,
     ) -> None:
         self._spec = spec
         self._extractor = extractor
@@ -171,6 +173,7 @@ class DomainWorker:
         self._alerts = alerts
         self._dlq_path = dlq_path
         self._older = older
+        self._lease = lease
         self._versions = ",".join(c.version for c in (contract, *(o.contract for o in older)))
 
     async def run_windows(
@@ -194,8 +197,8 @@ class DomainWorker:
         while not stopping.is_set():
             try:
                 if not loaded:  # a lake that is briefly down at start is retried like a window
-                    await self._load_checkpoint(report)
-                    loaded = True
+                    loaded = await self._load_checkpoint(report, stopping)
+                    continue  # (a stop while waiting for the writer lease ends the loop)
                 # Outside a window nothing is in flight: stopping cuts the wait off at once.
                 self._available = await self._graced(
                     self._extractor.availability(), "availability", stopping, 0.0
@@ -260,7 +263,13 @@ class DomainWorker:
             attempt=failures,
         )
 
-    async def _load_checkpoint(self, report: DomainReport) -> None:
+    async def _load_checkpoint(self, report: DomainReport, stopping: asyncio.Event) -> bool:
+        """Take the writer lease, then read the checkpoint (one read before it could be stale).
+
+        False when stopped while waiting for the lease.
+        """
+        if self._lease is not None and not await self._lease.acquire(stopping):
+            return False
         self._checkpoint, self._etag = await self._checkpoints.load()
         self._status.lake_error = None
         if self._checkpoint is not None:
@@ -271,6 +280,7 @@ class DomainWorker:
                 self._planner.completed(_window(label), now=recent.exported_at)
         report.watermark = self._watermark
         self._metrics.watermark(self._watermark.timestamp())
+        return True
 
     def _resweep_due(self, now: datetime) -> list[Window]:
         """Landed windows inside the re-sweep horizon that are due again (late data).

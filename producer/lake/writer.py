@@ -5,14 +5,18 @@ removing stale parts of an earlier attempt, so after ``finish`` the window's obj
 this attempt's. Lines are compressed in batches as they come and a part closes at a record or
 size bound, so memory does not grow with the window. Every put is whole-object, so cancellation
 leaves only whole parts; the checkpoint (committed later, by the worker) is what marks a window
-complete. It must not touch checkpoints.
+complete. Given a ``Fence`` (the domain's writer lease), every put and delete runs through it, so
+a writer that lost the domain to another cannot overwrite or delete what the other committed.
+It must not touch checkpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from producer.lake.encode import PartEncoder, require_codec
 from producer.lake.keys import (
@@ -24,6 +28,7 @@ from producer.lake.keys import (
     parse_part_key,
     window_part_prefix,
 )
+from producer.lake.lease import Fence
 from producer.lake.store import ObjectStore, md5_etag
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
@@ -37,6 +42,7 @@ PART_MAX_BYTES = 32 * 1024 * 1024
 # Lines are compressed in a worker thread a batch at a time: large enough that the hand-off
 # costs nothing, small enough that the event loop's other tasks never wait long.
 _BATCH_BYTES = 1024 * 1024
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ class BatchWriter:
     ``part_max_bytes`` of NDJSON. ``object_metadata`` is attached to every part (e.g. the schema
     version), plus ``records``. ``older_major`` marks the writer of an older major written side
     by side with the newest: its DLQ parts are numbered from ``OLDER_MAJOR_DLQ_FIRST_PART``, and
-    each writer removes stale DLQ parts of its own number range only.
+    each writer removes stale DLQ parts of its own number range only. ``fence``: every put and
+    delete runs through it (``LeaseLostError``, nothing written, once the lease is gone).
     """
 
     def __init__(
@@ -79,6 +86,7 @@ class BatchWriter:
         object_metadata: Mapping[str, str] | None = None,
         part_max_bytes: int = PART_MAX_BYTES,
         older_major: bool = False,
+        fence: Fence | None = None,
     ) -> None:
         require_codec(compression)
         if part_max_records <= 0:
@@ -94,6 +102,7 @@ class BatchWriter:
         self.part_max_bytes = part_max_bytes
         self.metrics = metrics
         self.object_metadata = dict(object_metadata or {})
+        self.fence = fence
         self.dlq_parts = (
             range(OLDER_MAJOR_DLQ_FIRST_PART, MAX_PART + 1)
             if older_major
@@ -103,6 +112,12 @@ class BatchWriter:
     def open_window(self, window: Window) -> WindowWrite:
         """Start writing ``window``; nothing touches the store until a part is full or finished."""
         return WindowWrite(self, window)
+
+    async def guarded(self, what: str, operation: Callable[[], Awaitable[_T]]) -> _T:
+        """``operation`` through the fence, if there is one."""
+        if self.fence is None:
+            return await operation()
+        return await self.fence.guarded(what, operation)
 
 
 class _OpenPart:
@@ -171,7 +186,8 @@ class WindowWrite:
             )
             for key in await writer.store.list_keys(prefix):
                 if key not in self._keys and (kind == "data" or self._owns_dlq(key)):
-                    await writer.store.delete(key)
+                    delete = functools.partial(writer.store.delete, key)
+                    await writer.guarded(f"delete {key}", delete)
         return WindowLanded(
             data_parts=self._parts["data"],
             dlq_parts=self._parts["dlq"],
@@ -211,7 +227,9 @@ class WindowWrite:
             self._unchanged += 1
         else:
             metadata = {**writer.object_metadata, "records": str(open_part.lines)}
-            await writer.store.put(key, body, metadata=metadata)
+            await writer.guarded(
+                f"put {key}", lambda: writer.store.put(key, body, metadata=metadata)
+            )
             writer.metrics.object_written(kind, len(body))
             self._bytes += len(body)
         self._keys.add(key)

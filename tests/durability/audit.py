@@ -74,6 +74,7 @@ class LakeAudit:
     parts: int = 0
     lines_by_window: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     part_numbers: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    ids_by_window: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     @property
     def watermark(self) -> datetime | None:
@@ -84,14 +85,17 @@ class LakeAudit:
 
 
 def audit_lake(objects: Mapping[str, bytes], prefix: str = PREFIX) -> LakeAudit:
-    """Decode every data and DLQ part under ``prefix``; any other object fails the audit."""
+    """Decode every data and DLQ part under ``prefix``; any other object fails the audit.
+
+    ``_state/`` (the checkpoint, the writer lease) is the producer's own state, not data.
+    """
     audit = LakeAudit()
     checkpoint = objects.get(checkpoint_key(prefix))
     if checkpoint is not None:
         audit.checkpoint = orjson.loads(checkpoint)
     numbers: dict[tuple[str, str], list[int]] = defaultdict(list)
     for key, data in sorted(objects.items()):
-        if key == checkpoint_key(prefix):
+        if key == checkpoint_key(prefix) or key.startswith(f"{prefix}/_state/"):
             continue
         assert key.startswith(prefix + "/"), f"an object outside the data product: {key}"
         part = parse_part_key(key)  # ValueError: an object the producer did not name
@@ -101,9 +105,12 @@ def audit_lake(objects: Mapping[str, bytes], prefix: str = PREFIX) -> LakeAudit:
         for line in decode_part(data, part.compression):
             document = orjson.loads(line)
             if part.kind == "data":
-                audit.landed.append(document["data"]["interaction_id"])
+                record_id = document["data"]["interaction_id"]
+                audit.landed.append(record_id)
             else:
-                audit.dead.append(document["source"]["conversationId"])
+                record_id = document["source"]["conversationId"]
+                audit.dead.append(record_id)
+            audit.ids_by_window[label].append(record_id)
             audit.lines_by_window[label][part.kind] += 1
     audit.part_numbers = {kind_label: sorted(parts) for kind_label, parts in numbers.items()}
     return audit
