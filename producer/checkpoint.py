@@ -118,8 +118,11 @@ class Checkpoint:
 
     ``totals`` are the counts of what the lake holds: the sum over every window committed, with a
     re-swept window's latest counts replacing its earlier ones. ``recent`` keeps the counts of the
-    windows still inside the re-sweep horizon (``Window.label`` → ``RecentWindow``) so that
-    replacement is exact. ``replayed`` says, per window (``Window.label``), how many records of
+    windows still inside the re-sweep horizon, and of those that ended in the 24 hours before the
+    watermark (``Window.label`` → ``RecentWindow``), so that replacement is exact and ``status``
+    can say what the last day amounted to. ``source_available`` is the source's availability date
+    as the producer last saw it (None: unknown), for the lag ``status`` reports. ``replayed``
+    says, per window (``Window.label``), how many records of
     its replay parts (``dlq replay``) the counts include: the lake's replay parts minus this is
     what a replay interrupted before its checkpoint still has to account for. Datetimes must be
     aware.
@@ -134,6 +137,7 @@ class Checkpoint:
     format_version: int = field(default=FORMAT_VERSION)
     recent: Mapping[str, RecentWindow] = field(default_factory=dict)
     replayed: Mapping[str, int] = field(default_factory=dict)
+    source_available: datetime | None = None
 
     def __post_init__(self) -> None:
         instants = [self.watermark, self.updated_at]
@@ -316,6 +320,8 @@ def _encode(checkpoint: Checkpoint) -> bytes:
     }
     if checkpoint.replayed:  # absent until a replay: older checkpoints read the same
         document["replayed_windows"] = dict(sorted(checkpoint.replayed.items()))
+    if checkpoint.source_available is not None:  # absent: unknown (older checkpoints too)
+        document["source_available"] = _utc(checkpoint.source_available)
     return orjson.dumps(document, option=_JSON_OPTIONS)
 
 
@@ -356,6 +362,9 @@ def _decode(data: bytes) -> Checkpoint:
             _typed(label, str): _typed(count, int)
             for label, count in _typed(document.get("replayed_windows", {}), dict).items()
         },
+        source_available=_instant(document["source_available"])
+        if document.get("source_available") is not None
+        else None,
     )
 
 

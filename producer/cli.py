@@ -109,8 +109,9 @@ def _command_groups() -> list[Callable[[Any], None]]:
     from producer.contracts.commands import add_parser as add_contracts
     from producer.dlq_commands import add_parser as add_dlq
     from producer.governance.commands import add_parser as add_policies
+    from producer.status import add_parser as add_status
 
-    return [add_contracts, add_policies, add_dlq]
+    return [add_contracts, add_policies, add_dlq, add_status]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,6 +117,7 @@ def next_steps(lake_dir: Path, telephony_prefix: str) -> list[str]:
         f'query it with DuckDB:  duckdb -c "{query}"',
         f"recount the lake:      MESH_LAKE_URL={lake_url} mesh-producer lake audit "
         "--domain telephony",
+        f"where each domain is:  MESH_LAKE_URL={lake_url} mesh-producer status",
         f"see what replay would land once a fix is published:  MESH_LAKE_URL={lake_url} "
         "mesh-producer dlq replay --domain telephony --dry-run",
         "run it again: an up-to-date lake says so, and lands only what is new",

@@ -59,6 +59,7 @@ _log = structlog.get_logger("producer.worker")
 _T = TypeVar("_T")
 _IDLE_POLL_S = 60.0
 _REPORT_RECENT = 16
+_LEDGER_MIN = timedelta(hours=24)
 UNREADY_AFTER_FAILURES = 3  # consecutive failed attempts after which /readyz says so
 
 
@@ -429,7 +430,8 @@ class DomainWorker:
             totals = totals - earlier.counts
         totals = totals + counts
         recent[window.label] = RecentWindow(counts, exported_at, last_exported_at=now)
-        horizon = watermark - timedelta(hours=self._resweep_hours)
+        # The ledger keeps the re-sweep horizon, and at least the last day for ``status``.
+        horizon = watermark - max(timedelta(hours=self._resweep_hours), _LEDGER_MIN)
         recent = {label: kept for label, kept in recent.items() if _window_end(label) > horizon}
         checkpoint = Checkpoint(
             domain=self._spec.name,
@@ -449,6 +451,7 @@ class DomainWorker:
             replayed={k: n for k, n in previous.replayed.items() if k != window.label}
             if previous
             else {},
+            source_available=self._available,
         )
         self._etag = await self._checkpoints.commit(checkpoint, expect_etag=self._etag)
         self._status.lake_error = None

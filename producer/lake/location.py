@@ -1,9 +1,10 @@
 """Where a domain's data product lives, for the commands that work on the lake offline.
 
 Owns ``PortSettings``: a pydantic-settings model of only ``MESH_LAKE_URL``, ``MESH_CONTRACTS_DIR``,
-``MESH_COMPRESSION`` and each domain's ``MESH_{DOMAIN}__PREFIX``/``__BUCKET``/``__SCHEMA_VERSION``/
-``__PART_MAX_RECORDS``, so ``lake audit`` and ``dlq replay`` run without a domain's OAuth client.
-Defaults are the daemon's own (``producer.settings``). It reads the environment only; it must not
+``MESH_COMPRESSION``, ``MESH_RESWEEP_HOURS`` and each domain's ``MESH_{DOMAIN}__PREFIX``/
+``__BUCKET``/``__SCHEMA_VERSION``/``__PART_MAX_RECORDS``/``__RESWEEP_*``, so ``status``, ``lake
+audit`` and ``dlq replay`` run without a domain's OAuth client. Defaults are the daemon's own
+(``producer.settings``). It reads the environment only; it must not
 open stores or load contracts.
 """
 
@@ -47,6 +48,8 @@ class _Port(BaseModel):
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     schema_version: str | None = Field(default=None, pattern=SCHEMA_VERSIONS_PATTERN)
     part_max_records: int | None = Field(default=None, gt=0)
+    resweep_hours: float | None = Field(default=None, ge=0)
+    resweep_interval_seconds: float | None = Field(default=None, gt=0)
 
     @field_validator("prefix")
     @classmethod
@@ -68,6 +71,7 @@ class PortSettings(BaseSettings):
     lake_url: str = "file://./lake"
     contracts_dir: Path = Field(default_factory=default_contracts_dir)
     compression: Literal["gzip", "zstd"] = "gzip"
+    resweep_hours: float | None = Field(default=None, ge=0)
     telephony: _Port = Field(default_factory=_Port)
     quality: _Port = Field(default_factory=_Port)
     wfm: _Port = Field(default_factory=_Port)
@@ -84,7 +88,9 @@ class OutputPort:
     """One domain's data product in the lake: where it is and how the producer writes it.
 
     ``bucket`` None means the lake's own bucket; ``schema_version`` None means the newest
-    contract. ``description`` names it for humans (``s3://bucket[/root]/prefix``, never secrets).
+    contract. ``resweep_hours`` None means the domain's default (the domain's value, else
+    ``MESH_RESWEEP_HOURS``); ``resweep_interval_s`` is the daemon's. ``description`` names it for
+    humans (``s3://bucket[/root]/prefix``, never secrets).
     """
 
     domain: str
@@ -95,6 +101,8 @@ class OutputPort:
     compression: str
     schema_version: str | None
     part_max_records: int
+    resweep_hours: float | None = None
+    resweep_interval_s: float = 3600.0
 
     @property
     def description(self) -> str:
@@ -139,4 +147,9 @@ def load_output_port(domain: str) -> OutputPort:
         compression=settings.compression,
         schema_version=port.schema_version,
         part_max_records=part_max,
+        resweep_hours=port.resweep_hours
+        if port.resweep_hours is not None
+        else settings.resweep_hours,
+        resweep_interval_s=port.resweep_interval_seconds
+        or float(defaults["resweep_interval_seconds"].default),
     )

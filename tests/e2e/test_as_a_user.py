@@ -231,6 +231,26 @@ def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Pa
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
+    status = subprocess.run(
+        [sys.executable, "-m", "producer", "status"],
+        env={**env, "MESH_LAKE_URL": assignment},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    shown = status.stdout.splitlines()
+    for domain, found in balances.items():
+        assert f"{domain}: ok ({assignment}/" in "\n".join(shown), status.stdout
+        totals = (
+            f"  totals          fetched {found['fetched']} = landed {found['landed']} + "
+            f"dead-lettered {found['dead']}"
+        )
+        assert totals in shown, status.stdout
+    assert any(line.startswith("status") or "where each domain is" in line for line in lines)
+
     second = _cli("demo", "--hours", "1", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     for domain in ("telephony", "quality", "wfm"):
@@ -304,3 +324,12 @@ async def test_a_missing_platform_permission_is_named(
         said[0]
     )
     assert not (tmp_path / "lake" / "telephony-cdr-export" / "_state" / "checkpoint.json").exists()
+
+
+def test_status_on_a_fresh_lake_says_nothing_landed_and_exits_1(tmp_path: Path) -> None:
+    env = {**clean_env(), "MESH_LAKE_URL": f"file://{tmp_path / 'lake'}"}
+    result = _cli("status", "--domain", "telephony", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        f"telephony: BEHIND, nothing landed yet in file://{tmp_path / 'lake'}/telephony-cdr-export"
+    )
