@@ -168,6 +168,7 @@ def _replay(args: argparse.Namespace) -> int:
                 map_record=spec.map_record,
                 compression=port.compression,
                 part_max_records=port.part_max_records,
+                resweep_hours=port.resweep_hours,
                 metrics=_metrics(port.domain),
                 clock=SystemClock(),
                 start=start,

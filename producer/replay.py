@@ -21,7 +21,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -31,6 +31,7 @@ from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindo
 from producer.clock import Clock
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
+from producer.domains import domain_spec
 from producer.domains.mapped import Mapped
 from producer.envelope import envelope_line
 from producer.errors import AccountingError, CheckpointConflictError
@@ -123,6 +124,7 @@ async def replay_dead_letters(
     include_recent: bool = False,
     dry_run: bool = False,
     lease_seconds: float = 60.0,
+    resweep_hours: float | None = None,
 ) -> ReplayReport:
     """Replay the dead letters of ``domain``'s committed windows starting in ``[start, end)``.
 
@@ -168,6 +170,9 @@ async def replay_dead_letters(
             start=start,
             end=end,
             include_recent=include_recent,
+            resweep_hours=domain_spec(domain).default_resweep_hours
+            if resweep_hours is None
+            else resweep_hours,
             dry_run=dry_run,
             fence=lease,
         )
@@ -190,6 +195,7 @@ async def _replay(
     start: datetime | None,
     end: datetime | None,
     include_recent: bool,
+    resweep_hours: float,
     dry_run: bool,
     fence: Fence | None,
 ) -> ReplayReport:
@@ -214,7 +220,9 @@ async def _replay(
             continue
         if end is not None and window.start >= end:
             continue
-        reason = _skip_reason(checkpoint, parts, contract, include_recent=include_recent)
+        reason = _skip_reason(
+            checkpoint, parts, contract, include_recent=include_recent, resweep_hours=resweep_hours
+        )
         if reason is not None:
             results.append(WindowReplay(window, skipped=reason))
             continue
@@ -239,12 +247,20 @@ async def _replay(
 
 
 def _skip_reason(
-    checkpoint: Checkpoint | None, parts: WindowParts, contract: Contract, *, include_recent: bool
+    checkpoint: Checkpoint | None,
+    parts: WindowParts,
+    contract: Contract,
+    *,
+    include_recent: bool,
+    resweep_hours: float,
 ) -> str | None:
     if not is_committed(checkpoint, parts.window):
         return "not committed yet (the producer rewrites it)"
     assert checkpoint is not None  # is_committed is False without one
-    if parts.window.label in checkpoint.recent and not include_recent:
+    # The producer re-exports the ledger's windows inside its re-sweep horizon (and open ones).
+    horizon = checkpoint.watermark - timedelta(hours=resweep_hours)
+    reexported = parts.window.label in checkpoint.recent and parts.window.end > horizon
+    if reexported and not include_recent:
         return "inside the re-export horizon (the producer re-exports it; --include-recent)"
     if parts.major is not None and parts.major != contract.major:
         return f"its data is under v{parts.major}, the contract is {contract.version}"
@@ -451,7 +467,7 @@ def _moved(checkpoint: Checkpoint, window: Window, moved: int, now: datetime) ->
     recent = dict(checkpoint.recent)
     if window.label in recent:
         entry = recent[window.label]
-        recent[window.label] = RecentWindow(shift(entry.counts), entry.first_exported_at)
+        recent[window.label] = replace(entry, counts=shift(entry.counts))
     return replace(
         checkpoint,
         totals=shift(checkpoint.totals),

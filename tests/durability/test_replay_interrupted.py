@@ -68,7 +68,7 @@ async def test_a_replay_cut_off_before_its_checkpoint_is_completed_by_the_next(
         exported = await load_checkpoint(store)
         proxy.fail_next(None, method="PUT", path_contains=checkpoint_key(PREFIX))
         with pytest.raises(StoreError):
-            await replay(store, contract)
+            await replay(store, contract, resweep_hours=0)
         assert proxy.served("internal_error") >= 2, "the checkpoint PUT was tried and failed"
         # The cut-off run moved one window's records: data written, DLQ rewritten, but the
         # checkpoint still says what the export landed.
@@ -79,7 +79,7 @@ async def test_a_replay_cut_off_before_its_checkpoint_is_completed_by_the_next(
         assert [d.problem for d in cut_off.discrepancies if "interrupted replay" in d.problem]
 
         proxy.clear()
-        second = await replay(store, contract)
+        second = await replay(store, contract, resweep_hours=0)
 
         checkpoint = await load_checkpoint(store)
         total_moved = checkpoint.totals.landed - exported.totals.landed
@@ -98,6 +98,6 @@ async def test_a_replay_cut_off_before_its_checkpoint_is_completed_by_the_next(
         assert report.consistent, [str(d) for d in report.discrepancies]
 
         # And a third run has nothing left to move or account for.
-        third = await replay(store, contract)
+        third = await replay(store, contract, resweep_hours=0)
         assert (third.moved, sum(w.accounted for w in third.windows)) == (0, 0)
         assert await load_checkpoint(store) == checkpoint

@@ -86,7 +86,7 @@ async def test_replay_moves_exactly_the_now_valid_records_once(
     assert len(expected) < len(dead_before), "and others for other reasons"
     totals_before = (await load_checkpoint(store)).totals
 
-    report = await replay(store, newest_contract(relaxed))
+    report = await replay(store, newest_contract(relaxed), resweep_hours=0)
 
     assert report.moved == len(expected)
     assert report.kept == len(dead_before) - len(expected)
@@ -115,7 +115,7 @@ async def test_replay_moves_exactly_the_now_valid_records_once(
     assert totals.dead_lettered == totals_before.dead_lettered - len(expected)
     await _assert_consistent(store)
 
-    again = await replay(store, newest_contract(relaxed))
+    again = await replay(store, newest_contract(relaxed), resweep_hours=0)
 
     assert again.moved == 0
     assert await lake_objects(store, _PREFIX) == after, "a second replay changed the lake"
@@ -128,14 +128,14 @@ async def test_replay_after_a_crash_before_the_dlq_rewrite_lands_nothing_twice(
     the duplicates out of the DLQ and accounts for them, so each record is in one place."""
     await _land(simulator, lake_url)
     before = await lake_objects(store, _PREFIX)
-    first = await replay(store, newest_contract(relaxed))
+    first = await replay(store, newest_contract(relaxed), resweep_hours=0)
     assert first.moved > 0
     # Put back what the interrupted run would not have written yet: DLQ parts and checkpoint.
     for key, data in before.items():
         if "/v1/" not in key:
             await store.put(key, data)
 
-    second = await replay(store, newest_contract(relaxed))
+    second = await replay(store, newest_contract(relaxed), resweep_hours=0)
 
     assert sum(w.already_landed for w in second.windows) == first.moved
     assert sum(w.moved for w in second.windows) == 0
@@ -190,6 +190,7 @@ async def test_cli_replay_reads_the_contracts_folder_and_reports(
     await _land(simulator, lake_url)
     monkeypatch.setenv("MESH_LAKE_URL", lake_url)
     monkeypatch.setenv("MESH_CONTRACTS_DIR", str(relaxed))
+    monkeypatch.setenv("MESH_TELEPHONY__RESWEEP_HOURS", "0")  # as the producer ran
     argv = ["dlq", "replay", "--domain", "telephony"]
 
     assert await asyncio.to_thread(cli.main, [*argv, "--dry-run"]) == 0
