@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -119,3 +120,36 @@ async def test_steady_429s_with_retry_after_do_not_collapse_the_rate(
     # the domain down on top of them (a collapsed limiter sends ~24/min).
     elapsed_min = (max(r.time for r in api) - min(r.time for r in api)) / 60.0
     assert len(api) / elapsed_min >= 0.5 * _QUOTA
+
+
+async def test_requests_inside_a_retry_after_are_counted(
+    simulator: RunningSimulator, clock: _VirtualClock
+) -> None:
+    """The check above can fail: a client that ignores Retry-After is caught, one that waits not."""
+    sim = simulator.sim
+    sim.throttle_every(2, retry_after=2, path_contains="/results")
+    results = f"{simulator.base_url}/api/v2/analytics/conversations/details/jobs/none/results"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{simulator.base_url}/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": TELEPHONY_CLIENT[0],
+                "client_secret": TELEPHONY_CLIENT[1],
+            },
+        ) as granted:
+            token = (await granted.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def get() -> int:
+            async with session.get(results, headers=headers) as response:
+                return response.status
+
+        assert [await get(), await get(), await get()] == [404, 429, 404]  # the third too soon
+        clock.t += 2.0
+        assert [await get(), await get()] == [429, 404]  # wait, then one too soon again
+        clock.t += 2.0
+        assert await get() == 429  # waited: in time, though refused again
+    early = sim.retry_after_violations(TELEPHONY_CLIENT[0])
+    assert [record.status for record in early] == [404, 404]
+    assert sim.retry_after_violations("other-client") == []
