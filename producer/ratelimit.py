@@ -9,12 +9,14 @@ request waited for its slots is waited out before it goes.
 ``Retry-After`` is the platform's exact instruction, and the pause it asks for is what protects
 the platform: a 429 that carries one does not lower the rate. The rate goes down (x0.7, not
 below a tenth of the quota) only on evidence that the platform grants us less than our quota: a
-429 without ``Retry-After``, or a 429 on one of the first two requests sent after a pause (the
-pause did not clear it). Every 5 s without such a 429 gives back a tenth of the quota, so the
-quota is whole again within seconds once the platform accepts requests. ``inin-ratelimit-*``
-headers can only lower the rate, only when they look sane, and only for the ``-reset`` seconds
-they describe unless a later response repeats them. Time is the injected ``Clock``'s, so the
-limiter is deterministic under a test clock. Cancellation-safe. Does no HTTP.
+429 without ``Retry-After``, or a 429 on the first request sent after a pause (the pause did
+not clear it; a platform that refuses every k-th call regardless of our rate never does that
+for k > 1, and lowering the rate would not help against it). Every 5 s without such a 429
+gives back a tenth of the quota, so the quota is whole again within seconds once the platform
+accepts requests. ``inin-ratelimit-*`` headers can only lower the rate, only when they look
+sane, and only for the ``-reset`` seconds they describe unless a later response repeats them.
+Time is the injected ``Clock``'s, so the limiter is deterministic under a test clock.
+Cancellation-safe. Does no HTTP.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ _FLOOR_FRACTION = 0.1
 _DECREASE = 0.7
 _RECOVERY_STEP = 0.1
 _RECOVERY_QUIET_S = 5.0
-_PROBE_REQUESTS = 2  # a 429 on one of the first this-many requests after a pause lowers the rate
 _ADVISORY_SHARE = 0.9
 
 
@@ -127,13 +128,11 @@ class DomainLimiter:
     def throttled(self, retry_after: float | None) -> None:
         """A 429 arrived (``retry_after``: its header, None when absent).
 
-        With ``Retry-After`` the pause that follows is the whole answer, unless the 429 hit one
-        of the first requests after the previous pause: then, as without ``Retry-After``, the
+        With ``Retry-After`` the pause that follows is the whole answer, unless the 429 hit the
+        first request sent after the previous pause: then, as without ``Retry-After``, the
         platform grants less than our quota and the rate goes down (x0.7, to a tenth at least).
         """
-        after_pause = self._sent_since_pause
-        right_after_pause = after_pause is not None and 1 <= after_pause <= _PROBE_REQUESTS
-        if retry_after is not None and not right_after_pause:
+        if retry_after is not None and self._sent_since_pause != 1:
             return
         self._factor = max(_FLOOR_FRACTION, self._factor * _DECREASE)
         self._lowered_at = self._clock.monotonic()

@@ -65,15 +65,15 @@ async def test_429s_with_retry_after_do_not_lower_the_rate() -> None:
 
 
 async def test_429s_right_after_a_pause_lower_the_rate_gently() -> None:
-    """The retry after a pause refused again: the platform grants less; x0.7 each, to a floor."""
+    """The first request after a pause refused again: the platform grants less; x0.7, to a floor."""
     limiter, clock, registry = _limiter(240)
     await _throttled_then_paused(limiter, clock, 1.0, sent=1)
     assert limiter.effective_per_minute == 240  # the first one is only a pause
     await _throttled_then_paused(limiter, clock, 1.0, sent=1)
     assert limiter.effective_per_minute == pytest.approx(168)
-    await _throttled_then_paused(limiter, clock, 1.0, sent=2)
+    await _throttled_then_paused(limiter, clock, 1.0, sent=1)
     assert limiter.effective_per_minute == pytest.approx(117.6)
-    await _throttled_then_paused(limiter, clock, 1.0, sent=3)  # not right after: a pause only
+    await _throttled_then_paused(limiter, clock, 1.0, sent=2)  # every 2nd call: a pause only
     assert limiter.effective_per_minute == pytest.approx(117.6)
     for _ in range(20):
         await _throttled_then_paused(limiter, clock, 1.0, sent=1)
