@@ -3,7 +3,8 @@
 Pure bookkeeping used by ``Simulator`` (the switches) and the fault middleware in ``app.py``
 (which applies them). A switch covers the next ``n`` requests whose URL path contains a given
 substring, after letting the first ``skip`` of them through (so "the third results page" can be
-hit). This module does no I/O and knows nothing about aiohttp.
+hit); a periodic switch (``arm_every``) answers every ``k``-th matching request 429 until
+cleared. This module does no I/O and knows nothing about aiohttp.
 
 Outcome kinds: ``fail`` (an error status), ``throttle`` (429), ``reset`` (connection closed, no
 answer), and the 200 answers a gateway or a broken upstream gives instead of the real one (the
@@ -40,6 +41,14 @@ class Fault:
 
 
 @dataclass(slots=True)
+class _Every:
+    every: int
+    path_contains: str
+    retry_after: float | None
+    seen: int = 0
+
+
+@dataclass(slots=True)
 class _Delay:
     remaining: int
     path_contains: str
@@ -56,6 +65,7 @@ class FaultPlan:
     def __init__(self) -> None:
         self._outcomes: list[Fault] = []
         self._delays: list[_Delay] = []
+        self._every: list[_Every] = []
 
     def arm(self, fault: Fault) -> None:
         """Add an outcome switch; ``remaining <= 0`` arms nothing."""
@@ -66,6 +76,11 @@ class FaultPlan:
         """Delay the next ``n`` matching requests by ``delay_seconds`` before they are handled."""
         if n > 0 and delay_seconds > 0:
             self._delays.append(_Delay(n, path_contains, delay_seconds))
+
+    def arm_every(self, k: int, retry_after: float | None, path_contains: str) -> None:
+        """Throttle every ``k``-th request matching ``path_contains`` (429) until ``clear``."""
+        if k > 0:
+            self._every.append(_Every(k, path_contains, retry_after))
 
     def take_outcome(self, path: str) -> Fault | None:
         """The first armed outcome matching ``path``, with one use consumed; None if none.
@@ -81,7 +96,17 @@ class FaultPlan:
                 if fault.remaining <= 0:
                     self._outcomes.remove(fault)
                 return fault
-        return None
+        return self._take_every(path)
+
+    def _take_every(self, path: str) -> Fault | None:
+        """A 429 when ``path`` is the k-th match of a periodic switch (each switch counts)."""
+        hit: Fault | None = None
+        for every in self._every:
+            if every.path_contains in path:
+                every.seen += 1
+                if every.seen % every.every == 0 and hit is None:
+                    hit = Fault("throttle", 1, every.path_contains, 429, every.retry_after)
+        return hit
 
     def take_delay(self, path: str) -> float:
         """Seconds to stall a request on ``path`` (0.0 when no delay switch matches)."""
@@ -94,10 +119,11 @@ class FaultPlan:
         return 0.0
 
     def pending(self) -> int:
-        """How many faulty requests are still armed (outcomes and delays together)."""
+        """How many faulty requests are still armed (outcomes and delays; periodic ones not)."""
         return sum(f.remaining for f in self._outcomes) + sum(d.remaining for d in self._delays)
 
     def clear(self) -> None:
         """Disarm every switch."""
         self._outcomes.clear()
         self._delays.clear()
+        self._every.clear()

@@ -194,6 +194,15 @@ class Simulator:
         """Answer the next ``n`` matching requests 429 (``retry_after=None``: no header)."""
         self.faults.arm(Fault("throttle", n, path_contains, status=429, retry_after=retry_after))
 
+    def throttle_every(
+        self, k: int, *, retry_after: float | None = 2.0, path_contains: str = "/results"
+    ) -> None:
+        """Answer every ``k``-th matching request 429 from now on, like a shared org quota.
+
+        Retries count as requests. Lasts until ``faults.clear()``.
+        """
+        self.faults.arm_every(k, retry_after, path_contains)
+
     def truncate_next(self, n: int, *, path_contains: str = "/results") -> None:
         """Answer 200 with the real body cut in half (Content-Length matches the cut body)."""
         self.faults.arm(Fault("truncate", n, path_contains))
@@ -348,6 +357,28 @@ class Simulator:
         self.requests.append(entry)
 
     # -- observations for assertions --
+
+    def retry_after_violations(self, client_id: str | None = None) -> list[RequestRecord]:
+        """API requests that arrived before the ``Retry-After`` of an earlier 429 had elapsed.
+
+        Per OAuth client (``client_id``; every client when None): a 429 answered at ``t`` with
+        ``Retry-After: s`` (3 s when absent, the SDK's default) forbids that client's requests
+        until ``t + s``. A well-behaved client has none.
+        """
+        not_before: dict[str | None, float] = {}
+        early: list[RequestRecord] = []
+        for record in sorted(self.requests, key=lambda r: r.time):  # logged as they finish
+            if not record.path.startswith("/api/"):
+                continue
+            if client_id is not None and record.client_id != client_id:
+                continue
+            if record.time < not_before.get(record.client_id, -math.inf):
+                early.append(record)
+            if record.status == 429:
+                wait = float(record.retry_after) if record.retry_after else 3.0
+                deadline = max(not_before.get(record.client_id, -math.inf), record.time + wait)
+                not_before[record.client_id] = deadline
+        return early
 
     def conversations(
         self, interval_start: datetime, interval_end: datetime

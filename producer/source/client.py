@@ -317,7 +317,7 @@ class ApiClient:
             return _Failure("unauthorized", None, detail)
         if status == 429:
             self._metrics.throttled()
-            self._limiter.throttled()
+            self._limiter.throttled(retry_after)
             return _Failure("throttled", retry_after, detail)
         if status in RETRYABLE_STATUSES:
             return _Failure("server_error", retry_after, detail)
