@@ -29,6 +29,7 @@ class DomainProgress:
 
     domain: str
     snapshots: bool
+    started: bool
     windows: int
     due: int | None
     fetched: int
@@ -37,12 +38,12 @@ class DomainProgress:
 
     def line(self) -> str:
         """``telephony: 12/23 windows, 700 fetched = 620 landed + 80 dead-lettered``."""
+        if not self.started:
+            return f"{self.domain}: starting"
         if self.snapshots:
             done = f"{self.windows} week{'' if self.windows == 1 else 's'} snapshotted"
-        elif self.due is None:
-            return f"{self.domain}: starting"
         else:
-            done = f"{self.windows}/{self.due} windows"
+            done = f"{self.windows}/{self.due or 0} windows"
         return (
             f"{self.domain}: {done}, {self.fetched} fetched = "
             f"{self.landed} landed + {self.dead_lettered} dead-lettered"
@@ -127,6 +128,7 @@ class Progress:
         return DomainProgress(
             domain=name,
             snapshots=not length,
+            started=bool(watermark),
             windows=windows,
             due=due,
             fetched=self._value("mesh_records_total", name, outcome="fetched"),
