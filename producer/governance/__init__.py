@@ -5,14 +5,14 @@
     render.py   -> one policy per consumer group and per producer, and the IdP scope table
     lint.py     -> findings on rendered or hand-written policies (areas.py reads resources back)
     files.py / commands.py -> ``mesh-producer policies render | lint``; render writes only what
-                  lint passes (one gate, ``lint_rendered``), else prints the findings, exit 1
+                  lint passes (one gate, ``clouds.lint_rendered``), else prints the findings
 
 Nothing here talks to a cloud: policies are plain JSON documents for Terraform or the AWS CLI.
 """
 
 from __future__ import annotations
 
-from producer.governance.lint import Finding, Principal, lint_policy, lint_rendered
+from producer.governance.lint import Finding, Principal, lint_policy
 from producer.governance.model import GovernanceConfig, parse_governance
 from producer.governance.ports import LakeLayout, build_layout, read_layout
 from producer.governance.render import Rendered, render
@@ -25,7 +25,6 @@ __all__ = [
     "Rendered",
     "build_layout",
     "lint_policy",
-    "lint_rendered",
     "parse_governance",
     "read_layout",
     "render",

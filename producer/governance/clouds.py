@@ -20,7 +20,15 @@ from producer.governance.model import GovernanceConfig
 from producer.governance.ports import LakeLayout
 from producer.governance.render import render
 
-__all__ = ["CLOUDS", "Cloud", "check_lake", "lint_document", "render_documents", "render_files"]
+__all__ = [
+    "CLOUDS",
+    "Cloud",
+    "check_lake",
+    "lint_document",
+    "lint_rendered",
+    "render_documents",
+    "render_files",
+]
 
 Cloud = Literal["aws", "azure", "gcp"]
 CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
@@ -70,3 +78,24 @@ def lint_document(
     if cloud == "gcp":
         return lint_gcp(document, principal, config, layout, today)
     return lint_policy(document, principal, config, layout, today)
+
+
+def lint_rendered(
+    cloud: str, config: GovernanceConfig, layout: LakeLayout, today: date
+) -> tuple[list[str], int]:
+    """``Finding.line()`` of every finding on what ``render --cloud`` makes, and how many
+    policies that is. The gate ``policies render`` (which writes nothing past a finding) and
+    ``policies lint`` apply alike; a file name that names no principal is ``malformed``."""
+    check_lake(cloud, layout)
+    documents = render_documents(cloud, config, layout)
+    lines: list[str] = []
+    for name, document in documents.items():
+        principal = Principal.from_file_name(name)
+        if principal is None:
+            lines.append(Finding("malformed", "policy", "whose policy is it?").line(name))
+            continue
+        findings = lint_document(
+            cloud, document, principal=principal, config=config, layout=layout, today=today
+        )
+        lines.extend(finding.line(name) for finding in findings)
+    return lines, len(documents)

@@ -20,9 +20,8 @@ from typing import Any
 from producer.errors import ConfigError
 from producer.governance.clouds import (
     CLOUDS,
-    check_lake,
     lint_document,
-    render_documents,
+    lint_rendered,
     render_files,
 )
 from producer.governance.files import (
@@ -86,20 +85,9 @@ def _reviewed(
 ) -> tuple[dict[str, str], list[str], int]:
     """What ``render --cloud`` would write, lint's finding lines on it, and how many policies
     it holds: render writes only when there are no findings, lint without paths prints them.
-    The one gate of both commands, for every cloud."""
-    check_lake(cloud, layout)
-    documents = render_documents(cloud, config, layout)
-    lines: list[str] = []
-    for name, document in documents.items():
-        principal = Principal.from_file_name(name)
-        if principal is None:
-            lines.append(Finding("malformed", "policy", "whose policy is it?").line(name))
-            continue
-        findings = lint_document(
-            cloud, document, principal=principal, config=config, layout=layout, today=today
-        )
-        lines.extend(finding.line(name) for finding in findings)
-    return render_files(cloud, config, layout), lines, len(documents)
+    The one gate of both commands, for every cloud (``clouds.lint_rendered``)."""
+    lines, count = lint_rendered(cloud, config, layout, today)
+    return render_files(cloud, config, layout), lines, count
 
 
 def _render(args: argparse.Namespace) -> int:

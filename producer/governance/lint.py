@@ -4,15 +4,14 @@
 producer) against ``consumers.yaml`` and the lake layout, and reports wildcards, resources
 outside the lake's products, writes by consumers, dead-letter reads, ungranted reads, unscoped
 listings, cross-domain reach, and groups reading several domains without an unexpired approval.
-``lint_rendered()`` does it for every policy ``render`` made: the gate both ``policies render``
-(which writes nothing past a finding) and ``policies lint`` apply. Pure: the caller reads the
-files and prints ``Finding.line()``; Deny statements only restrict.
+``clouds.lint_rendered()`` does it for every policy ``render`` made: the gate both ``policies
+render`` (which writes nothing past a finding) and ``policies lint`` apply. Pure: the caller
+reads the files and prints ``Finding.line()``; Deny statements only restrict.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from producer.governance.areas import Area, Unplaced, parse_s3_arn, place
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import LakeLayout
 
-__all__ = ["Finding", "FindingKind", "Principal", "lint_policy", "lint_rendered"]
+__all__ = ["Finding", "FindingKind", "Principal", "lint_policy"]
 
 FindingKind = Literal[
     "malformed",
@@ -109,25 +108,6 @@ def lint_policy(
         check.statement(index, statement)
     check.finish()
     return check.findings
-
-
-def lint_rendered(
-    policies: Mapping[str, Any], config: GovernanceConfig, layout: LakeLayout, today: date
-) -> list[str]:
-    """One ``Finding.line()`` per finding on rendered policies (file name → document), in order.
-
-    The gate ``policies render`` refuses to write past and ``policies lint`` reports: the same
-    call, so both judge alike. A file name that names no principal is a ``malformed`` finding.
-    """
-    lines: list[str] = []
-    for name, document in policies.items():
-        principal = Principal.from_file_name(name)
-        if principal is None:
-            lines.append(Finding("malformed", "policy", "whose policy is it?").line(name))
-            continue
-        findings = lint_policy(document, principal, config, layout, today)
-        lines.extend(finding.line(name) for finding in findings)
-    return lines
 
 
 @dataclass
