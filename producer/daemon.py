@@ -33,7 +33,7 @@ from producer.contracts.validate import Validator
 from producer.domains import domain_spec
 from producer.errors import ConfigError
 from producer.lake.lease import DomainLease, Fence, new_owner
-from producer.lake.store import ObjectStore, open_store
+from producer.lake.store import ObjectStore, load_store_code, open_store
 from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
 from producer.migration import watch_subscribers
@@ -139,6 +139,7 @@ async def run(
                     ),
                 )
             )
+            load_store_code(settings.lake)  # a cloud SDK costs a second or more to import
             _log.info("daemon_started", domains=list(settings.domains), http_port=port, once=once)
             async with asyncio.TaskGroup() as root:
                 sender = root.create_task(alerts.run_sender(), name="alerts")

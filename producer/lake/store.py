@@ -1,5 +1,6 @@
 """Step 5, sink: the object store under the lake: ``file://`` here, ``s3://`` in ``s3.py``,
-``az://`` in ``azure.py``, ``gs://`` in ``gcs.py`` (all imported here, before the daemon starts).
+``az://`` in ``azure.py``, ``gs://`` in ``gcs.py`` (their SDKs imported only for such a lake,
+by ``load_store_code``).
 
 Owns ``FileStore`` (the ``ObjectStore`` seam of ``objects.py`` on a local directory, same layout
 as on S3, crash-safe: atomic renames, and orphaned temp files of a killed writer swept later)
@@ -20,8 +21,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 from producer.errors import ConfigError, PreconditionFailedError, StoreError
-from producer.lake.azure import open_azure_store
-from producer.lake.gcs import open_gcs_store
 from producer.lake.objects import ObjectStore, StoredObject, check_conditions, md5_etag
 from producer.lake.s3 import S3_READ_TIMEOUT_S, S3Store, open_s3_store
 from producer.settings import LakeLocation
@@ -33,6 +32,7 @@ __all__ = [
     "ObjectStore",
     "S3Store",
     "StoredObject",
+    "load_store_code",
     "md5_etag",
     "open_store",
 ]
@@ -186,6 +186,8 @@ async def open_store(
         yield FileStore(location.path)
         return
     if location.scheme == "az":
+        from producer.lake.azure import open_azure_store
+
         async with open_azure_store(
             bucket or location.bucket,
             location.root,
@@ -195,6 +197,8 @@ async def open_store(
             yield azure_store
         return
     if location.scheme == "gs":
+        from producer.lake.gcs import open_gcs_store
+
         async with open_gcs_store(
             bucket or location.bucket,
             location.root,
@@ -207,6 +211,16 @@ async def open_store(
         bucket or location.bucket, location.root, read_timeout_s=s3_read_timeout_s
     ) as store:
         yield store
+
+
+def load_store_code(location: LakeLocation) -> None:
+    """Import the cloud SDK ``location`` needs now (a second or more), not at its first use:
+    the daemon calls it before it says it started, so a ``file://`` or ``s3://`` lake never
+    pays for the Azure and GCS SDKs and a cloud lake pays before the first window."""
+    if location.scheme == "az":
+        import producer.lake.azure
+    elif location.scheme == "gs":
+        import producer.lake.gcs  # noqa: F401
 
 
 def _sweep_orphans(directory: Path) -> None:
