@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--lake", type=Path, default=Path("lake"), help="lake folder")
     demo.add_argument("--hours", type=float, default=6.0, help="hours of history to export")
+    demo.add_argument(
+        "--lake-url",
+        metavar="URL",
+        help="land in s3://, az:// or gs:// instead of the --lake folder (the cloud's usual "
+        "variables apply, e.g. an emulator's)",
+    )
     sim = commands.add_parser(
         "simulate",
         help="serve the Genesys Cloud simulator",
@@ -127,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from producer.demo import run_demo
 
-            return asyncio.run(run_demo(lake_dir=args.lake, hours=args.hours))
+            return asyncio.run(
+                run_demo(lake_dir=args.lake, hours=args.hours, lake_url=args.lake_url)
+            )
         return _simulate(args)
     except ConfigError as exc:
         print(f"mesh-producer: {exc}", file=sys.stderr)

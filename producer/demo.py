@@ -20,18 +20,19 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from producer import daemon
-from producer.lake.store import FileStore
+from producer.errors import ConfigError
 from producer.logs import configure_logging
 from producer.progress import Progress
 from producer.settings import (
     DOMAIN_NAMES,
+    LakeLocation,
     QualitySettings,
     Settings,
     TelephonySettings,
     WfmSettings,
 )
 from producer.simulator import SimulatorConfig, serve
-from producer.summary import render_text, summarize
+from producer.summary import render_text, run_summary
 
 __all__ = ["run_demo"]
 
@@ -41,10 +42,19 @@ _CLIENTS: dict[str, tuple[str, str]] = {
 }
 
 
-async def run_demo(*, lake_dir: Path, hours: float) -> int:
-    """Run the demo; returns the exit code (0 when every domain landed its windows)."""
+async def run_demo(*, lake_dir: Path, hours: float, lake_url: str | None = None) -> int:
+    """Run the demo; returns the exit code (0 when every domain landed its windows).
+
+    ``lake_url`` (``s3://``, ``az://``, ``gs://``, with the cloud's usual variables, e.g. an
+    emulator's) replaces the ``file://`` lake in ``lake_dir``.
+    """
     configure_logging("ERROR", "console")  # progress and the summary say what happened
     lake_dir = Path.cwd() / lake_dir if not lake_dir.is_absolute() else lake_dir
+    lake = lake_url or f"file://{lake_dir}"
+    try:
+        LakeLocation.parse(lake)
+    except ValueError as exc:
+        raise ConfigError(f"--lake-url: {exc}") from None
     # The simulator's per-token limit is raised so the demo takes seconds, not minutes; the
     # producer's own limiter still paces every request.
     config = SimulatorConfig(clients=dict(_CLIENTS.values()), rate_limit_per_minute=3000)
@@ -54,7 +64,7 @@ async def run_demo(*, lake_dir: Path, hours: float) -> int:
             domains=DOMAIN_NAMES,
             genesys_api_url=simulator.base_url,
             genesys_login_url=simulator.base_url,
-            lake_url=f"file://{lake_dir}",
+            lake_url=lake,
             start_at=datetime.now(UTC) - timedelta(hours=hours),
             http_port=0,
             http_host="127.0.0.1",
@@ -65,7 +75,7 @@ async def run_demo(*, lake_dir: Path, hours: float) -> int:
             wfm=WfmSettings(**_client("wfm"), horizon_weeks=1, **common),
         )
         print(
-            f"demo: simulator at {simulator.base_url}, lake at {lake_dir}, "
+            f"demo: simulator at {simulator.base_url}, lake at {lake_url or lake_dir}, "
             f"exporting the last {hours:g} h (minus the source's availability lag)",
             flush=True,
         )
@@ -86,16 +96,10 @@ async def run_demo(*, lake_dir: Path, hours: float) -> int:
         finally:
             shown.cancel()
             await asyncio.gather(shown, return_exceptions=True)
-    store = FileStore(lake_dir)
-    prefixes: dict[str, str] = {name: settings.domain(name).prefix for name in settings.domains}
-    summaries = await summarize(
-        result.reports.values(),
-        stores=dict.fromkeys(settings.domains, store),
-        prefixes=prefixes,
-        compression=settings.compression,
-    )
+    summaries = await run_summary(settings, result.reports.values())
+    steps = next_steps(lake_dir, settings.domain("telephony").prefix) if lake_url is None else []
     print()
-    print(render_text(summaries, next_steps=next_steps(lake_dir, prefixes["telephony"])))
+    print(render_text(summaries, next_steps=steps))
     sys.stdout.flush()
     return result.exit_code
 
