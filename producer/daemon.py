@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from contextlib import AsyncExitStack, suppress
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from producer.alert_email import email_channel
 from producer.alerts import AlertMonitor
 from producer.auth import TokenManager
 from producer.budget import PriorityBudget
+from producer.bus.port import EventPort
 from producer.checkpoint import CheckpointStore
 from producer.clock import Clock, SystemClock
 from producer.contracts.registry import Contract, load_domain_contracts, select_contracts
@@ -258,6 +260,16 @@ class _Runtime:
             fence=fence,
         )
 
+    @asynccontextmanager
+    async def _bus(self, stream: str) -> AsyncIterator[EventPort]:
+        """The Kinesis publisher of one stream (imported only when a domain has a stream)."""
+        from producer.bus.kinesis import open_kinesis_port
+
+        async with open_kinesis_port(
+            stream, retry_budget_s=self.settings.request_retry_seconds
+        ) as port:
+            yield port
+
     async def _run_domain(self, name: str) -> DomainReport:
         """Build one domain's components and run its token task and window loop together."""
         domain = self.settings.domain(name)
@@ -324,6 +336,11 @@ class _Runtime:
             )
             stack.push_async_callback(lease.release)  # a graceful stop hands over at once
             start_at = self.settings.start_at or (self.clock.now() - timedelta(hours=24))
+            buses = {  # the event output port: one stream per major written, if configured
+                c.version: await stack.enter_async_context(self._bus(stream))
+                for c in (contract, *older_contracts)
+                if (stream := domain.stream_for(c.version)) is not None
+            }
             worker = DomainWorker(
                 spec=spec,
                 extractor=spec.make_extractor(api, domain, self.clock),
@@ -345,11 +362,13 @@ class _Runtime:
                 alerts=self.alerts,
                 dlq_path=f"{store.description}/{domain.prefix}/failed-records/",
                 lease=lease,
+                bus=buses.get(contract.version),
                 older=tuple(
                     OlderMajor(
                         older,
                         Validator(older),
                         self._writer(store, name, older, fence=lease, older_major=True),
+                        buses.get(older.version),
                     )
                     for older in older_contracts
                 ),

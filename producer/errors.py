@@ -9,6 +9,7 @@
     │   └── AuthError                no valid token can be had (invalid_client, repeated 401s)
     ├── StoreError                   object store failed after its own retries
     │   └── PreconditionFailedError  a conditional write (If-Match / If-None-Match) lost
+    ├── StreamError                  the event bus stayed unavailable past the retry budget
     ├── CheckpointConflictError      the checkpoint CAS was lost: another writer owns the domain
     └── AccountingError              fetched != landed + dead-lettered for a window: never commit
 
@@ -28,6 +29,7 @@ __all__ = [
     "QuotaExceededError",
     "SourceError",
     "StoreError",
+    "StreamError",
     "TransientSourceError",
 ]
 
@@ -88,6 +90,10 @@ class StoreError(ProducerError):
 
 class PreconditionFailedError(StoreError):
     """A conditional write was refused: the object exists, or its ETag changed."""
+
+
+class StreamError(ProducerError):
+    """The event bus (a Kinesis stream) failed a publish after its retries: fail the window."""
 
 
 class CheckpointConflictError(ProducerError):

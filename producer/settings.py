@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from producer.errors import ConfigError
@@ -43,6 +51,10 @@ DOMAIN_NAMES: tuple[DomainName, ...] = ("telephony", "quality", "wfm")
 SCHEMA_VERSIONS_PATTERN = r"^\d+\.\d+( *, *\d+\.\d+)?$"
 """``MAJOR.MINOR``, or two of them during a major migration (``1.0,2.0``)."""
 _VERSION_RE = re.compile(SCHEMA_VERSIONS_PATTERN)
+_STREAM_RE = re.compile(
+    r"^(kinesis://[a-zA-Z0-9_.-]{1,128}"
+    r"|arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[a-zA-Z0-9_.-]{1,128})$"
+)
 _EMAIL = r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$"
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PREFIX_MAX = 512  # S3 keys end at 1024 bytes; the layout below a prefix needs about 100
@@ -128,11 +140,52 @@ class DomainSettings(BaseModel):
         description="this domain's dead-letter alert recipients, comma-separated; unset: "
         "`MESH_ALERT_EMAIL_TO`",
     )
+    stream: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="the domain's event stream: `kinesis://NAME` or the stream's ARN; during a "
+        "major migration one per version of `SCHEMA_VERSION`, comma-separated and in the same "
+        "order (`kinesis://tel-v1,kinesis://tel-v2`); unset: no event bus",
+    )
 
     @field_validator("alert_email_to", mode="before")
     @classmethod
     def _split_recipients(cls, value: Any) -> Any:
         return _recipients(value)
+
+    @field_validator("stream", mode="before")
+    @classmethod
+    def _split_streams(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(","))
+        return value
+
+    @field_validator("stream")
+    @classmethod
+    def _stream_shape(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for stream in value:
+            if not _STREAM_RE.match(stream):
+                raise ValueError(
+                    f"expected kinesis://STREAM_NAME or arn:aws:kinesis:REGION:ACCOUNT:stream/NAME,"
+                    f" got {stream!r}"
+                )
+        versions = info.data.get("schema_version")
+        majors = len(versions.split(",")) if versions else 1
+        if value and len(value) != majors:
+            raise ValueError(
+                f"one stream per major written ({majors}: SCHEMA_VERSION={versions or 'newest'}),"
+                f" in the order of SCHEMA_VERSION; got {len(value)}"
+            )
+        return value
+
+    def stream_for(self, version: str) -> str | None:
+        """The stream (a name or an ARN) carrying ``version``'s events, or None (no bus)."""
+        if not self.stream:
+            return None
+        versions = [v.strip() for v in (self.schema_version or version).split(",")]
+        if version not in versions:
+            return None
+        stream = self.stream[versions.index(version)]
+        return stream.removeprefix("kinesis://")
 
     @field_validator("schema_version")
     @classmethod

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 import structlog
 
 from producer.alerts import AlertMonitor
+from producer.bus.port import EventPort
+from producer.bus.window import NoEvents, WindowEvents
 from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow, WindowRecord
 from producer.clock import Clock
 from producer.contracts.registry import Contract
@@ -74,6 +76,7 @@ class OlderMajor:
     contract: Contract
     validator: Validator
     writer: BatchWriter
+    bus: EventPort | None = None  # its own stream, if configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,7 @@ class DomainWorker:
         dlq_path: str = "",
         older: tuple[OlderMajor, ...] = (),
         lease: DomainLease | None = None,
+        bus: EventPort | None = None,
     ) -> None:
         self._spec = spec
         self._extractor = extractor
@@ -175,6 +179,7 @@ class DomainWorker:
         self._dlq_path = dlq_path
         self._older = older
         self._lease = lease
+        self._bus = bus
         self._versions = ",".join(c.version for c in (contract, *(o.contract for o in older)))
 
     async def run_windows(
@@ -344,12 +349,14 @@ class DomainWorker:
         tally = _Tally(window, [older.contract.version for older in self._older])
         write = self._writer.open_window(window)
         older_writes = [older.writer.open_window(window) for older in self._older]
+        events = self._window_events()  # 5b: the landed lines kept for the event stream
         async with aclosing(self._extractor.fetch(window)) as pages:  # 2 extract
             async for page in pages:
                 for source in page:
                     routed = router.route(source)  # 3 map, 4 validate
                     tally.add(routed)
                     await _write(write, routed)  # 5 write
+                    events.add(source, routed)
                     for side, older_write in zip(routed.also, older_writes, strict=False):
                         await _write(older_write, side)
         written = await write.finish()
@@ -364,6 +371,7 @@ class DomainWorker:
         tally.check_older(counts, older_counts)
         routes = tally.routes
         unchanged = recent is not None and recent.counts == counts and not written.bytes_written
+        await events.finish(publish=not unchanged)  # 5b: lake written, not yet committed
         if unchanged:  # nothing new to land: the checkpoint records the re-sweep alone
             await self._commit_resweep(window)
         else:
@@ -401,6 +409,14 @@ class DomainWorker:
             tally.rules if not unchanged else Counter(),
             unchanged,
         )
+
+    def _window_events(self) -> WindowEvents | NoEvents:
+        """The window's events, when any major written has a stream (docs/event-bus.md)."""
+        ports = [(self._contract.version, self._bus)]
+        ports += [(older.contract.version, older.bus) for older in self._older]
+        if all(port is None for _, port in ports):
+            return NoEvents()
+        return WindowEvents(self._spec, ports, metrics=self._metrics, status=self._status)
 
     def _next_watermark(self, window: Window) -> datetime:
         """``window.end`` if the window continues the watermark and is final, else unchanged.

@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.s3",
     "tests.fixtures.s3_faults",
+    "tests.fixtures.kinesis",
     "tests.fixtures.azure",
     "tests.fixtures.gcs",
     "tests.fixtures.backends",

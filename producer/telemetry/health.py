@@ -2,9 +2,10 @@
 
 ``Health`` holds one ``DomainStatus`` per enabled domain. A domain is ready when it has not
 failed for good (a configuration error: it is not restarted), its worker is running, its token
-source holds a valid token, its last contact with the lake succeeded and its window attempts are
-not failing in a row; the reason it is not ready is a short, secret-free string
-(``"invalid_client"``, ``"lake: ..."``). Pure state: no I/O, no locks (one event loop owns it).
+source holds a valid token, its last contact with the lake (and its event stream, if any)
+succeeded and its window attempts are not failing in a row; the reason it is not ready is a
+short, secret-free string (``"invalid_client"``, ``"lake: ..."``, ``"stream: ..."``).
+Pure state: no I/O, no locks (one event loop owns it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class DomainStatus:
 
     worker_running: bool = False
     lake_error: str | None = None
+    stream_error: str | None = None  # a publish to the event stream failed; cleared on success
     worker_error: str | None = None
     failed: str | None = None  # a permanent failure (bad configuration): never restarted
     failing_windows: str | None = None  # set after consecutive failed attempts, cleared on success
@@ -33,8 +35,9 @@ class DomainStatus:
             return f"failed, not restarted: {self.failed}"
         if not self.token_ready():
             return f"no valid token ({self.token_error() or 'not obtained yet'})"
-        if self.lake_error is not None:
-            return f"lake: {self.lake_error}"
+        for what, error in (("lake", self.lake_error), ("stream", self.stream_error)):
+            if error is not None:
+                return f"{what}: {error}"
         if self.failing_windows is not None:
             return self.failing_windows
         if not self.worker_running:

@@ -174,6 +174,21 @@ class Metrics:
             registry=registry,
         )
 
+        self.events = Counter(
+            "mesh_events_total",
+            "Events on the domain's stream, by outcome: published (accepted by the stream), "
+            "retried (entries sent again after a refusal), failed (a publish given up: the "
+            "window fails), too_large (over the stream's record limit, kept in the lake).",
+            ["domain", "outcome"],
+            registry=registry,
+        )
+        self.stream_throttles = Counter(
+            "mesh_stream_throttled_total",
+            "Throughput refusals from the domain's stream (whole calls and failed entries).",
+            ["domain"],
+            registry=registry,
+        )
+
     def for_domain(self, domain: str) -> DomainMetrics:
         """The metrics bound to one domain's label."""
         return DomainMetrics(self, domain)
@@ -247,6 +262,14 @@ class DomainMetrics:
 
     def restarted(self) -> None:
         self.families.restarts.labels(self.domain).inc()
+
+    def events(self, outcome: str, count: int = 1) -> None:
+        if count:
+            self.families.events.labels(self.domain, outcome).inc(count)
+
+    def stream_throttled(self, count: int) -> None:
+        if count:
+            self.families.stream_throttles.labels(self.domain).inc(count)
 
     def alert(self, outcome: str) -> None:
         self.families.alerts.labels(self.domain, outcome).inc()

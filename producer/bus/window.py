@@ -1,0 +1,121 @@
+"""Step 5b for one window: its landed records, per major, published after the lake write.
+
+``WindowEvents`` is fed each routed record while the window is written (``add``: a landed line
+of the newest major, and of each older major written beside it, goes to that major's spool) and
+publishes them (``finish``) once the window's parts are written and before its checkpoint
+commits; an unchanged re-export publishes nothing. ``NoEvents`` stands in for a domain without
+a stream. Only ``LANDED`` lines are published: nothing that failed the contract reaches the bus,
+and each major goes to its own stream, never mixed. The spools (``LineSpool``) keep a large
+window on disk, not in memory. Failure to publish raises ``StreamError`` (the window fails, the
+checkpoint stays) and names the stream on ``/readyz``; success clears it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from producer.bus.port import EventPort, PublishResult, event_for
+from producer.bus.spool import LineSpool
+from producer.domains import DomainSpec
+from producer.errors import StreamError
+from producer.routing import Route, Routed
+from producer.telemetry.health import DomainStatus
+from producer.telemetry.metrics import DomainMetrics
+
+__all__ = ["TOO_LARGE_REASON", "NoEvents", "WindowEvents"]
+
+_log = structlog.get_logger("producer.bus")
+TOO_LARGE_REASON = "too_large_for_stream"
+_READ_BATCH = 500
+
+
+class WindowEvents:
+    """One window's events; ``ports`` pairs each major written (newest first, as the worker
+    writes them) with its port, or None for a major without a stream."""
+
+    def __init__(
+        self,
+        spec: DomainSpec,
+        ports: Sequence[tuple[str, EventPort | None]],
+        *,
+        metrics: DomainMetrics,
+        status: DomainStatus,
+    ) -> None:
+        self._spec = spec
+        self._ports = list(ports)
+        self._spools = [LineSpool() if port is not None else None for _, port in ports]
+        self._metrics = metrics
+        self._status = status
+
+    def add(self, source: Any, routed: Routed) -> None:
+        """Keep ``routed``'s landed lines (the newest major's, then each older major's), keyed
+        by the source object's record id."""
+        if routed.route is not Route.LANDED and not routed.also:
+            return
+        record_id = self._spec.record_id(source) or ""
+        for spool, outcome in zip(self._spools, (routed, *routed.also), strict=False):
+            if spool is not None and outcome.route is Route.LANDED:
+                spool.add(record_id, outcome.line)
+
+    async def finish(self, *, publish: bool) -> None:
+        """``publish`` (the window landed something new), else only drop what was kept."""
+        if publish:
+            await self.publish()
+        else:
+            self.close()
+
+    async def publish(self) -> PublishResult:
+        """Publish every kept line to its major's stream, in order; closes the spools."""
+        total = PublishResult()
+        try:
+            for (version, port), spool in zip(self._ports, self._spools, strict=True):
+                if port is None or spool is None:
+                    continue
+                result = PublishResult()
+                try:
+                    for batch in spool.batches(_READ_BATCH):
+                        events = [
+                            event_for(self._spec.name, key, version, line) for key, line in batch
+                        ]
+                        result.add(await port.publish(events))
+                except StreamError as exc:
+                    self._status.stream_error = str(exc)[:200]
+                    self._metrics.events("failed", spool.count - result.published)
+                    raise
+                finally:
+                    self._metrics.events("published", result.published)
+                    self._metrics.events("retried", result.retried)
+                    self._metrics.events("too_large", len(result.too_large))
+                    self._metrics.stream_throttled(result.throttled)
+                for event in result.too_large:
+                    _log.warning(
+                        "event_too_large",
+                        reason=TOO_LARGE_REASON,
+                        record_id=event.key,
+                        event_id=event.event_id,
+                        bytes=len(event.data),
+                        stream=port.description,
+                    )
+                total.add(result)
+            self._status.stream_error = None
+            return total
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for spool in self._spools:
+            if spool is not None:
+                spool.close()
+
+
+class NoEvents:
+    """The events of a domain without a stream: nothing is kept, nothing published."""
+
+    def add(self, source: Any, routed: Routed) -> None:
+        """Nothing to keep."""
+
+    async def finish(self, *, publish: bool) -> None:
+        """Nothing to publish."""
