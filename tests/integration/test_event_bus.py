@@ -11,8 +11,11 @@ window whose commit failed after its publish is published again with the same ev
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,6 +40,7 @@ from tests.fixtures.simulator import telephony_config
 _NOW = align_down(datetime.now(UTC), 900) + timedelta(minutes=7)
 _START = align_down(_NOW, 900) - timedelta(minutes=45)
 _PREFIX = "telephony-cdr-export"
+_SHIPPED = Path(__file__).resolve().parents[2] / "config" / "contracts" / "telephony" / "1.0.json"
 
 
 @pytest.fixture
@@ -76,9 +80,9 @@ def _landed(endpoint: str, bucket: str) -> tuple[dict[str, bytes], set[str]]:
     return lines, dead
 
 
-def _expected_id(record_id: str, line: bytes) -> str:
+def _expected_id(record_id: str, line: bytes, version: str = "1.0") -> str:
     content = hashlib.sha256(line).hexdigest()
-    seed = f"telephony\x1f{record_id}\x1f1.0\x1f{content}"
+    seed = f"telephony\x1f{record_id}\x1f{version}\x1f{content}"
     return hashlib.sha256(seed.encode()).hexdigest()
 
 
@@ -231,3 +235,63 @@ async def test_a_commit_lost_after_publish_republishes_the_same_event_ids(
     repeated = {r.key for r in first}
     assert sum(1 for r in records if r.key in repeated) >= 2 * len(repeated)
     await _audit(bucket)
+
+
+def _two_majors(tmp_path: Path) -> Path:
+    """Telephony 1.0 as shipped and a 2.0 that also requires ``caller_number`` (chats have none:
+    valid in 1.0, dead-lettered in 2.0)."""
+    folder = tmp_path / "contracts" / "telephony"
+    folder.mkdir(parents=True)
+    v1 = json.loads(_SHIPPED.read_text(encoding="utf-8"))
+    (folder / "1.0.json").write_text(json.dumps(v1), encoding="utf-8")
+    v2 = json.loads(json.dumps(v1))
+    v2["version"] = "2.0"
+    v2["schema"]["title"] = "telephony 2.0"
+    v2["schema"]["required"] = [*v2["schema"]["required"], "caller_number"]
+    (folder / "2.0.json").write_text(json.dumps(v2), encoding="utf-8")
+    return folder.parent
+
+
+@pytest.mark.usefixtures("kinesis_env")
+async def test_a_major_migration_publishes_each_major_to_its_own_stream(
+    simulator: RunningSimulator,
+    bucket: str,
+    stream: str,
+    other_stream: str,
+    tmp_path: Path,
+) -> None:
+    """``SCHEMA_VERSION=1.0,2.0`` with two streams, in that order: each stream holds exactly
+    its major's landed records, in its major's envelope; a record 2.0 rejects is on 1.0's only."""
+    domain = telephony_domain(
+        page_size=100,
+        part_max_records=20,
+        resweep_hours=0,
+        schema_version="1.0,2.0",
+        stream=(f"kinesis://{stream}", f"kinesis://{other_stream}"),
+    )
+    settings = telephony_settings(
+        simulator.base_url,
+        f"s3://{bucket}",
+        telephony=domain,
+        start_at=_START,
+        contracts_dir=_two_majors(tmp_path),
+    )
+    await run_once(settings)
+    kinesis_env = os.environ["AWS_ENDPOINT_URL_KINESIS"]
+    objects = read_lake(kinesis_env, bucket)
+    for name, folder, version in ((stream, "/v1/", "1.0"), (other_stream, "/v2/", "2.0")):
+        lines = {
+            line["data"]["interaction_id"]: orjson.dumps(line)
+            for line in lake_lines(objects, folder)
+        }
+        records = read_stream(kinesis_env, name)
+        assert sorted(r.key for r in records) == sorted(lines), name
+        for record in records:
+            assert record.data["x-schema-version"] == version
+            envelope = {k: v for k, v in record.data.items() if k != "event_id"}
+            assert orjson.dumps(envelope) == lines[record.key]
+            assert record.data["event_id"] == _expected_id(record.key, lines[record.key], version)
+    v1_only = {r.key for r in read_stream(kinesis_env, stream)} - {
+        r.key for r in read_stream(kinesis_env, other_stream)
+    }
+    assert v1_only, "chats are valid in 1.0 and dead-lettered in 2.0"
