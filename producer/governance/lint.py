@@ -42,7 +42,16 @@ FindingKind = Literal[
 
 _FILE_RE = re.compile(r"^(?P<kind>consumer|producer)-(?P<name>[a-z0-9][a-z0-9-]*)\.json$")
 _LIST_ACTIONS = frozenset({"s3:listbucket", "s3:listbucketversions"})
-_READ_PREFIXES = ("s3:get", "s3:list", "s3:describe")
+_READ_PREFIXES = (
+    "s3:get",
+    "s3:list",
+    "s3:describe",
+    "kinesis:get",
+    "kinesis:list",
+    "kinesis:describe",
+    "kinesis:subscribetoshard",
+)
+_STREAM_RE = re.compile(r"^arn:(?P<partition>[a-z-]+):kinesis:[^:]*:[^:]*:stream/(?P<name>.+)$")
 _PREFIX_OPERATORS = frozenset({"stringlike", "stringequals"})
 
 
@@ -176,7 +185,7 @@ class _Check:
                 self.add("wildcard-action", where, f"{action!r}: name each action instead")
                 if not low.startswith(_READ_PREFIXES):
                     writes.append(action)
-            elif not low.startswith("s3:"):
+            elif not low.startswith(("s3:", "kinesis:")):
                 self.add("outside-lake", where, f"{action!r} is not an action on the lake")
             elif not low.startswith(_READ_PREFIXES):
                 writes.append(action)
@@ -189,6 +198,9 @@ class _Check:
     ) -> None:
         if resource == "*":
             self.add("wildcard-resource", where, "Resource '*' is every bucket of the account")
+            return
+        if _STREAM_RE.match(resource):
+            self._stream(where, resource, writes)
             return
         parsed = parse_s3_arn(resource)
         if parsed is None:
@@ -234,6 +246,23 @@ class _Check:
         for prefix in prefixes:
             pattern = prefix if prefix.endswith("*") else prefix + "*"
             self._area(where, f"listing {prefix!r}", place(self.layout, bucket, pattern), [])
+
+    def _stream(self, where: str, resource: str, writes: list[str]) -> None:
+        """An event stream: a producer's own only; no consumer grant exists for streams yet."""
+        if "*" in resource or "?" in resource:
+            self.add("wildcard-resource", where, f"{resource!r}: name each stream")
+            return
+        owner = next((p.domain for p in self.layout.ports.values() if resource in p.streams), None)
+        if owner is None:
+            self.add("outside-lake", where, f"{resource!r} is no stream of this lake's domains")
+        elif self.principal.kind == "consumer":
+            self.add("not-granted", where, f"{resource!r} is {owner}'s event stream: not granted")
+        elif owner != self.principal.name:
+            kind: FindingKind = "cross-domain-write" if writes else "cross-domain-read"
+            own = self.principal.name
+            self.add(
+                kind, where, f"{resource!r} is {owner}'s stream: producer {own} keeps to its own"
+            )
 
     def _area(self, where: str, what: str, area: Area | Unplaced, writes: list[str]) -> None:
         if isinstance(area, Unplaced):

@@ -1,13 +1,16 @@
 """Governance, where each data product lives: its bucket and key prefixes, as producers see them.
 
-``read_layout()`` reads only ``MESH_LAKE_URL`` and ``MESH_{DOMAIN}__PREFIX`` / ``__BUCKET`` (through
-pydantic-settings, with the defaults and rules of ``producer.settings``), so policies can be
-rendered without any OAuth client variable. ``LakeLayout`` is pure: the key prefix of every area
-of every domain (data per major, DLQ, checkpoint state, registry). It never reads secrets.
+``read_layout()`` reads only ``MESH_LAKE_URL`` and ``MESH_{DOMAIN}__PREFIX`` / ``__BUCKET`` /
+``__STREAM`` (through pydantic-settings, with the defaults and rules of ``producer.settings``), so
+policies can be rendered without any OAuth client variable. A stream must be given by its ARN
+there (a policy needs the account and region a ``kinesis://NAME`` lacks). ``LakeLayout`` is pure:
+the key prefix of every area of every domain (data per major, DLQ, checkpoint state, registry)
+and its stream ARNs. It never reads secrets.
 """
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from producer.settings import DOMAIN_NAMES, DomainSettings, LakeLocation, Settin
 __all__ = ["DomainPort", "LakeLayout", "build_layout", "read_layout"]
 
 STATE_DIR = "_state"
+_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[a-zA-Z0-9_.-]{1,128}$")
 REGISTRY_DIR = "_registry"
 
 
@@ -34,6 +38,7 @@ class DomainPort:
     bucket: str
     base: str
     registry: str
+    streams: tuple[str, ...] = ()  # the ARNs of its event streams (AWS), one per major
 
     def data(self, major: int) -> str:
         """Key prefix of one major's data: ``{base}/v{major}/``."""
@@ -78,8 +83,14 @@ class LakeLayout:
         return [port for port in self.ports.values() if port.bucket == bucket]
 
 
-def build_layout(lake_url: str, outputs: Mapping[str, tuple[str, str | None]]) -> LakeLayout:
-    """The layout for ``lake_url`` and each domain's ``(prefix, bucket or None)``.
+def build_layout(
+    lake_url: str,
+    outputs: Mapping[str, tuple[str, str | None]],
+    *,
+    streams: Mapping[str, tuple[str, ...]] | None = None,
+) -> LakeLayout:
+    """The layout for ``lake_url`` and each domain's ``(prefix, bucket or None)``, and the
+    stream ARNs of the domains that publish events (``streams``).
 
     Raises ``ConfigError`` naming the variable: a lake that is not ``s3://``, an invalid prefix
     or bucket, or two domains whose prefixes nest (one producer could then write the other's data).
@@ -106,6 +117,7 @@ def build_layout(lake_url: str, outputs: Mapping[str, tuple[str, str | None]]) -
             bucket=bucket,
             base=_join(location.root, prefix),
             registry=_join(location.root, REGISTRY_DIR, domain),
+            streams=(streams or {}).get(domain, ()),
         )
     _check_disjoint(list(ports.values()))
     return LakeLayout(root=location.root, ports=ports, scheme=location.scheme)
@@ -116,6 +128,7 @@ class _OutputEnv(BaseModel):
 
     prefix: str | None = None
     bucket: str | None = None
+    stream: str | None = None
 
 
 class _LayoutEnv(BaseSettings):
@@ -142,11 +155,26 @@ def read_layout() -> LakeLayout:
         variable = "MESH_" + "__".join(str(part).upper() for part in first["loc"])
         raise ConfigError(f"{variable}: {first['msg']}") from None
     outputs: dict[str, tuple[str, str | None]] = {}
+    streams: dict[str, tuple[str, ...]] = {}
     for domain in DOMAIN_NAMES:
         given: _OutputEnv = getattr(env, domain)
         default = _settings_class(domain).model_fields["prefix"].default
         outputs[domain] = (default if given.prefix is None else given.prefix, given.bucket)
-    return build_layout(env.lake_url, outputs)
+        if given.stream:
+            streams[domain] = _stream_arns(domain, given.stream)
+    return build_layout(env.lake_url, outputs, streams=streams)
+
+
+def _stream_arns(domain: str, value: str) -> tuple[str, ...]:
+    """``MESH_{DOMAIN}__STREAM`` as ARNs; ``ConfigError`` for a name without its ARN."""
+    arns = tuple(part.strip() for part in value.split(","))
+    for stream in arns:
+        if not _STREAM_ARN.match(stream):
+            raise ConfigError(
+                f"MESH_{domain.upper()}__STREAM: policies need each stream's ARN "
+                f"(arn:aws:kinesis:REGION:ACCOUNT:stream/NAME), got {stream!r}"
+            )
+    return arns
 
 
 def _settings_class(domain: str) -> type[DomainSettings]:

@@ -3,7 +3,8 @@
 Per consumer group, ``s3:GetObject`` on exactly the granted ``v{MAJOR}/`` folders (and those
 majors' registry entries) and ``s3:ListBucket`` limited by an ``s3:prefix`` condition to the same;
 per domain producer, read/write on its own data, dead letters and checkpoint, publish on its own
-registry entries; and the IdP table from scope to role. Pure: no I/O, no wildcard above a folder.
+registry entries and ``kinesis:PutRecords`` on its own event streams (if any); and the IdP table
+from scope to role. Pure: no I/O, no wildcard above a folder.
 """
 
 from __future__ import annotations
@@ -124,9 +125,22 @@ def producer_policy(port: DomainPort, partition: str) -> PolicyDocument:
     ``ProduceData``: get/put/delete parts under ``v*/`` and ``failed-records/`` (the writer
     replaces stale parts); ``KeepCheckpoint``: get/put ``_state/``; ``PublishContracts``: get/put
     its ``_registry/{domain}/`` entries (no delete: published versions are immutable);
-    ``ListOwnProduct``: ``s3:ListBucket`` limited to those prefixes.
+    ``ListOwnProduct``: ``s3:ListBucket`` limited to those prefixes; ``PublishEvents``:
+    ``kinesis:PutRecords`` on its own stream ARNs, when it has any.
     """
     bucket = port.bucket
+    events = (
+        [
+            {
+                "Sid": "PublishEvents",
+                "Effect": "Allow",
+                "Action": ["kinesis:PutRecords"],
+                "Resource": list(port.streams),
+            }
+        ]
+        if port.streams
+        else []
+    )
     return {
         "Version": _VERSION,
         "Statement": [
@@ -154,6 +168,7 @@ def producer_policy(port: DomainPort, partition: str) -> PolicyDocument:
             _listing(
                 "ListOwnProduct", partition, bucket, [port.base + "/*", port.registry_dir + "*"]
             ),
+            *events,
         ],
     }
 
