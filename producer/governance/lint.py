@@ -248,7 +248,7 @@ class _Check:
             self._area(where, f"listing {prefix!r}", place(self.layout, bucket, pattern), [])
 
     def _stream(self, where: str, resource: str, writes: list[str]) -> None:
-        """An event stream: a producer's own only; no consumer grant exists for streams yet."""
+        """An event stream: a producer's own only; a consumer's if granted the domain's events."""
         if "*" in resource or "?" in resource:
             self.add("wildcard-resource", where, f"{resource!r}: name each stream")
             return
@@ -256,7 +256,12 @@ class _Check:
         if owner is None:
             self.add("outside-lake", where, f"{resource!r} is no stream of this lake's domains")
         elif self.principal.kind == "consumer":
-            self.add("not-granted", where, f"{resource!r} is {owner}'s event stream: not granted")
+            self.read_domains.add(owner)  # the cross-domain and internal-only rules apply
+            if self.group is not None and not self.group.reads_events(owner):
+                name = self.principal.name
+                self.add(
+                    "not-granted", where, f"{resource!r}: {name} is not granted {owner} events"
+                )
         elif owner != self.principal.name:
             kind: FindingKind = "cross-domain-write" if writes else "cross-domain-read"
             own = self.principal.name

@@ -24,12 +24,14 @@ _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 class Grant(BaseModel):
-    """One domain a group may read, and the contract majors (``v{MAJOR}/``) it may read there."""
+    """One domain a group may read, and the contract majors (``v{MAJOR}/``) it may read there;
+    ``events``: also the domain's event streams (AWS; every stream of the domain)."""
 
     model_config = _STRICT
 
     domain: DomainName
     majors: tuple[int, ...] = Field(min_length=1)
+    events: bool = False
 
     @field_validator("majors")
     @classmethod
@@ -86,6 +88,10 @@ class ConsumerGroup(BaseModel):
     def domains(self) -> frozenset[str]:
         """Every domain this group reads."""
         return frozenset(grant.domain for grant in self.reads)
+
+    def reads_events(self, domain: str) -> bool:
+        """True when this group may read ``domain``'s event streams."""
+        return any(grant.domain == domain and grant.events for grant in self.reads)
 
     def majors(self, domain: str) -> tuple[int, ...]:
         """The majors of ``domain`` this group reads (empty when it does not read it)."""

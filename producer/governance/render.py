@@ -20,6 +20,7 @@ from producer.governance.ports import DomainPort, LakeLayout
 
 __all__ = [
     "IDP_TABLE",
+    "STREAM_READ_ACTIONS",
     "Rendered",
     "consumer_file",
     "consumer_policy",
@@ -31,6 +32,14 @@ __all__ = [
 ]
 
 IDP_TABLE = "idp-scope-roles.json"
+STREAM_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+"""What a consumer granted a domain's ``events`` may do on its streams: poll them (enhanced
+fan-out's ``SubscribeToShard`` acts on a registered consumer's ARN: the domain team grants it)."""
 _VERSION = "2012-10-17"
 
 PolicyDocument = dict[str, Any]
@@ -99,7 +108,9 @@ def consumer_policy(group: ConsumerGroup, layout: LakeLayout, partition: str) ->
 
     Per domain: ``Read{Domain}`` allows ``s3:GetObject`` on ``{base}/v{M}/*`` and on the
     registry entries ``_registry/{domain}/{M}.*``; ``List{Domain}`` allows ``s3:ListBucket`` on
-    the domain's bucket only for those prefixes. Dead letters and state are never reachable.
+    the domain's bucket only for those prefixes; ``Subscribe{Domain}``, for a grant with
+    ``events``, ``STREAM_READ_ACTIONS`` on the domain's streams. Dead letters and state are never
+    reachable.
     """
     statements: list[dict[str, Any]] = []
     for grant in sorted(group.reads, key=lambda grant: grant.domain):
@@ -116,6 +127,15 @@ def consumer_policy(group: ConsumerGroup, layout: LakeLayout, partition: str) ->
             }
         )
         statements.append(_listing(f"List{title}", partition, port.bucket, patterns))
+        if grant.events and port.streams:
+            statements.append(
+                {
+                    "Sid": f"Subscribe{title}",
+                    "Effect": "Allow",
+                    "Action": list(STREAM_READ_ACTIONS),
+                    "Resource": list(port.streams),
+                }
+            )
     return {"Version": _VERSION, "Statement": statements}
 
 

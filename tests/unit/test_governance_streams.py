@@ -2,9 +2,10 @@
 
 The layout reads each domain's ``MESH_{DOMAIN}__STREAM`` (ARNs: a policy needs the account and
 region a bare name lacks); the producer's policy gains ``kinesis:PutRecords`` on exactly those
-ARNs; lint flags a producer reaching another domain's stream, a stream outside the lake's
-domains, a consumer writing to a stream, and a consumer reading one (``consumers.yaml`` grants
-no stream yet).
+ARNs; a consumer group granted a domain's ``events`` in ``consumers.yaml`` may poll its streams;
+lint flags a producer reaching another domain's stream, a stream outside the lake's domains, a
+consumer writing to a stream, reading one it was not granted, or reading two domains' streams
+without an approval.
 """
 
 from __future__ import annotations
@@ -33,7 +34,26 @@ CONFIG = parse_governance(
     {
         "version": 1,
         "consumers": {
-            "analytics": {"idp_scope": "scope:a", "reads": [{"domain": "telephony", "majors": [1]}]}
+            "analytics": {
+                "idp_scope": "scope:a",
+                "reads": [{"domain": "telephony", "majors": [1]}],
+            },
+            "reactors": {
+                "idp_scope": "scope:r",
+                "reads": [
+                    {"domain": "telephony", "majors": [1], "events": True},
+                    {"domain": "quality", "majors": [1]},
+                ],
+                "approvals": [
+                    {
+                        "domains": ["telephony", "quality"],
+                        "use_case": "coaching",
+                        "approved_by": "council",
+                        "reason": "coaching after calls",
+                        "expires": "2027-06-30",
+                    }
+                ],
+            },
         },
     },
     "consumers.yaml",
@@ -67,16 +87,37 @@ def test_the_producer_puts_records_on_its_own_stream_only() -> None:
     assert not [s for s in consumer if any(a.startswith("kinesis:") for a in s["Action"])]
 
 
+def test_a_group_granted_events_polls_that_domains_streams_only() -> None:
+    statements = render(CONFIG, LAYOUT).policies["consumer-reactors.json"]["Statement"]
+    streams = [s for s in statements if any(a.startswith("kinesis:") for a in s["Action"])]
+    assert streams == [
+        {
+            "Sid": "SubscribeTelephony",
+            "Effect": "Allow",
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards",
+            ],
+            "Resource": [TEL],
+        }
+    ]
+
+
 def test_rendered_policies_lint_clean() -> None:
     lines, count = lint_rendered("aws", CONFIG, LAYOUT, ON)
     assert lines == []
-    assert count == 3
+    assert count == 4
 
 
 def test_a_domain_without_a_stream_gets_no_kinesis_grant() -> None:
-    layout = build_layout("s3://genesys-data-lake", {"telephony": ("telephony-cdr-export", None)})
-    statements = render(CONFIG, layout).policies["producer-telephony.json"]["Statement"]
-    assert all(not a.startswith("kinesis:") for s in statements for a in s["Action"])
+    layout = build_layout(
+        "s3://genesys-data-lake",
+        {"telephony": ("telephony-cdr-export", None), "quality": ("qms-scores-export", None)},
+    )
+    for statements in (p["Statement"] for p in render(CONFIG, layout).policies.values()):
+        assert all(not a.startswith("kinesis:") for s in statements for a in s["Action"])
 
 
 @pytest.mark.parametrize(
@@ -98,6 +139,7 @@ def test_a_domain_without_a_stream_gets_no_kinesis_grant() -> None:
         ),
         (["kinesis:PutRecords"], TEL, "consumer:analytics", "consumer-write"),
         (["kinesis:GetRecords"], TEL, "consumer:analytics", "not-granted"),
+        (["kinesis:GetRecords"], QMS, "consumer:reactors", "not-granted"),
     ],
 )
 def test_lint_flags_streams_beyond_the_principal(
@@ -120,3 +162,20 @@ def test_the_layout_reads_stream_arns_and_refuses_a_bare_name(
     monkeypatch.setenv("MESH_TELEPHONY__STREAM", "kinesis://tel-v1")
     with pytest.raises(ConfigError, match=r"^MESH_TELEPHONY__STREAM: .*ARN"):
         read_layout()
+
+
+def test_streams_count_for_the_cross_domain_rule() -> None:
+    """A group reading telephony's lake and quality's stream reads two domains: it needs an
+    approval covering both (``analytics`` has none)."""
+    document = _policy(["kinesis:GetRecords"], QMS)
+    document["Statement"].append(
+        {
+            "Sid": "Lake",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::genesys-data-lake/telephony-cdr-export/v1/*"],
+        }
+    )
+    assert "cross-domain-read" in _kinds(document, "consumer:analytics")
+    tel = _policy(["kinesis:GetRecords"], TEL)
+    assert _kinds(tel, "consumer:reactors") == []
