@@ -10,6 +10,7 @@ window whose commit failed after its publish is published again with the same ev
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
@@ -32,7 +34,13 @@ from producer.windows import align_down
 from tests.fixtures.kinesis import KinesisFaultProxy, StreamRecord, read_stream
 from tests.fixtures.lake import lake_lines
 from tests.fixtures.product import audit
-from tests.fixtures.runs import run_once, telephony_domain, telephony_settings
+from tests.fixtures.runs import (
+    daemon_running,
+    free_port,
+    run_once,
+    telephony_domain,
+    telephony_settings,
+)
 from tests.fixtures.s3 import read_lake
 from tests.fixtures.s3_faults import S3FaultProxy
 from tests.fixtures.simulator import telephony_config
@@ -295,3 +303,38 @@ async def test_a_major_migration_publishes_each_major_to_its_own_stream(
         r.key for r in read_stream(kinesis_env, other_stream)
     }
     assert v1_only, "chats are valid in 1.0 and dead-lettered in 2.0"
+
+
+async def _not_ready(port: int) -> dict[str, str]:
+    """/readyz's ``not_ready`` reasons (empty while ready or not yet serving)."""
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/readyz") as response,
+        ):
+            body = orjson.loads(await response.read())
+    except aiohttp.ClientConnectionError:
+        return {}
+    reasons: dict[str, str] = body.get("not_ready", {})
+    return reasons
+
+
+async def test_readyz_names_a_stream_that_stays_down(
+    simulator: RunningSimulator,
+    kinesis_fault_proxy: KinesisFaultProxy,
+    bucket: str,
+    stream: str,
+) -> None:
+    """The daemon (not --once) whose stream refuses every publish: /readyz names the stream."""
+    kinesis_fault_proxy.throttle_calls(None)
+    port = free_port()
+    settings = _settings(simulator, bucket, stream, request_retry_seconds=0.3, http_port=port)
+    reason = ""
+    async with daemon_running(settings):
+        async with asyncio.timeout(60):  # a bound on the test, not a measured duration
+            while not reason.startswith("stream: "):
+                await asyncio.sleep(0.1)
+                reason = (await _not_ready(port)).get("telephony", "")
+    assert reason.startswith(f"stream: kinesis://{stream}: unavailable"), reason
+    assert "ProvisionedThroughputExceededException" in reason
+    assert await _checkpoint(bucket) is None
