@@ -11,6 +11,9 @@ During a major migration (``MESH_{DOMAIN}__SCHEMA_VERSION=1.0,2.0``) the window 
 the older major (``OlderMajor``): same records, mapped once, each validated against both versions;
 each major's data and rejections must account for every record, and the checkpoint (counts of the
 newest major) advances only after both majors' parts are written.
+
+With an event stream (``MESH_{DOMAIN}__STREAM``), the window's landed records are published
+between its write and its commit (step 5b, ``producer/bus/window.py``; docs/event-bus.md).
 """
 
 from __future__ import annotations

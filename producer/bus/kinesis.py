@@ -44,7 +44,12 @@ _READ_TIMEOUT_S = 30.0
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_CAP_S = 5.0
 _THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException"}
+    {
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "KMSThrottlingException",
+    }
 )
 
 
