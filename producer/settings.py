@@ -516,6 +516,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _buckets_of_the_lake_cloud(self) -> Settings:
+        """A domain's own bucket or container must be valid on the lake's cloud."""
+        scheme = self.lake_url.partition("://")[0]
+        check = _BUCKET_RULES.get(scheme)
+        for name in self.domains:
+            domain = getattr(self, name)
+            bucket = domain.bucket if domain is not None else None
+            problem = check(bucket) if check is not None and bucket is not None else None
+            if problem:
+                raise ValueError(f"MESH_{name.upper()}__BUCKET: {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _lake_account(self) -> Settings:
         if self.lake_url.startswith("az://"):
             from producer.lake.azure_account import azure_account

@@ -65,7 +65,7 @@ from tests.hostile.source import HostileSource, Kind, Misbehaviour, serve_hostil
 
 _FIRST = align_down(datetime.now(UTC), 900) - timedelta(hours=2)  # two closed windows
 _RUN_TIMEOUT_S = 30.0  # a safety net; a stuck run is stopped and fails its case
-_STALL_TIMEOUT_S = 8.0  # the job_stuck case: long enough for a bounded wait to end the run
+_STALL_TIMEOUT_S = 25.0  # job_stuck: three attempts of a 2 s bounded wait, 1 + 2 s apart
 
 LANDS = Expected(Outcome.LANDS_EXACTLY_ONCE)
 DEAD = Expected(Outcome.DEAD_LETTERS)

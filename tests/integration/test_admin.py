@@ -28,6 +28,9 @@ async def _running(
         http_port=port,
         admin_token=SecretStr(admin_token) if admin_token else None,
         telephony=telephony_domain(rate_limit_per_minute=240),  # the quota read back below
+        # A test may leave the quota at one request a minute: the window in flight then waits
+        # on the limiter, and stopping must not give it the default 20 s grace.
+        shutdown_grace_seconds=1.0,
     )
     base = f"http://127.0.0.1:{port}"
     async with daemon_running(settings):

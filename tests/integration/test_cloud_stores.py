@@ -162,6 +162,12 @@ class TestGcsStore:
         ("gs://goog-lake", {}, "MESH_LAKE_URL"),
         ("gs://UPPER", {}, "MESH_LAKE_URL"),
         ("abfss://lake@acct.dfs.core.windows.net", {}, "MESH_LAKE_URL"),
+        (
+            "az://lake",
+            {"AZURE_STORAGE_ACCOUNT": "acct", "MESH_TELEPHONY__BUCKET": "two--hyphens"},
+            "MESH_TELEPHONY__BUCKET",
+        ),
+        ("gs://lake", {"MESH_TELEPHONY__BUCKET": "goog-bucket"}, "MESH_TELEPHONY__BUCKET"),
     ],
 )
 def test_bad_lake_configuration_names_the_variable(

@@ -40,13 +40,12 @@ def _broken_contracts(tmp_path: Path) -> Path:
 def _env(
     simulator: RunningSimulator, tmp_path: Path, port: int, **overrides: str
 ) -> dict[str, str]:
+    variables = {"MESH_HTTP_PORT": str(port), "MESH_REQUEST_RETRY_SECONDS": "5", **overrides}
     return producer_env(
         api_url=simulator.base_url,
         lake_url=(tmp_path / "lake").as_uri(),
         start=_START,
-        MESH_HTTP_PORT=str(port),
-        MESH_REQUEST_RETRY_SECONDS="5",
-        **overrides,
+        **variables,
     )
 
 
@@ -138,11 +137,32 @@ async def test_broken_contract_of_the_only_domain_exits_2_at_once(
 async def test_readyz_names_a_domain_whose_windows_keep_failing(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
-    """A permanent 400 on every results page: after the attempts in a row, /readyz is 503
-    naming telephony and the platform's error; it was ready before."""
+    """A permanent 400 on every results page: /readyz is 503 naming telephony and the
+    platform's error from the first failed window (retrying cannot fix a 400); it was ready
+    before."""
     simulator.sim.fail_next(100_000, 400, path_contains="/results")
     port = free_port()
     env = _env(simulator, tmp_path, port)
+    async with await Producer.start(env, once=False) as producer:
+        await _until_readyz(port, producer, lambda status, _: status == 200)
+        await producer.wait_for_event("window_failed", count=1)
+        status, body = await _until_readyz(
+            port, producer, lambda _, body: "telephony" in body.get("not_ready", {})
+        )
+        assert status == 503
+        reason = body["not_ready"]["telephony"]
+        assert reason.startswith("PermanentSourceError: "), reason
+        assert "400 bad.request" in reason, reason
+
+
+async def test_readyz_names_a_domain_after_transient_failures_in_a_row(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """A 503 on every results page (retried, then the window fails): /readyz stays ready for
+    a blip, and names telephony once ``UNREADY_AFTER_FAILURES`` attempts failed in a row."""
+    simulator.sim.fail_next(100_000, 503, path_contains="/results")
+    port = free_port()
+    env = _env(simulator, tmp_path, port, MESH_REQUEST_RETRY_SECONDS="1")
     async with await Producer.start(env, once=False) as producer:
         await _until_readyz(port, producer, lambda status, _: status == 200)
         await producer.wait_for_event("window_failed", count=UNREADY_AFTER_FAILURES)
@@ -152,4 +172,4 @@ async def test_readyz_names_a_domain_whose_windows_keep_failing(
         assert status == 503
         reason = body["not_ready"]["telephony"]
         assert f"{UNREADY_AFTER_FAILURES} window attempts failed in a row" in reason, reason
-        assert "400" in reason, reason
+        assert "TransientSourceError" in reason, reason
