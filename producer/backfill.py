@@ -60,6 +60,7 @@ def _backfill(args: argparse.Namespace) -> int:
 
     start, end = _instant("--from", args.start), _instant("--to", args.end)
     settings = load_settings()
+    plan_range(start, end, settings.window_seconds)  # a refused range is said before any work
     configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(backfill(settings, args.domain, start, end))

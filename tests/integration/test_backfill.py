@@ -11,6 +11,7 @@ the seed), which alters every window's conversations: only the backfilled one ma
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from producer.audit import audit_product
+from producer.cli import main
 from producer.lake.encode import decode_part
 from producer.lake.store import open_store
 from producer.settings import LakeLocation
@@ -88,6 +90,13 @@ async def _backfill(env: Mapping[str, str], start: datetime, end: datetime) -> t
     return process.returncode, out.decode() + err.decode()
 
 
+def _assert_totals_are_the_lake(objects: Mapping[str, bytes]) -> None:
+    """The checkpoint's totals are the lines the lake holds (no window counted twice)."""
+    totals = orjson.loads(objects[_CHECKPOINT])["totals"]
+    data, dead = len(_lines(objects, "/v1/")), len(_lines(objects, "/failed-records/"))
+    assert totals == {"fetched": data + dead, "landed": data, "dead_lettered": dead}
+
+
 def _said(output: str) -> list[str]:
     """The lines the command wrote for a person (not its JSON log lines)."""
     return [line for line in output.splitlines() if line.startswith("mesh-producer:")]
@@ -126,6 +135,7 @@ async def test_backfill_rewrites_only_what_changed_and_keeps_the_totals(
     # (a) nothing changed upstream: nothing is rewritten, the checkpoint included
     code, output = await _backfill(env, start, end)
     assert code == 0, output
+    _assert_totals_are_the_lake(_snapshot(lake))
     progress = _progress(output)
     assert len(progress) == 2, output
     assert all(line.endswith(", unchanged") and " = " in line for line in progress), progress
@@ -149,8 +159,7 @@ async def test_backfill_rewrites_only_what_changed_and_keeps_the_totals(
     assert sorted(ids) == sorted(truth)
     checkpoint = orjson.loads(after[_CHECKPOINT])
     assert datetime.fromisoformat(checkpoint["watermark"]) == _T0, "the watermark moved"
-    data, dead = len(_lines(after, "/v1/")), len(_lines(after, "/failed-records/"))
-    assert checkpoint["totals"] == {"fetched": data + dead, "landed": data, "dead_lettered": dead}
+    _assert_totals_are_the_lake(after)
     async with open_store(LakeLocation.parse(lake.as_uri())) as store:
         report = await audit_product(
             store,
@@ -167,7 +176,7 @@ async def test_backfill_rewrites_only_what_changed_and_keeps_the_totals(
     assert _snapshot(lake) == after
 
 
-async def test_backfill_refuses_a_range_it_cannot_export(
+async def test_backfill_refuses_a_domain_not_landed_and_a_range_past_the_watermark(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     lake = tmp_path / "lake"
@@ -193,8 +202,15 @@ async def test_backfill_refuses_a_range_it_cannot_export(
         )
     )
     landed = _snapshot(lake)
-    cases = [
-        (_T0 - timedelta(hours=1), _T0 + timedelta(hours=1), ["beyond", "watermark", _iso(_T0)]),
+    code, output = await _backfill(env, _T0 - timedelta(hours=1), _T0 + timedelta(hours=1))
+    assert (code, len(_said(output))) == (2, 1), output
+    assert all(word in output for word in ["beyond", "watermark", _iso(_T0)]), output
+    assert _snapshot(lake) == landed
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "words"),
+    [
         (
             _T0 - timedelta(hours=2, minutes=30),
             _T0,
@@ -207,9 +223,25 @@ async def test_backfill_refuses_a_range_it_cannot_export(
         ),
         (_T0 - timedelta(hours=1), _T0 - timedelta(hours=1), ["--to", "after --from"]),
         (_T0 - timedelta(hours=1), _T0 - timedelta(hours=2), ["--to", "after --from"]),
-    ]
-    for start, end, words in cases:
-        code, output = await _backfill(env, start, end)
-        assert (code, len(_said(output))) == (2, 1), output
-        assert all(word in output for word in words), (words, output)
-    assert _snapshot(lake) == landed
+    ],
+)
+def test_backfill_refuses_a_range_off_the_windows(
+    start: datetime,
+    end: datetime,
+    words: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Refused from the arguments alone (nothing is contacted): exit 2 and one line."""
+    for name in [name for name in os.environ if name.startswith("MESH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MESH_DOMAINS", "telephony")
+    monkeypatch.setenv("MESH_TELEPHONY__CLIENT_ID", TELEPHONY_CLIENT[0])
+    monkeypatch.setenv("MESH_TELEPHONY__CLIENT_SECRET", TELEPHONY_CLIENT[1])
+    monkeypatch.setenv("MESH_WINDOW_SECONDS", "3600")
+    args = ["backfill", "--domain", "telephony", "--from", _iso(start), "--to", _iso(end)]
+    assert main(args) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert len(said.err.splitlines()) == 1, said.err
+    assert all(word in said.err for word in words), (words, said.err)
