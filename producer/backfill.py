@@ -191,7 +191,10 @@ async def backfill(
                         window,
                         now=datetime.now(UTC),
                     )
-                result = await built.worker.run_window(window, earlier=earlier)
+                # An unchanged window commits nothing: a second run leaves the checkpoint as is.
+                result = await built.worker.run_window(
+                    window, earlier=earlier, record_resweep=False
+                )
                 counts = result.counts
                 total = total + counts
                 out(

@@ -335,13 +335,15 @@ class DomainWorker:
         return self._checkpoint
 
     async def run_window(
-        self, window: Window, *, earlier: RecentWindow | None = None
+        self, window: Window, *, earlier: RecentWindow | None = None, record_resweep: bool = True
     ) -> WindowResult:
         """The six steps for one window; commits the checkpoint last. Raises on any failure.
 
         ``earlier`` is what the lake already holds of a landed window the checkpoint's ledger no
         longer keeps (``backfill``): its counts are replaced in the totals, not added again, its
         dead letters keep their first rejection time, and an unchanged window commits nothing.
+        Without ``record_resweep`` an unchanged window of the ledger commits nothing either (its
+        re-sweep schedule is not moved).
         """
         started = self._clock.monotonic()
         ledger = self._checkpoint.recent.get(window.label) if self._checkpoint else None
@@ -380,7 +382,7 @@ class DomainWorker:
         tally.check_older(counts, older_counts)
         routes = tally.routes
         unchanged = recent is not None and recent.counts == counts and not written.bytes_written
-        if unchanged and ledger is not None:  # the checkpoint records the re-sweep alone
+        if unchanged and ledger is not None and record_resweep:  # records the re-sweep alone
             await self._commit_resweep(window)
         elif not unchanged:
             replaces = recent.counts if recent is not None else None

@@ -141,6 +141,12 @@ async def test_backfill_rewrites_only_what_changed_and_keeps_the_totals(
     assert all(line.endswith(", unchanged") and " = " in line for line in progress), progress
     assert _snapshot(lake) == landed, "an unchanged backfill rewrote something"
 
+    # windows the ledger keeps (the last 24 hours): unchanged, nothing rewritten either
+    code, output = await _backfill(env, _T0 - timedelta(hours=2), _T0)
+    assert code == 0, output
+    assert [line.rsplit(", ", 1)[1] for line in _progress(output)] == ["unchanged"] * 2, output
+    assert _snapshot(lake) == landed
+
     # (b) the source changed: the backfilled window alone is rewritten, its records once
     simulator.sim.config.seed = 8
     changed = (start, start + timedelta(hours=1))
