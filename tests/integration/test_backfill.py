@@ -251,3 +251,36 @@ def test_backfill_refuses_a_range_off_the_windows(
     assert said.out == ""
     assert len(said.err.splitlines()) == 1, said.err
     assert all(word in said.err for word in words), (words, said.err)
+
+
+@pytest.mark.parametrize(
+    ("domain", "words"), [("wfm", ["wfm", "snapshot"]), ("quality", ["quality", "MESH_DOMAINS"])]
+)
+def test_backfill_refuses_wfm_and_a_domain_not_enabled(
+    domain: str,
+    words: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """WFM's weekly snapshots are re-exported by ``run``; a domain must be enabled: exit 2."""
+    for name in [name for name in os.environ if name.startswith("MESH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MESH_DOMAINS", "telephony,wfm")
+    for prefix in ("MESH_TELEPHONY__", "MESH_WFM__"):
+        monkeypatch.setenv(f"{prefix}CLIENT_ID", TELEPHONY_CLIENT[0])
+        monkeypatch.setenv(f"{prefix}CLIENT_SECRET", TELEPHONY_CLIENT[1])
+    monkeypatch.setenv("MESH_LAKE_URL", "file:///nonexistent-lake")
+    start = _T0 - timedelta(days=7 + _T0.weekday(), hours=_T0.hour)
+    args = [
+        "backfill",
+        "--domain",
+        domain,
+        "--from",
+        _iso(start),
+        "--to",
+        _iso(start + timedelta(days=7)),
+    ]
+    assert main(args) == 2
+    said = capsys.readouterr()
+    assert len(said.err.splitlines()) == 1, said.err
+    assert all(word in said.err for word in words), (words, said.err)
