@@ -1,5 +1,5 @@
 """The command line: ``mesh-producer run [--once] | demo | simulate | contracts | policies |
-lake audit | dlq replay``.
+lake audit | dlq replay | status | backfill``.
 
 Parses arguments, loads settings, sets up logging and hands over to ``daemon``, ``demo`` or the
 simulator; the other groups register themselves from their own modules (``_command_groups``).
@@ -112,12 +112,13 @@ def _command_groups() -> list[Callable[[Any], None]]:
     A group's ``add_parser(subparsers)`` registers its commands and sets ``func`` (a callable
     taking the parsed ``argparse.Namespace`` and returning an exit code) as the parser default.
     """
+    from producer.backfill import add_parser as add_backfill
     from producer.contracts.commands import add_parser as add_contracts
     from producer.dlq_commands import add_parser as add_dlq
     from producer.governance.commands import add_parser as add_policies
     from producer.status import add_parser as add_status
 
-    return [add_contracts, add_policies, add_dlq, add_status]
+    return [add_contracts, add_policies, add_dlq, add_status, add_backfill]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

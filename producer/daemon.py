@@ -44,11 +44,11 @@ from producer.settings import Settings
 from producer.source.client import ApiClient, open_session
 from producer.source.retry import RetryPolicy
 from producer.telemetry.health import Health
-from producer.telemetry.metrics import Metrics
+from producer.telemetry.metrics import DomainMetrics, Metrics
 from producer.telemetry.server import serve_http
 from producer.worker import DomainReport, DomainWorker, OlderMajor, WindowAbandonedError
 
-__all__ = ["RunResult", "run"]
+__all__ = ["BuiltDomain", "RunResult", "open_domain", "run"]
 
 _log = structlog.get_logger("producer.daemon")
 _RESTART_CAP_S = 300.0
@@ -166,6 +166,38 @@ async def run(
     return RunResult(runtime.reports)
 
 
+@dataclass(frozen=True, slots=True)
+class BuiltDomain:
+    """One domain as ``run`` builds it: its worker, OAuth client, lake store and writer lease."""
+
+    worker: DomainWorker
+    tokens: TokenManager
+    lease: DomainLease
+    store: ObjectStore
+    metrics: DomainMetrics
+    contract: Contract
+    older: tuple[Contract, ...]
+
+
+@asynccontextmanager
+async def open_domain(
+    settings: Settings, name: str, *, clock: Clock | None = None
+) -> AsyncIterator[BuiltDomain]:
+    """Domain ``name`` built exactly as ``run`` builds it (for ``backfill``), without alerts or
+    the HTTP server; its session and store are closed and its lease released on exit."""
+    runtime = _Runtime(
+        settings=settings,
+        metrics=Metrics(CollectorRegistry()),
+        health=Health([name]),
+        clock=clock or SystemClock(),
+        stopping=asyncio.Event(),
+        once=True,
+        reports={name: DomainReport(name)},
+    )
+    async with AsyncExitStack() as stack:
+        yield await runtime.build_domain(name, stack)
+
+
 def _export_readiness(health: Health, metrics: Metrics) -> None:
     not_ready = health.not_ready()
     for name in health.domains:
@@ -272,107 +304,11 @@ class _Runtime:
 
     async def _run_domain(self, name: str) -> DomainReport:
         """Build one domain's components and run its token task and window loop together."""
-        domain = self.settings.domain(name)
-        spec = domain_spec(name)
-        # Loaded per domain and per (re)start: one domain's broken contract stays its own
-        # failure, and a fixed file is picked up by the next restart.
-        contract, *older_contracts = select_contracts(
-            load_domain_contracts(self.settings.contracts_dir, name), name, domain.schema_version
-        )
-        domain_metrics = self.metrics.for_domain(name)
         status = self.health.status(name)
         async with AsyncExitStack() as stack:
-            session = await stack.enter_async_context(open_session())
-            tokens = TokenManager(
-                domain=name,
-                token_url=f"{self.settings.login_base_url}/oauth/token",
-                client_id=domain.client_id,
-                client_secret=domain.client_secret,
-                client_secret_file=domain.client_secret_file,
-                session=session,
-                metrics=domain_metrics,
-                clock=self.clock,
-                margin_seconds=domain.token_refresh_margin_seconds,
-                request_timeout_s=self.settings.request_timeout_seconds,
-            )
-            limiter = DomainLimiter(
-                per_minute=domain.rate_limit_per_minute,
-                priority=domain.priority,
-                clock=self.clock,
-                metrics=domain_metrics,
-                shared=self.shared_budget,
-            )
-            self.limiters[name] = limiter
-            status.token_ready = lambda: tokens.ready
-            status.token_error = lambda: tokens.last_error
-            api = ApiClient(
-                domain=name,
-                base_url=self.settings.api_base_url,
-                session=session,
-                tokens=tokens,
-                limiter=limiter,
-                metrics=domain_metrics,
-                clock=self.clock,
-                retry=RetryPolicy(budget_s=self.settings.request_retry_seconds),
-                request_timeout_s=self.settings.request_timeout_seconds,
-                max_retry_after_s=self.settings.max_retry_after_seconds,
-            )
-            store = await stack.enter_async_context(
-                open_store(
-                    self.settings.lake,
-                    bucket=domain.bucket,
-                    s3_read_timeout_s=self.settings.request_timeout_seconds,
-                )
-            )
-            # One writer per domain: the worker takes the lease before it reads the checkpoint,
-            # and every put, delete and commit runs through it.
-            lease = DomainLease(
-                store,
-                prefix=domain.prefix,
-                domain=name,
-                owner=new_owner("producer"),
-                ttl_s=self.settings.lease_seconds,
-                clock=self.clock,
-            )
-            stack.push_async_callback(lease.release)  # a graceful stop hands over at once
-            start_at = self.settings.start_at or (self.clock.now() - timedelta(hours=24))
-            buses = {  # the event output port: one stream per major written, if configured
-                c.version: await stack.enter_async_context(self._bus(stream))
-                for c in (contract, *older_contracts)
-                if (stream := domain.stream_for(c.version)) is not None
-            }
-            worker = DomainWorker(
-                spec=spec,
-                extractor=spec.make_extractor(api, domain, self.clock),
-                contract=contract,
-                validator=Validator(contract),
-                writer=self._writer(store, name, contract, fence=lease),
-                checkpoints=CheckpointStore(
-                    store, prefix=domain.prefix, domain=name, metrics=domain_metrics, fence=lease
-                ),
-                start_at=start_at,
-                planner=spec.make_planner(self.settings.window_seconds, domain),
-                clock=self.clock,
-                metrics=domain_metrics,
-                status=status,
-                resweep_hours=_first_set(
-                    domain.resweep_hours, self.settings.resweep_hours, spec.default_resweep_hours
-                ),
-                resweep_interval_s=domain.resweep_interval_seconds,
-                alerts=self.alerts,
-                dlq_path=f"{store.description}/{domain.prefix}/failed-records/",
-                lease=lease,
-                bus=buses.get(contract.version),
-                older=tuple(
-                    OlderMajor(
-                        older,
-                        Validator(older),
-                        self._writer(store, name, older, fence=lease, older_major=True),
-                        buses.get(older.version),
-                    )
-                    for older in older_contracts
-                ),
-            )
+            built = await self.build_domain(name, stack)
+            worker, tokens, lease = built.worker, built.tokens, built.lease
+            store, domain_metrics, older_contracts = built.store, built.metrics, built.older
             async with asyncio.TaskGroup() as group:
                 refresher = group.create_task(tokens.run_refresher(), name=f"{name}:token")
                 status.worker_running = True
@@ -399,6 +335,113 @@ class _Runtime:
                         work.add_done_callback(lambda _: watcher.cancel())
             status.worker_running = False
             return work.result()
+
+    async def build_domain(self, name: str, stack: AsyncExitStack) -> BuiltDomain:
+        """One domain's worker and what it runs with (session, OAuth client, store, lease),
+        their resources entered on ``stack``; the lease is released when ``stack`` closes."""
+        domain = self.settings.domain(name)
+        spec = domain_spec(name)
+        # Loaded per domain and per (re)start: one domain's broken contract stays its own
+        # failure, and a fixed file is picked up by the next restart.
+        contract, *older_contracts = select_contracts(
+            load_domain_contracts(self.settings.contracts_dir, name), name, domain.schema_version
+        )
+        domain_metrics = self.metrics.for_domain(name)
+        status = self.health.status(name)
+        session = await stack.enter_async_context(open_session())
+        tokens = TokenManager(
+            domain=name,
+            token_url=f"{self.settings.login_base_url}/oauth/token",
+            client_id=domain.client_id,
+            client_secret=domain.client_secret,
+            client_secret_file=domain.client_secret_file,
+            session=session,
+            metrics=domain_metrics,
+            clock=self.clock,
+            margin_seconds=domain.token_refresh_margin_seconds,
+            request_timeout_s=self.settings.request_timeout_seconds,
+        )
+        limiter = DomainLimiter(
+            per_minute=domain.rate_limit_per_minute,
+            priority=domain.priority,
+            clock=self.clock,
+            metrics=domain_metrics,
+            shared=self.shared_budget,
+        )
+        self.limiters[name] = limiter
+        status.token_ready = lambda: tokens.ready
+        status.token_error = lambda: tokens.last_error
+        api = ApiClient(
+            domain=name,
+            base_url=self.settings.api_base_url,
+            session=session,
+            tokens=tokens,
+            limiter=limiter,
+            metrics=domain_metrics,
+            clock=self.clock,
+            retry=RetryPolicy(budget_s=self.settings.request_retry_seconds),
+            request_timeout_s=self.settings.request_timeout_seconds,
+            max_retry_after_s=self.settings.max_retry_after_seconds,
+        )
+        store = await stack.enter_async_context(
+            open_store(
+                self.settings.lake,
+                bucket=domain.bucket,
+                s3_read_timeout_s=self.settings.request_timeout_seconds,
+            )
+        )
+        # One writer per domain: the worker takes the lease before it reads the checkpoint,
+        # and every put, delete and commit runs through it.
+        lease = DomainLease(
+            store,
+            prefix=domain.prefix,
+            domain=name,
+            owner=new_owner("producer"),
+            ttl_s=self.settings.lease_seconds,
+            clock=self.clock,
+        )
+        stack.push_async_callback(lease.release)  # a graceful stop hands over at once
+        start_at = self.settings.start_at or (self.clock.now() - timedelta(hours=24))
+        buses = {  # the event output port: one stream per major written, if configured
+            c.version: await stack.enter_async_context(self._bus(stream))
+            for c in (contract, *older_contracts)
+            if (stream := domain.stream_for(c.version)) is not None
+        }
+        worker = DomainWorker(
+            spec=spec,
+            extractor=spec.make_extractor(api, domain, self.clock),
+            contract=contract,
+            validator=Validator(contract),
+            writer=self._writer(store, name, contract, fence=lease),
+            checkpoints=CheckpointStore(
+                store, prefix=domain.prefix, domain=name, metrics=domain_metrics, fence=lease
+            ),
+            start_at=start_at,
+            planner=spec.make_planner(self.settings.window_seconds, domain),
+            clock=self.clock,
+            metrics=domain_metrics,
+            status=status,
+            resweep_hours=_first_set(
+                domain.resweep_hours, self.settings.resweep_hours, spec.default_resweep_hours
+            ),
+            resweep_interval_s=domain.resweep_interval_seconds,
+            alerts=self.alerts,
+            dlq_path=f"{store.description}/{domain.prefix}/failed-records/",
+            lease=lease,
+            bus=buses.get(contract.version),
+            older=tuple(
+                OlderMajor(
+                    older,
+                    Validator(older),
+                    self._writer(store, name, older, fence=lease, older_major=True),
+                    buses.get(older.version),
+                )
+                for older in older_contracts
+            ),
+        )
+        return BuiltDomain(
+            worker, tokens, lease, store, domain_metrics, contract, tuple(older_contracts)
+        )
 
 
 def _first_set(*values: float | None) -> float:

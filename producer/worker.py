@@ -334,10 +334,28 @@ class DomainWorker:
             with suppress(asyncio.CancelledError):
                 await asyncio.gather(task, stop, return_exceptions=True)
 
-    async def run_window(self, window: Window) -> WindowResult:
-        """The six steps for one window; commits the checkpoint last. Raises on any failure."""
+    async def open(self, stopping: asyncio.Event) -> Checkpoint | None:
+        """Take the writer lease and read the checkpoint, as ``run_windows`` does first (for a
+        caller that runs chosen windows, ``backfill``); None when there is none (or stopped)."""
+        loaded = await self._load_checkpoint(DomainReport(self._spec.name), stopping)
+        if loaded and self._checkpoint is not None:  # kept as it is by every commit of this run
+            self._available = self._checkpoint.source_available
+        return self._checkpoint
+
+    async def run_window(
+        self, window: Window, *, earlier: RecentWindow | None = None, record_resweep: bool = True
+    ) -> WindowResult:
+        """The six steps for one window; commits the checkpoint last. Raises on any failure.
+
+        ``earlier`` is what the lake already holds of a landed window the checkpoint's ledger no
+        longer keeps (``backfill``): its counts are replaced in the totals, not added again, its
+        dead letters keep their first rejection time, and an unchanged window commits nothing.
+        Without ``record_resweep`` an unchanged window of the ledger commits nothing either (its
+        re-sweep schedule is not moved).
+        """
         started = self._clock.monotonic()
-        recent = self._checkpoint.recent.get(window.label) if self._checkpoint else None
+        ledger = self._checkpoint.recent.get(window.label) if self._checkpoint else None
+        recent = ledger or earlier
         # A re-export keeps the first export's time as its rejection time, so an unchanged
         # window's parts stay byte-identical and are not rewritten.
         exported_at = recent.first_exported_at if recent else self._clock.now()
@@ -375,10 +393,11 @@ class DomainWorker:
         routes = tally.routes
         unchanged = recent is not None and recent.counts == counts and not written.bytes_written
         await events.finish(publish=not unchanged)  # 5b: lake written, not yet committed
-        if unchanged:  # nothing new to land: the checkpoint records the re-sweep alone
+        if unchanged and ledger is not None and record_resweep:  # records the re-sweep alone
             await self._commit_resweep(window)
-        else:
-            await self._commit(window, counts, written, exported_at)  # 6 commit
+        elif not unchanged:
+            replaces = recent.counts if recent is not None else None
+            await self._commit(window, counts, written, exported_at, replaces)  # 6 commit
         elapsed = self._clock.monotonic() - started
         if recent is not None:
             self._metrics.resweep("unchanged" if unchanged else "changed")
@@ -435,18 +454,23 @@ class DomainWorker:
         return self._watermark
 
     async def _commit(
-        self, window: Window, counts: Counts, written: WindowLanded, exported_at: datetime
+        self,
+        window: Window,
+        counts: Counts,
+        written: WindowLanded,
+        exported_at: datetime,
+        replaces: Counts | None,
     ) -> None:
-        """Advance the checkpoint by CAS: totals, the recent-window ledger, the watermark, and
-        the replay ledger without this window."""
+        """Advance the checkpoint by CAS: totals (``replaces``, a re-export's earlier counts,
+        taken out), the recent-window ledger, the watermark, and the replay ledger without this
+        window."""
         previous = self._checkpoint
         now = self._clock.now()
         watermark = self._next_watermark(window)
         recent = dict(previous.recent) if previous else {}
         totals = previous.totals if previous else Counts()
-        earlier = recent.get(window.label)
-        if earlier is not None:  # a re-export replaces the window's earlier counts
-            totals = totals - earlier.counts
+        if replaces is not None:  # a re-export replaces the window's earlier counts
+            totals = totals - replaces
         totals = totals + counts
         recent[window.label] = RecentWindow(counts, exported_at, last_exported_at=now)
         # The ledger keeps the re-sweep horizon, and at least the last day for ``status``.
