@@ -231,6 +231,7 @@ async def test_backfill_refuses_a_domain_not_landed_and_a_range_past_the_waterma
         (_T0 - timedelta(hours=1), _T0 - timedelta(hours=2), ["--to", "after --from"]),
     ],
 )
+@pytest.mark.usefixtures("cli_logging")
 def test_backfill_refuses_a_range_off_the_windows(
     start: datetime,
     end: datetime,
@@ -256,6 +257,7 @@ def test_backfill_refuses_a_range_off_the_windows(
 @pytest.mark.parametrize(
     ("domain", "words"), [("wfm", ["wfm", "snapshot"]), ("quality", ["quality", "MESH_DOMAINS"])]
 )
+@pytest.mark.usefixtures("cli_logging")
 def test_backfill_refuses_wfm_and_a_domain_not_enabled(
     domain: str,
     words: list[str],
