@@ -6,6 +6,7 @@ failed domain is named once; the guide's own contract file is accepted as it is.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -165,6 +166,14 @@ async def test_the_dead_letter_email_reaches_the_team(
     assert "Top error rules:" in text
     assert f"file://{tmp_path / 'lake'}" in text
     assert relay.password not in output
+    # Not a terminal, JSON logs: run --once ends with one JSON summary line.
+    summary = json.loads(output.strip().splitlines()[-1])
+    assert summary["event"] == "run_summary", output[-2000:]
+    telephony = summary["domains"]["telephony"]
+    assert telephony["status"] == "landed"
+    assert telephony["fetched"] == telephony["landed"] + telephony["dead_lettered"] > 0
+    assert telephony["top_rules"], telephony
+    assert telephony["dead_letters"].endswith("/telephony-cdr-export/failed-records/")
 
 
 @pytest.mark.parametrize(
