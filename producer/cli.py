@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from producer.errors import ConfigError
 
 if TYPE_CHECKING:
+    from producer.reports import DomainReport
     from producer.settings import Settings
-    from producer.worker import DomainReport
 
 __all__ = ["main"]
 

@@ -40,13 +40,14 @@ from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
 from producer.migration import watch_subscribers
 from producer.ratelimit import DomainLimiter
+from producer.reports import DomainReport
 from producer.settings import Settings
 from producer.source.client import ApiClient, open_session
 from producer.source.retry import RetryPolicy
 from producer.telemetry.health import Health
 from producer.telemetry.metrics import DomainMetrics, Metrics
 from producer.telemetry.server import serve_http
-from producer.worker import DomainReport, DomainWorker, OlderMajor, WindowAbandonedError
+from producer.worker import DomainWorker, OlderMajor, WindowAbandonedError
 
 __all__ = ["BuiltDomain", "RunResult", "open_domain", "run"]
 

@@ -24,9 +24,9 @@ from producer.errors import StoreError
 from producer.lake.encode import decode_part
 from producer.lake.keys import window_part_prefix
 from producer.lake.store import ObjectStore, open_store
+from producer.reports import DomainReport
 from producer.settings import Settings
 from producer.telemetry.metrics import DomainMetrics, Metrics
-from producer.worker import DomainReport
 
 __all__ = [
     "DomainSummary",

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Coroutine
 from contextlib import aclosing, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -46,6 +46,7 @@ from producer.errors import (
 )
 from producer.lake.lease import DomainLease
 from producer.lake.writer import BatchWriter, WindowLanded, WindowWrite
+from producer.reports import DomainReport, WindowResult
 from producer.routing import Route, Routed, WindowRouter
 from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
@@ -53,17 +54,14 @@ from producer.windows import Planner, Window, parse_instant
 
 __all__ = [
     "UNREADY_AFTER_FAILURES",
-    "DomainReport",
     "DomainWorker",
     "OlderMajor",
     "WindowAbandonedError",
-    "WindowResult",
 ]
 
 _log = structlog.get_logger("producer.worker")
 _T = TypeVar("_T")
 _IDLE_POLL_S = 60.0
-_REPORT_RECENT = 16
 _LEDGER_MIN = timedelta(hours=24)
 UNREADY_AFTER_FAILURES = 3  # consecutive failed attempts after which /readyz says so
 
@@ -80,55 +78,6 @@ class OlderMajor:
     validator: Validator
     writer: BatchWriter
     bus: EventPort | None = None  # its own stream, if configured
-
-
-@dataclass(frozen=True, slots=True)
-class WindowResult:
-    """What one landed window amounted to."""
-
-    window: Window
-    counts: Counts
-    out_of_window: int
-    duplicates: int
-    data_parts: int
-    dlq_parts: int
-    rules: Counter[str] = field(default_factory=Counter)
-    unchanged: bool = False
-
-
-@dataclass(slots=True)
-class DomainReport:
-    """A domain's summary for ``run --once`` and the demo's table.
-
-    ``rules`` counts the dead letters of this run by error rule; ``recent`` holds the last
-    windows landed in this run (where the summary finds an example of each rule); ``unchanged``
-    counts windows exported again with identical content (not in ``windows`` or ``counts``).
-    """
-
-    domain: str
-    windows: int = 0
-    counts: Counts = field(default_factory=Counts)
-    data_parts: int = 0
-    dlq_parts: int = 0
-    watermark: datetime | None = None
-    unchanged: int = 0
-    error: str | None = None
-    config_error: bool = False
-    rules: Counter[str] = field(default_factory=Counter)
-    recent: deque[Window] = field(default_factory=lambda: deque(maxlen=_REPORT_RECENT))
-
-    def add(self, result: WindowResult, watermark: datetime) -> None:
-        """Count one window of this run (an unchanged re-export landed nothing new)."""
-        self.watermark = watermark
-        if result.unchanged:
-            self.unchanged += 1
-            return
-        self.windows += 1
-        self.counts = self.counts + result.counts
-        self.data_parts += result.data_parts
-        self.dlq_parts += result.dlq_parts
-        self.rules.update(result.rules)
-        self.recent.append(result.window)
 
 
 class DomainWorker:
