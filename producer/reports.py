@@ -37,7 +37,8 @@ class DomainReport:
     """A domain's summary for ``run --once`` and the demo's table.
 
     ``rules`` counts the dead letters of this run by error rule; ``recent`` holds the last
-    windows landed in this run (where the summary finds an example of each rule); ``unchanged``
+    windows landed in this run and ``first_seen`` the window where each rule first rejected a
+    record (where the summary finds an example of each rule); ``unchanged``
     counts windows exported again with identical content (not in ``windows`` or ``counts``).
     """
 
@@ -52,6 +53,7 @@ class DomainReport:
     config_error: bool = False
     rules: Counter[str] = field(default_factory=Counter)
     recent: deque[Window] = field(default_factory=lambda: deque(maxlen=_REPORT_RECENT))
+    first_seen: dict[str, Window] = field(default_factory=dict)
 
     def add(self, result: WindowResult, watermark: datetime) -> None:
         """Count one window of this run (an unchanged re-export landed nothing new)."""
@@ -64,4 +66,6 @@ class DomainReport:
         self.data_parts += result.data_parts
         self.dlq_parts += result.dlq_parts
         self.rules.update(result.rules)
+        for rule in result.rules:
+            self.first_seen.setdefault(rule, result.window)
         self.recent.append(result.window)

@@ -115,11 +115,13 @@ async def summarize(
 async def _examples(
     store: ObjectStore, prefix: str, report: DomainReport, compression: str, major: int
 ) -> dict[str, str]:
-    """One ``path: message`` per top rule, from the dead letters of this run's last windows."""
+    """One ``path: message`` per top rule, from the dead letters of the window where this run
+    first met the rule, then of its last windows."""
     wanted = {rule for rule, _ in report.rules.most_common(_TOP_RULES)}
     found: dict[str, str] = {}
     read = 0
-    for window in reversed(report.recent):
+    first = [report.first_seen[rule] for rule in sorted(wanted) if rule in report.first_seen]
+    for window in dict.fromkeys([*first, *reversed(report.recent)]):
         if not wanted - found.keys() or read >= _MAX_PARTS_READ:
             break
         part_prefix = window_part_prefix("dlq", prefix, report.domain, window, major)
