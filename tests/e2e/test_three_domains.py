@@ -183,7 +183,9 @@ async def test_wrong_wfm_secret_fails_wfm_alone(
 ) -> None:
     """WFM's client is rejected: Telephony and Quality land everything; exit 1 naming WFM."""
     env = _env(simulator, moto_server, bucket, wfm_secret="wrong")
+    before = datetime.now(UTC)
     code, output = await run_once_process(env, timeout_s=150)
+    after = datetime.now(UTC)
     assert code == 1
     failed = [line for line in output.splitlines() if line.startswith("mesh-producer:")]
     assert len(failed) == 1, output
@@ -194,7 +196,10 @@ async def test_wrong_wfm_secret_fails_wfm_alone(
     assert not any(key.startswith(_PREFIXES["wfm"]) for key in objects)
     available = align_down(_NOW - timedelta(minutes=15), 900)
     assert _watermark(objects, _PREFIXES["telephony"]) == available
-    assert _watermark(objects, _PREFIXES["quality"]) == align_down(_NOW, 900)
+    # Quality plans up to the producer's own (real) clock, not the simulator's frozen one: the
+    # suite may reach this test after a quarter hour has turned since _NOW was fixed.
+    quality = _watermark(objects, _PREFIXES["quality"])
+    assert align_down(before, 900) <= quality <= align_down(after, 900)
 
 
 async def test_wfm_week_rewritten_only_when_its_schedule_changed(
