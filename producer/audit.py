@@ -19,7 +19,7 @@ from datetime import datetime
 import orjson
 
 from producer.checkpoint import Checkpoint, CheckpointStore, Counts
-from producer.envelope import DLQ_STAGES, iso_instant
+from producer.envelope import DLQ_STAGES, PUBLISH_STAGE, iso_instant
 from producer.lake.encode import decode_part
 from producer.lake.inventory import (
     SERIES,
@@ -189,6 +189,12 @@ async def audit_product(
             notes.append(
                 f"{parts.window.label}: also has data under {older} (counted: v{parts.major})"
             )
+    refused = sum(len(parts.stream_dlq) for parts in selected)
+    if refused:
+        notes.append(
+            f"{refused} part(s) of records the event stream refused (too_large_for_stream): "
+            "landed, not counted as dead-lettered, not replayed"
+        )
     uncommitted = [w for w in windows if not w.committed]
     if checkpoint is None and len(inventory.windows) > 1:
         # One window at a time is exported and committed: objects of several windows without a
@@ -404,8 +410,9 @@ def _dead_letter_problem(part: Part, document: dict[str, object]) -> str | None:
     expected = {"start": iso_instant(window.start), "end": iso_instant(window.end)}
     if document.get("window") != expected:
         return f"window {document.get('window')!r} is not the key's"
-    if document.get("stage") not in DLQ_STAGES:
-        return f"stage {document.get('stage')!r}"
+    stage = document.get("stage")
+    if stage not in DLQ_STAGES or (stage == PUBLISH_STAGE) != (part.series == "stream_dlq"):
+        return f"stage {stage!r} in the {part.series} series"
     if not isinstance(document.get("errors"), list) or "source" not in document:
         return "no errors list or no source"
     return None

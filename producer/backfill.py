@@ -28,7 +28,7 @@ from producer.daemon import open_domain
 from producer.domains import domain_spec
 from producer.errors import ConfigError, ProducerError
 from producer.lake.encode import decode_part
-from producer.lake.keys import OLDER_MAJOR_DLQ_FIRST_PART, parse_part_key, window_part_prefix
+from producer.lake.keys import PRIMARY_DLQ_PARTS, parse_part_key, window_part_prefix
 from producer.lake.store import ObjectStore
 from producer.settings import DOMAIN_NAMES, Settings
 from producer.windows import IncrementalPlanner, Window, align_down
@@ -111,8 +111,8 @@ async def lake_window(
     store: ObjectStore, prefix: str, domain: str, major: int, window: Window, *, now: datetime
 ) -> RecentWindow:
     """What the lake holds of ``window`` in ``major``: its counts (replay parts count as landed;
-    an older major's DLQ parts are not counted) and its first export time (the ``rejected_at``
-    of its first dead letter; ``now`` when it has none)."""
+    an older major's DLQ parts and the stream's refusals are not counted) and its first export
+    time (the ``rejected_at`` of its first dead letter; ``now`` when it has none)."""
     landed = dead = 0
     first: datetime | None = None
     for key in sorted(
@@ -120,7 +120,7 @@ async def lake_window(
     ):
         landed += len(await _lines(store, key))
     for key in sorted(await store.list_keys(window_part_prefix("dlq", prefix, domain, window))):
-        if parse_part_key(key).part >= OLDER_MAJOR_DLQ_FIRST_PART:
+        if parse_part_key(key).part not in PRIMARY_DLQ_PARTS:
             continue
         lines = await _lines(store, key)
         dead += len(lines)

@@ -21,9 +21,10 @@ from producer.contracts.registry import Contract
 from producer.contracts.validate import Issue
 from producer.windows import Window
 
-__all__ = ["DLQ_STAGES", "dead_letter_line", "envelope_line", "iso_instant"]
+__all__ = ["DLQ_STAGES", "PUBLISH_STAGE", "dead_letter_line", "envelope_line", "iso_instant"]
 
-DLQ_STAGES = frozenset({"parse", "mapping", "validation"})
+PUBLISH_STAGE = "publish"  # a landed record the event stream refused for good (its own series)
+DLQ_STAGES = frozenset({"parse", "mapping", "validation", PUBLISH_STAGE})
 _DLQ_OPTIONS = orjson.OPT_NON_STR_KEYS
 _MAX_DEPTH = 200  # orjson refuses nesting deeper than 255 levels
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
@@ -64,7 +65,7 @@ def dead_letter_line(
     """The DLQ line of a rejected record, no trailing newline.
 
     Keys: ``domain``, ``x-schema-version``, ``window`` {start, end} and ``rejected_at`` (ISO,
-    UTC), ``stage`` (parse | mapping | validation), ``errors`` [{path, rule, message}],
+    UTC), ``stage`` (parse | mapping | validation | publish), ``errors`` [{path, rule, message}],
     ``record`` (the mapped record or null) and ``source`` (the original object). Never raises on
     odd ``record``/``source`` content: what JSON cannot hold is kept as a string (its repr), too
     deep nesting and cycles are cut. Raises ``ValueError`` only for an unknown ``stage``.

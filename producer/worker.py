@@ -31,6 +31,7 @@ import structlog
 
 from producer.alerts import AlertMonitor
 from producer.bus.port import EventPort
+from producer.bus.refused import StreamRefusals
 from producer.bus.window import NoEvents, WindowEvents
 from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow, WindowRecord
 from producer.clock import Clock
@@ -319,7 +320,7 @@ class DomainWorker:
         tally = _Tally(window, [older.contract.version for older in self._older])
         write = self._writer.open_window(window)
         older_writes = [older.writer.open_window(window) for older in self._older]
-        events = self._window_events()  # 5b: the landed lines kept for the event stream
+        events = self._window_events(window, exported_at)  # 5b: landed lines for the stream
         async with aclosing(self._extractor.fetch(window)) as pages:  # 2 extract
             async for page in pages:
                 for source in page:
@@ -381,13 +382,18 @@ class DomainWorker:
             unchanged,
         )
 
-    def _window_events(self) -> WindowEvents | NoEvents:
+    def _window_events(self, window: Window, exported_at: datetime) -> WindowEvents | NoEvents:
         """The window's events, when any major written has a stream (docs/event-bus.md)."""
         ports = [(self._contract.version, self._bus)]
         ports += [(older.contract.version, older.bus) for older in self._older]
         if all(port is None for _, port in ports):
             return NoEvents()
-        return WindowEvents(self._spec, ports, metrics=self._metrics, status=self._status)
+        refusals = StreamRefusals(
+            self._writer.stream_rejects(), window, domain=self._spec.name, rejected_at=exported_at
+        )
+        return WindowEvents(
+            self._spec, ports, metrics=self._metrics, status=self._status, refusals=refusals
+        )
 
     def _next_watermark(self, window: Window) -> datetime:
         """``window.end`` if the window continues the watermark and is final, else unchanged.

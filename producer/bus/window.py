@@ -7,7 +7,9 @@ commits; an unchanged re-export publishes nothing. ``NoEvents`` stands in for a 
 a stream. Only ``LANDED`` lines are published: nothing that failed the contract reaches the bus,
 and each major goes to its own stream, never mixed. The spools (``LineSpool``) keep a large
 window on disk, not in memory. Failure to publish raises ``StreamError`` (the window fails, the
-checkpoint stays) and names the stream on ``/readyz``; success clears it.
+checkpoint stays) and names the stream on ``/readyz``; success clears it. Events a stream can
+never take (too large) are logged and handed to ``StreamRefusals`` (``producer/bus/refused.py``):
+the window's DLQ series of stream refusals, written before the checkpoint commits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import structlog
 
 from producer.bus.port import EventPort, PublishResult, event_for
+from producer.bus.refused import TOO_LARGE_REASON, Refusal, StreamRefusals
 from producer.bus.spool import LineSpool
 from producer.domains import DomainSpec
 from producer.errors import StreamError
@@ -25,10 +28,9 @@ from producer.routing import Route, Routed
 from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
 
-__all__ = ["TOO_LARGE_REASON", "NoEvents", "WindowEvents"]
+__all__ = ["NoEvents", "WindowEvents"]
 
 _log = structlog.get_logger("producer.bus")
-TOO_LARGE_REASON = "too_large_for_stream"
 _READ_BATCH = 500
 
 
@@ -43,8 +45,10 @@ class WindowEvents:
         *,
         metrics: DomainMetrics,
         status: DomainStatus,
+        refusals: StreamRefusals | None = None,
     ) -> None:
         self._spec = spec
+        self._refusals = refusals
         self._ports = list(ports)
         self._spools = [LineSpool() if port is not None else None for _, port in ports]
         self._metrics = metrics
@@ -70,6 +74,7 @@ class WindowEvents:
     async def publish(self) -> PublishResult:
         """Publish every kept line to its major's stream, in order; closes the spools."""
         total = PublishResult()
+        refused: list[Refusal] = []
         try:
             for (version, port), spool in zip(self._ports, self._spools, strict=True):
                 if port is None or spool is None:
@@ -99,8 +104,11 @@ class WindowEvents:
                         bytes=len(event.data),
                         stream=port.description,
                     )
+                    refused.append(Refusal(version, port.description, event))
                 total.add(result)
             self._status.stream_error = None
+            if self._refusals is not None:
+                await self._refusals.write(refused)
             return total
         finally:
             self.close()

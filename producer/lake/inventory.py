@@ -17,6 +17,8 @@ from producer.lake.keys import (
     DLQ_DIR,
     MAX_PART,
     OLDER_MAJOR_DLQ_FIRST_PART,
+    STREAM_DLQ_FIRST_PART,
+    STREAM_DLQ_PARTS,
     PartKey,
     data_key,
     parse_part_key,
@@ -43,8 +45,8 @@ The export writes parts 0, 1, ... (50 000 records each by default, so it never g
 writer's stale-part cleanup of a re-exported window removes replay parts with the rest.
 """
 
-Series = Literal["export", "replay", "dlq", "older_dlq"]
-SERIES: tuple[Series, ...] = ("export", "replay", "dlq", "older_dlq")
+Series = Literal["export", "replay", "dlq", "stream_dlq", "older_dlq"]
+SERIES: tuple[Series, ...] = ("export", "replay", "dlq", "stream_dlq", "older_dlq")
 _OUR_FOLDER = re.compile(rf"^(?:v\d+|{DLQ_DIR})/")
 
 
@@ -57,16 +59,23 @@ class Part:
 
     @property
     def series(self) -> Series:
-        """``dlq``, ``older_dlq`` (DLQ parts from ``OLDER_MAJOR_DLQ_FIRST_PART``), ``replay``
-        (data parts from ``REPLAY_FIRST_PART``) or ``export``."""
+        """``dlq``, ``stream_dlq`` (DLQ parts in ``STREAM_DLQ_PARTS``: landed records the event
+        stream refused), ``older_dlq`` (DLQ parts from ``OLDER_MAJOR_DLQ_FIRST_PART``),
+        ``replay`` (data parts from ``REPLAY_FIRST_PART``) or ``export``."""
         if self.parsed.kind == "dlq":
-            return "older_dlq" if self.parsed.part >= OLDER_MAJOR_DLQ_FIRST_PART else "dlq"
+            if self.parsed.part >= OLDER_MAJOR_DLQ_FIRST_PART:
+                return "older_dlq"
+            return "stream_dlq" if self.parsed.part in STREAM_DLQ_PARTS else "dlq"
         return "replay" if self.parsed.part >= REPLAY_FIRST_PART else "export"
 
     @property
     def number(self) -> int:
         """The part's position within its series (0 for the first part)."""
-        offset = {"replay": REPLAY_FIRST_PART, "older_dlq": OLDER_MAJOR_DLQ_FIRST_PART}
+        offset = {
+            "replay": REPLAY_FIRST_PART,
+            "stream_dlq": STREAM_DLQ_FIRST_PART,
+            "older_dlq": OLDER_MAJOR_DLQ_FIRST_PART,
+        }
         return self.parsed.part - offset.get(self.series, 0)
 
 
@@ -77,7 +86,8 @@ class WindowParts:
     ``export`` and ``replay`` hold the data parts of ``major`` (the newest major the window has
     data under); ``older_majors`` lists other majors that also hold data parts of it.
     ``dlq`` holds the rejections of the newest major, ``older_dlq`` those of an older major
-    written side by side during a migration.
+    written side by side during a migration, ``stream_dlq`` the landed records the event stream
+    refused (``too_large_for_stream``).
     """
 
     window: Window
@@ -85,6 +95,7 @@ class WindowParts:
     export: list[Part] = field(default_factory=list)
     replay: list[Part] = field(default_factory=list)
     dlq: list[Part] = field(default_factory=list)
+    stream_dlq: list[Part] = field(default_factory=list)
     older_dlq: list[Part] = field(default_factory=list)
     older_majors: list[int] = field(default_factory=list)
 
@@ -94,6 +105,7 @@ class WindowParts:
             "export": self.export,
             "replay": self.replay,
             "dlq": self.dlq,
+            "stream_dlq": self.stream_dlq,
             "older_dlq": self.older_dlq,
         }[name]
 

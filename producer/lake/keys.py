@@ -19,6 +19,10 @@ __all__ = [
     "DLQ_DIR",
     "MAX_PART",
     "OLDER_MAJOR_DLQ_FIRST_PART",
+    "OLDER_MAJOR_DLQ_PARTS",
+    "PRIMARY_DLQ_PARTS",
+    "STREAM_DLQ_FIRST_PART",
+    "STREAM_DLQ_PARTS",
     "PartKey",
     "PartKind",
     "checkpoint_key",
@@ -41,6 +45,17 @@ During a major migration a window is written under two majors; each major's reje
 series of their own in the window's DLQ key space, so the newest major's (what the checkpoint
 counts, what ``dlq replay`` and ``lake audit`` work on) stay exactly as with one major.
 """
+STREAM_DLQ_FIRST_PART = 70_000
+"""DLQ parts from this number up to ``OLDER_MAJOR_DLQ_FIRST_PART`` hold records the event stream
+refused for good (reason ``too_large_for_stream``).
+
+Those records are landed in the lake as well: they are a series of their own, so they are
+neither counted as dead-lettered (fetched = landed + dead-lettered still holds) nor replayed,
+and a re-export of the window leaves them to the bus step that wrote them.
+"""
+PRIMARY_DLQ_PARTS = range(STREAM_DLQ_FIRST_PART)
+STREAM_DLQ_PARTS = range(STREAM_DLQ_FIRST_PART, OLDER_MAJOR_DLQ_FIRST_PART)
+OLDER_MAJOR_DLQ_PARTS = range(OLDER_MAJOR_DLQ_FIRST_PART, MAX_PART + 1)
 
 _EXTENSIONS = {"gzip": ".ndjson.gz", "zstd": ".ndjson.zst"}
 _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")

@@ -13,6 +13,7 @@ It must not touch checkpoints.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from typing import TypeVar
 
 from producer.lake.encode import PartEncoder, require_codec
 from producer.lake.keys import (
-    MAX_PART,
-    OLDER_MAJOR_DLQ_FIRST_PART,
+    OLDER_MAJOR_DLQ_PARTS,
+    PRIMARY_DLQ_PARTS,
+    STREAM_DLQ_PARTS,
     PartKind,
     data_key,
     dlq_key,
@@ -69,8 +71,10 @@ class BatchWriter:
     ``part_max_bytes`` of NDJSON. ``object_metadata`` is attached to every part (e.g. the schema
     version), plus ``records``. ``older_major`` marks the writer of an older major written side
     by side with the newest: its DLQ parts are numbered from ``OLDER_MAJOR_DLQ_FIRST_PART``, and
-    each writer removes stale DLQ parts of its own number range only. ``fence``: every put and
-    delete runs through it (``LeaseLostError``, nothing written, once the lease is gone).
+    each writer removes stale DLQ parts of its own number range only (``stream_rejects`` gives
+    the writer of the event stream's refusals, DLQ parts only, in their own range).
+    ``fence``: every put and delete runs through it (``LeaseLostError``, nothing written, once
+    the lease is gone).
     """
 
     def __init__(
@@ -103,11 +107,17 @@ class BatchWriter:
         self.metrics = metrics
         self.object_metadata = dict(object_metadata or {})
         self.fence = fence
-        self.dlq_parts = (
-            range(OLDER_MAJOR_DLQ_FIRST_PART, MAX_PART + 1)
-            if older_major
-            else range(OLDER_MAJOR_DLQ_FIRST_PART)
-        )
+        self.dlq_parts = OLDER_MAJOR_DLQ_PARTS if older_major else PRIMARY_DLQ_PARTS
+        self.kinds = _KINDS
+
+    def stream_rejects(self) -> BatchWriter:
+        """A writer of DLQ parts only, numbered in ``STREAM_DLQ_PARTS``: the records of a window
+        the event stream refused for good (they stay landed; ``producer/bus/window.py``)."""
+        writer = copy.copy(self)
+        writer.object_metadata = dict(self.object_metadata)
+        writer.dlq_parts = STREAM_DLQ_PARTS
+        writer.kinds = ("dlq",)
+        return writer
 
     def open_window(self, window: Window) -> WindowWrite:
         """Start writing ``window``; nothing touches the store until a part is full or finished."""
@@ -150,6 +160,7 @@ class WindowWrite:
     def __init__(self, writer: BatchWriter, window: Window) -> None:
         self._writer = writer
         self.window = window
+        self._kinds = writer.kinds
         self._open: dict[PartKind, _OpenPart | None] = dict.fromkeys(_KINDS)
         self._parts: dict[PartKind, int] = dict.fromkeys(_KINDS, 0)
         self._lines: dict[PartKind, int] = dict.fromkeys(_KINDS, 0)
@@ -176,11 +187,11 @@ class WindowWrite:
         """
         self._check_open()
         self._finished = True
-        for kind in _KINDS:
+        for kind in self._kinds:
             if self._open[kind] is not None:
                 await self._flush(kind)
         writer = self._writer
-        for kind in _KINDS:
+        for kind in self._kinds:
             prefix = window_part_prefix(
                 kind, writer.prefix, writer.domain, self.window, writer.major
             )
@@ -199,6 +210,8 @@ class WindowWrite:
 
     async def _add(self, kind: PartKind, line: bytes) -> None:
         self._check_open()
+        if kind not in self._kinds:
+            raise RuntimeError(f"this writer writes {' and '.join(self._kinds)} parts only")
         writer = self._writer
         part = self._open[kind]
         if part is None:

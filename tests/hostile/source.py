@@ -42,6 +42,7 @@ __all__ = [
     "JOBS",
     "MAX_REQUESTS",
     "MAX_RESULTS_PER_JOB",
+    "OVER_STREAM_BYTES",
     "REFERENCE",
     "HostileSource",
     "Kind",
@@ -54,6 +55,7 @@ JOBS = "/api/v2/analytics/conversations/details/jobs"
 ALL_WINDOWS = -1
 FAULT_STEP = 1  # page faults hit the second page: a page that a cursor promised
 HUGE_BYTES = 10 * 1024 * 1024
+OVER_STREAM_BYTES = 1024 * 1024 + 4096  # a mapped field past Kinesis' 1 MiB record limit
 MAX_RESULTS_PER_JOB = 60
 MAX_REQUESTS = 3000
 REFERENCE = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)  # the first window's data, whatever its date
@@ -81,6 +83,7 @@ Kind = Literal[
     "job_unknown_state",
     # odd records
     "huge_record",
+    "record_over_stream_limit",
     "records_without_ids_or_times",
     # gateway
     "token_echo",
@@ -274,6 +277,10 @@ class HostileSource:
             first.setdefault("participants", [{}])[0].setdefault("attributes", {})[
                 "hostilePadding"
             ] = "x" * HUGE_BYTES
+        elif kind == "record_over_stream_limit":
+            first = job.pages[FAULT_STEP][0]
+            session = first["participants"][0]["sessions"][0]
+            session["outboundCampaignId"] = f"campaign-{tag}-" + "c" * OVER_STREAM_BYTES
         elif kind == "records_without_ids_or_times":
             base = job.pages[FAULT_STEP][0]
             no_id = copy.deepcopy(base)
