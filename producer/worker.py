@@ -31,6 +31,7 @@ import structlog
 
 from producer.alerts import AlertMonitor
 from producer.bus.port import EventPort
+from producer.bus.published import PublishedMarks
 from producer.bus.refused import StreamRefusals
 from producer.bus.window import NoEvents, WindowEvents
 from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow, WindowRecord
@@ -391,8 +392,14 @@ class DomainWorker:
         refusals = StreamRefusals(
             self._writer.stream_rejects(), window, domain=self._spec.name, rejected_at=exported_at
         )
+        keep = max(timedelta(hours=self._resweep_hours), _LEDGER_MIN) + timedelta(days=1)
         return WindowEvents(
-            self._spec, ports, metrics=self._metrics, status=self._status, refusals=refusals
+            self._spec,
+            ports,
+            metrics=self._metrics,
+            status=self._status,
+            refusals=refusals,
+            marks=PublishedMarks(self._writer, window, keep=keep),
         )
 
     def _next_watermark(self, window: Window) -> datetime:

@@ -3,11 +3,13 @@
 ``WindowEvents`` is fed each routed record while the window is written (``add``: a landed line
 of the newest major, and of each older major written beside it, goes to that major's spool) and
 publishes them (``finish``) once the window's parts are written and before its checkpoint
-commits; an unchanged re-export publishes nothing. ``NoEvents`` stands in for a domain without
-a stream. Only ``LANDED`` lines are published: nothing that failed the contract reaches the bus,
-and each major goes to its own stream, never mixed. The spools (``LineSpool``) keep a large
-window on disk, not in memory. Failure to publish raises ``StreamError`` (the window fails, the
-checkpoint stays) and names the stream on ``/readyz``; success clears it. Events a stream can
+commits; an unchanged re-export publishes nothing, and a changed one only the events the
+stream does not hold yet (``PublishedMarks``, ``producer/bus/published.py``). ``NoEvents``
+stands in for a domain without a stream. Only ``LANDED`` lines are published: nothing that
+failed the contract reaches the bus, and each major goes to its own stream, never mixed. The
+spools (``LineSpool``) keep a large window on disk, not in memory. Failure to publish raises
+``StreamError`` (the window fails, the checkpoint stays) and names the stream on ``/readyz``;
+success clears it. Events a stream can
 never take (too large) are logged and handed to ``StreamRefusals`` (``producer/bus/refused.py``):
 the window's DLQ series of stream refusals, written before the checkpoint commits.
 """
@@ -20,6 +22,7 @@ from typing import Any
 import structlog
 
 from producer.bus.port import EventPort, PublishResult, event_for
+from producer.bus.published import PublishedMarks, short_id
 from producer.bus.refused import TOO_LARGE_REASON, Refusal, StreamRefusals
 from producer.bus.spool import LineSpool
 from producer.domains import DomainSpec
@@ -46,9 +49,11 @@ class WindowEvents:
         metrics: DomainMetrics,
         status: DomainStatus,
         refusals: StreamRefusals | None = None,
+        marks: PublishedMarks | None = None,
     ) -> None:
         self._spec = spec
         self._refusals = refusals
+        self._marks = marks
         self._ports = list(ports)
         self._spools = [LineSpool() if port is not None else None for _, port in ports]
         self._metrics = metrics
@@ -72,29 +77,15 @@ class WindowEvents:
             self.close()
 
     async def publish(self) -> PublishResult:
-        """Publish every kept line to its major's stream, in order; closes the spools."""
+        """Publish every kept line the stream does not hold yet to its major's stream, in
+        order; record what it holds now; closes the spools."""
         total = PublishResult()
         refused: list[Refusal] = []
         try:
             for (version, port), spool in zip(self._ports, self._spools, strict=True):
                 if port is None or spool is None:
                     continue
-                result = PublishResult()
-                try:
-                    for batch in spool.batches(_READ_BATCH):
-                        events = [
-                            event_for(self._spec.name, key, version, line) for key, line in batch
-                        ]
-                        result.add(await port.publish(events))
-                except StreamError as exc:
-                    self._status.stream_error = str(exc)[:200]
-                    self._metrics.events("failed", spool.count - result.published)
-                    raise
-                finally:
-                    self._metrics.events("published", result.published)
-                    self._metrics.events("retried", result.retried)
-                    self._metrics.events("too_large", len(result.too_large))
-                    self._metrics.stream_throttled(result.throttled)
+                result = await self._publish_major(version, port, spool)
                 for event in result.too_large:
                     _log.warning(
                         "event_too_large",
@@ -112,6 +103,38 @@ class WindowEvents:
             return total
         finally:
             self.close()
+
+    async def _publish_major(
+        self, version: str, port: EventPort, spool: LineSpool
+    ) -> PublishResult:
+        """One major's events: those its marker lists are skipped (the stream has them), the
+        rest published; then the marker lists every event the stream holds of the window."""
+        held = await self._marks.load(version) if self._marks is not None else frozenset()
+        result = PublishResult()
+        ids: list[bytes] = []
+        skipped = 0
+        try:
+            for batch in spool.batches(_READ_BATCH):
+                events = [event_for(self._spec.name, key, version, line) for key, line in batch]
+                ids.extend(short_id(event.event_id) for event in events)
+                fresh = [event for event in events if short_id(event.event_id) not in held]
+                skipped += len(events) - len(fresh)
+                if fresh:
+                    result.add(await port.publish(fresh))
+        except StreamError as exc:
+            self._status.stream_error = str(exc)[:200]
+            self._metrics.events("failed", spool.count - skipped - result.published)
+            raise
+        finally:
+            self._metrics.events("published", result.published)
+            self._metrics.events("unchanged", skipped)
+            self._metrics.events("retried", result.retried)
+            self._metrics.events("too_large", len(result.too_large))
+            self._metrics.stream_throttled(result.throttled)
+        if self._marks is not None:
+            refused = {short_id(event.event_id) for event in result.too_large}
+            await self._marks.save(version, (i for i in ids if i not in refused))
+        return result
 
     def close(self) -> None:
         for spool in self._spools:

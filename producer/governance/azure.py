@@ -21,6 +21,7 @@ from producer.governance.lint import Finding, Principal, lint_policy
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
 from producer.governance.render import consumer_file, consumer_role, producer_file, producer_role
+from producer.lake.keys import LEASE_FILE, PUBLISHED_DIR
 
 __all__ = [
     "AKS_NAMESPACE",
@@ -107,10 +108,16 @@ def azure_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[
 
 def azure_producer(port: DomainPort) -> dict[str, Any]:
     """The producer's identity, Storage Blob Data Contributor on its own product and registry
-    folder only (no delete in the registry), and its AKS federated credential."""
+    folder only (no delete in the registry, nor of the checkpoint: deletes reach parts, the
+    writer lease and old event-stream markers), and its AKS federated credential."""
     identity = producer_role(port.domain)
     own = [port.base + "/", port.registry_dir]
-    deletable = [port.data_any, port.dead_letters]
+    deletable = [
+        port.data_any,
+        port.dead_letters,
+        port.state + LEASE_FILE,
+        port.state + PUBLISHED_DIR + "/",
+    ]
     condition = " AND ".join(
         [
             _clause(f"{_BLOBS}/read", own, sub_operation=False),

@@ -17,6 +17,7 @@ from typing import Any
 from producer.governance.areas import arn
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
+from producer.lake.keys import LEASE_FILE, PUBLISHED_DIR
 
 __all__ = [
     "IDP_TABLE",
@@ -143,7 +144,9 @@ def producer_policy(port: DomainPort, partition: str) -> PolicyDocument:
     """What one domain's producer needs in its own prefix and registry folder, and no more.
 
     ``ProduceData``: get/put/delete parts under ``v*/`` and ``failed-records/`` (the writer
-    replaces stale parts); ``KeepCheckpoint``: get/put ``_state/``; ``PublishContracts``: get/put
+    replaces stale parts); ``KeepCheckpoint``: get/put ``_state/``; ``ReleaseLease``: delete the
+    writer lease and old event-stream markers only (never the checkpoint); ``PublishContracts``:
+    get/put
     its ``_registry/{domain}/`` entries (no delete: published versions are immutable);
     ``ListOwnProduct``: ``s3:ListBucket`` limited to those prefixes; ``PublishEvents``:
     ``kinesis:PutRecords`` on its own stream ARNs, when it has any.
@@ -178,6 +181,15 @@ def producer_policy(port: DomainPort, partition: str) -> PolicyDocument:
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject"],
                 "Resource": [arn(partition, bucket, port.state + "*")],
+            },
+            {
+                "Sid": "ReleaseLease",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject"],
+                "Resource": [
+                    arn(partition, bucket, port.state + LEASE_FILE),
+                    arn(partition, bucket, port.state + PUBLISHED_DIR + "/*"),
+                ],
             },
             {
                 "Sid": "PublishContracts",

@@ -17,10 +17,12 @@ from producer.windows import Window, parse_instant
 
 __all__ = [
     "DLQ_DIR",
+    "LEASE_FILE",
     "MAX_PART",
     "OLDER_MAJOR_DLQ_FIRST_PART",
     "OLDER_MAJOR_DLQ_PARTS",
     "PRIMARY_DLQ_PARTS",
+    "PUBLISHED_DIR",
     "STREAM_DLQ_FIRST_PART",
     "STREAM_DLQ_PARTS",
     "PartKey",
@@ -30,6 +32,8 @@ __all__ = [
     "dlq_key",
     "extension",
     "parse_part_key",
+    "published_key",
+    "published_prefix",
     "registry_key",
     "window_part_prefix",
 ]
@@ -56,6 +60,9 @@ and a re-export of the window leaves them to the bus step that wrote them.
 PRIMARY_DLQ_PARTS = range(STREAM_DLQ_FIRST_PART)
 STREAM_DLQ_PARTS = range(STREAM_DLQ_FIRST_PART, OLDER_MAJOR_DLQ_FIRST_PART)
 OLDER_MAJOR_DLQ_PARTS = range(OLDER_MAJOR_DLQ_FIRST_PART, MAX_PART + 1)
+
+LEASE_FILE = "lease.json"  # in _state/: the domain's writer lease (producer/lake/lease.py)
+PUBLISHED_DIR = "published"  # in _state/: the event stream's markers (producer/bus/published.py)
 
 _EXTENSIONS = {"gzip": ".ndjson.gz", "zstd": ".ndjson.zst"}
 _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -157,6 +164,17 @@ def parse_part_key(key: str) -> PartKey:
 def checkpoint_key(prefix: str) -> str:
     """``{prefix}/_state/checkpoint.json``: one checkpoint per data product."""
     return _join(_clean_prefix(prefix), "_state", "checkpoint.json")
+
+
+def published_prefix(prefix: str, major: int) -> str:
+    """``{prefix}/_state/published/v{major}/``: the event stream's markers of one major."""
+    return _join(_clean_prefix(prefix), "_state", PUBLISHED_DIR, f"v{major}") + "/"
+
+
+def published_key(prefix: str, major: int, window: Window) -> str:
+    """``{prefix}/_state/published/v{major}/{window label}.ids``: the event ids the stream took
+    for one window (``producer/bus/published.py``)."""
+    return f"{published_prefix(prefix, major)}{window.label}.ids"
 
 
 def registry_key(domain: str, version: str) -> str:

@@ -35,7 +35,7 @@ import structlog
 
 from producer.clock import Clock
 from producer.errors import CheckpointConflictError, PreconditionFailedError, StoreError
-from producer.lake.keys import checkpoint_key
+from producer.lake.keys import LEASE_FILE, checkpoint_key
 from producer.lake.objects import ObjectStore, StoredObject
 
 __all__ = [
@@ -78,7 +78,7 @@ class Fence(Protocol):
 
 def lease_key(prefix: str) -> str:
     """``{prefix}/_state/lease.json``, beside the checkpoint."""
-    return checkpoint_key(prefix).rpartition("/")[0] + "/lease.json"
+    return checkpoint_key(prefix).rpartition("/")[0] + "/" + LEASE_FILE
 
 
 def new_owner(role: str) -> str:

@@ -178,7 +178,8 @@ class Metrics:
             "mesh_events_total",
             "Events on the domain's stream, by outcome: published (accepted by the stream), "
             "retried (entries sent again after a refusal), failed (a publish given up: the "
-            "window fails), too_large (over the stream's record limit, kept in the lake).",
+            "window fails), too_large (over the stream's record limit, kept in the lake), "
+            "unchanged (a re-export's events the stream already holds: not sent again).",
             ["domain", "outcome"],
             registry=registry,
         )

@@ -84,6 +84,7 @@ Kind = Literal[
     # odd records
     "huge_record",
     "record_over_stream_limit",
+    "record_changed",
     "records_without_ids_or_times",
     # gateway
     "token_echo",
@@ -281,6 +282,10 @@ class HostileSource:
             first = job.pages[FAULT_STEP][0]
             session = first["participants"][0]["sessions"][0]
             session["outboundCampaignId"] = f"campaign-{tag}-" + "c" * OVER_STREAM_BYTES
+        elif kind == "record_changed":  # a late update: one conversation ends a minute later
+            first = job.pages[FAULT_STEP][0]
+            end = datetime.fromisoformat(first["conversationEnd"].replace("Z", "+00:00"))
+            first["conversationEnd"] = format_ms(epoch_ms(end + timedelta(seconds=61)))
         elif kind == "records_without_ids_or_times":
             base = job.pages[FAULT_STEP][0]
             no_id = copy.deepcopy(base)

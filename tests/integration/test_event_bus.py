@@ -214,15 +214,49 @@ def _one_s3_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("_one_s3_attempt")
-async def test_a_commit_lost_after_publish_republishes_the_same_event_ids(
+async def test_a_window_cut_off_before_its_marker_republishes_the_same_event_ids(
     simulator: RunningSimulator,
     kinesis_env: str,
     s3_faults_env: S3FaultProxy,
     bucket: str,
     stream: str,
 ) -> None:
-    """The checkpoint PUT fails after the first window was published: the window fails; the
-    next run publishes it again, with the same event ids (consumers drop the repeats)."""
+    """The stream took the first window's events but the marker of what it took cannot be
+    written: the window fails; the next run publishes it again, with the same event ids
+    (consumers drop the repeats)."""
+    s3_faults_env.fail_next(None, method="PUT", path_contains="_state/published/")
+    result = await daemon.run(
+        _settings(simulator, bucket, stream),
+        once=True,
+        registry=CollectorRegistry(),
+        install_signal_handlers=False,
+    )
+    assert not result.ok
+    first = read_stream(kinesis_env, stream)
+    assert first, "the window was published before its marker"
+    assert await _checkpoint(bucket) is None
+
+    s3_faults_env.clear()
+    await run_once(_settings(simulator, bucket, stream))
+    lines, dead = _landed(kinesis_env, bucket)
+    records = read_stream(kinesis_env, stream)
+    _check_stream(records, lines, dead)
+    repeated = {r.key for r in first}
+    assert sum(1 for r in records if r.key in repeated) >= 2 * len(repeated)
+    await _audit(bucket)
+
+
+@pytest.mark.usefixtures("_one_s3_attempt")
+async def test_a_commit_lost_after_the_marker_publishes_nothing_twice(
+    simulator: RunningSimulator,
+    kinesis_env: str,
+    s3_faults_env: S3FaultProxy,
+    bucket: str,
+    stream: str,
+) -> None:
+    """The checkpoint PUT fails after the window's events and marker were written: the window
+    fails and is exported again by the next run, which finds every event on the stream already
+    (its marker) and sends none of them again."""
     s3_faults_env.fail_next(None, method="PUT", path_contains="_state/checkpoint.json")
     result = await daemon.run(
         _settings(simulator, bucket, stream),
@@ -236,12 +270,13 @@ async def test_a_commit_lost_after_publish_republishes_the_same_event_ids(
     assert await _checkpoint(bucket) is None
 
     s3_faults_env.clear()
-    await run_once(_settings(simulator, bucket, stream))
+    registry = CollectorRegistry()
+    await run_once(_settings(simulator, bucket, stream), registry=registry)
     lines, dead = _landed(kinesis_env, bucket)
     records = read_stream(kinesis_env, stream)
     _check_stream(records, lines, dead)
-    repeated = {r.key for r in first}
-    assert sum(1 for r in records if r.key in repeated) >= 2 * len(repeated)
+    assert len(records) == len(lines), "each landed record on the stream exactly once"
+    assert _sample(registry, "mesh_events_total", outcome="unchanged") == len(first)
     await _audit(bucket)
 
 

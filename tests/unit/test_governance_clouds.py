@@ -62,6 +62,21 @@ class TestRendered:
         assert "StringStartsWith 'telephony-cdr-export/v1/'" in assignment["condition"]
         assert "failed-records" not in assignment["condition"]
 
+    def test_azure_producer_deletes_parts_its_lease_and_markers_never_the_checkpoint(
+        self,
+    ) -> None:
+        """The delete clause names the parts, the writer lease and the event-stream markers."""
+        (assignment,) = _azure("producer-telephony.json")["roleAssignments"]
+        delete = assignment["condition"].split("blobs/delete")[1].split("AND (")[0]
+        for path in (
+            "telephony-cdr-export/failed-records/",
+            "telephony-cdr-export/_state/lease.json",
+            "telephony-cdr-export/_state/published/",
+        ):
+            assert f"'{path}'" in delete, delete
+        assert "checkpoint" not in delete
+        assert "'telephony-cdr-export/_state/'" not in delete
+
     def test_azure_producer_has_its_aks_federated_credential(self) -> None:
         """The producer's identity trusts exactly its Kubernetes service account."""
         (credential,) = _azure("producer-telephony.json")["federatedCredentials"]

@@ -19,7 +19,8 @@ from producer.governance.lint import Principal, lint_policy
 from producer.governance.model import GovernanceConfig, parse_governance
 from producer.governance.ports import LakeLayout, build_layout, read_layout
 from producer.governance.render import IDP_TABLE, render
-from producer.lake.keys import checkpoint_key, data_key, dlq_key, registry_key
+from producer.lake.keys import checkpoint_key, data_key, dlq_key, published_key, registry_key
+from producer.lake.lease import lease_key
 from producer.settings import DOMAIN_NAMES
 from producer.windows import Window
 
@@ -107,6 +108,8 @@ def _keys(layout: LakeLayout, domain: str) -> dict[str, str]:
         "v3": data_key(prefix, 3, domain, WINDOW, 0),
         "dlq": dlq_key(prefix, domain, WINDOW, 0),
         "state": checkpoint_key(prefix),
+        "lease": lease_key(prefix),
+        "marker": published_key(prefix, 1, WINDOW),
         "registry-1.0": registry_key(domain, "1.0"),
         "registry-1.4": registry_key(domain, "1.4"),
         "registry-3.0": registry_key(domain, "3.0"),
@@ -180,7 +183,8 @@ class TestProducerPolicy:
         assert not _listable(policy, bucket, f"{layout.root}/")
 
     def test_published_contracts_cannot_be_deleted(self, layout: LakeLayout) -> None:
-        """DeleteObject reaches data and DLQ parts (stale parts) but no registry entry or state."""
+        """DeleteObject reaches data and DLQ parts (stale parts), the writer lease (released) and
+        old event-stream markers, but no registry entry and never the checkpoint."""
         policy = render(CONFIG, layout).policies["producer-telephony.json"]
         keys = _keys(layout, "telephony")
         deletable = {
@@ -188,7 +192,7 @@ class TestProducerPolicy:
             for name, key in keys.items()
             if _allowed(policy, "s3:DeleteObject", "genesys-data-lake", key)
         }
-        assert deletable == {"v1", "v2", "v3", "dlq"}
+        assert deletable == {"v1", "v2", "v3", "dlq", "lease", "marker"}
 
 
 def test_idp_table_maps_each_scope_to_one_role(layout: LakeLayout) -> None:

@@ -1,4 +1,8 @@
-"""A record too large for the event stream: landed in the lake, dead-lettered for the stream.
+"""What a window's events amount to when the window is exported again, or holds a record too
+large for the stream (a hostile source, a ``file://`` lake, moto's Kinesis).
+
+A re-sweep that changed one record publishes that record's new version (a new event id) and
+nothing else: the window's marker (``_state/published/``) says what the stream holds.
 
 A hostile source serves, in its second window, one conversation whose outbound campaign id is
 just over 1 MiB: a contract-valid record that Kinesis can never take in one message (moto does
@@ -131,3 +135,39 @@ async def test_a_record_too_large_for_the_stream_is_landed_and_dead_lettered_onc
     assert _refusal_keys(after) == refusal_keys
     assert after[refusal_keys[0]] == objects[refusal_keys[0]], "rewritten, not kept"
     assert len(await asyncio.to_thread(read_stream, kinesis_env, stream)) == len(on_stream)
+
+
+async def test_a_changed_re_sweep_publishes_the_changed_record_alone(
+    kinesis_env: str, stream: str, tmp_path: Path
+) -> None:
+    lake = (tmp_path / "lake").as_uri()
+    code, output, _ = await _run_and_read(
+        HostileSource(first_window=_FIRST, windows=2), lake, stream
+    )
+    assert code == 0, output[-3000:]
+    first = await asyncio.to_thread(read_stream, kinesis_env, stream)
+    assert first
+    assert len({r.key for r in first}) == len(first), "each record once"
+
+    changed = HostileSource(
+        first_window=_FIRST, windows=2, misbehaviour=Misbehaviour("record_changed")
+    )
+    code, output, objects = await _run_and_read(
+        changed, lake, stream, resweep_interval_seconds=0.001
+    )
+    assert code == 0, output[-3000:]
+    assert {job.window for job in changed.jobs.values()} == {0, 1}, "both windows re-swept"
+    records = await asyncio.to_thread(read_stream, kinesis_env, stream)
+    before = {(r.key, r.data["event_id"]) for r in first}
+    new = [
+        (r.key, r.data["event_id"]) for r in records if (r.key, r.data["event_id"]) not in before
+    ]
+    assert len(records) == len(first) + 1, "one event more: the changed record's new version"
+    ((key, event_id),) = new
+    assert key in {r.key for r in first}, "a record the stream had, in a new version"
+    landed = {line["data"]["interaction_id"]: line for line in lake_lines(objects, "/v1/")}
+    old = next(r for r in first if r.key == key)
+    assert old.data["data"]["duration_seconds"] + 61 == landed[key]["data"]["duration_seconds"]
+    assert event_id != old.data["event_id"]
+    markers = [key for key in objects if "/_state/published/v1/" in key]
+    assert len(markers) == 2, "one marker per window published"
