@@ -31,6 +31,7 @@ the window. Yields one page (the rows of the CSV); knows nothing of mapping or t
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -48,7 +49,14 @@ from producer.source.client import ApiClient, ApiResponse
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
-__all__ = ["JOBS", "QmWorkflowExtraction", "TenantGates", "csv_key", "parse_csv"]
+__all__ = [
+    "JOBS",
+    "IntervalGate",
+    "QmWorkflowExtraction",
+    "TenantGates",
+    "csv_key",
+    "parse_csv",
+]
 
 JOBS = "/data-extraction/v1/jobs"
 _FINAL_FAILURES = frozenset({"FAILED", "CANCELLED", "EXPIRED"})
@@ -56,28 +64,63 @@ _WORD_BREAK = re.compile(r"[()]|-(?= )")
 _log = structlog.get_logger("producer.source")
 
 
+class IntervalGate(DomainLimiter):
+    """A limiter that lets one request leave every ``interval_s`` seconds, never a burst.
+
+    ``DomainLimiter``'s bucket holds five seconds' worth of requests; a tenant rule of one call
+    per 30 s allows no burst at all, so this gate spaces departures by ``interval_s`` (which
+    includes a margin for the requests' unequal transit). Pauses (``pause``) still apply.
+    """
+
+    def __init__(self, *, interval_s: float, clock: Clock, metrics: DomainMetrics) -> None:
+        super().__init__(
+            per_minute=60.0 / interval_s, priority="normal", clock=clock, metrics=metrics
+        )
+        self._interval_s = interval_s
+        self._gate_clock = clock
+        self._gate_lock = asyncio.Lock()
+        self._last: float | None = None
+
+    async def acquire(self) -> None:
+        """Wait for any pause, then until ``interval_s`` after the previous departure."""
+        async with self._gate_lock:
+            while True:
+                await self._wait_pause()
+                now = self._gate_clock.monotonic()
+                due = now if self._last is None else self._last + self._interval_s
+                if due <= now:
+                    break
+                await self._gate_clock.sleep(due - now)
+            self._last = self._gate_clock.monotonic()
+
+
 class TenantGates:
     """One Data Extraction gate per CXone tenant, shared by every domain of this process.
 
-    A gate is a ``DomainLimiter`` at one request per ``min_interval_s`` (capacity one), so the
-    tenant's calls leave at least that far apart whichever domain sends them.
+    Each is an ``IntervalGate`` at ``min_interval_s + margin_s``: the tenant's calls leave at
+    least that far apart whichever domain sends them, and arrive at least ``min_interval_s``
+    apart unless transit times differ by more than the margin.
     """
 
-    def __init__(self, *, clock: Clock, metrics: DomainMetrics, min_interval_s: float = 30.0):
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        metrics: DomainMetrics,
+        min_interval_s: float = 30.0,
+        margin_s: float = 1.0,
+    ) -> None:
         self._clock = clock
         self._metrics = metrics
-        self._per_minute = 60.0 / min_interval_s
-        self._gates: dict[str, DomainLimiter] = {}
+        self._interval_s = min_interval_s + margin_s
+        self._gates: dict[str, IntervalGate] = {}
 
-    def gate(self, tenant_id: str) -> DomainLimiter:
+    def gate(self, tenant_id: str) -> IntervalGate:
         """The tenant's gate, made on first use."""
         found = self._gates.get(tenant_id)
         if found is None:
-            found = DomainLimiter(
-                per_minute=self._per_minute,
-                priority="normal",
-                clock=self._clock,
-                metrics=self._metrics,
+            found = IntervalGate(
+                interval_s=self._interval_s, clock=self._clock, metrics=self._metrics
             )
             self._gates[tenant_id] = found
         return found
