@@ -114,13 +114,15 @@ async def test_an_expired_token_is_answered_401_and_replaced() -> None:
 async def test_a_rotated_secret_file_is_read_again(tmp_path: Path) -> None:
     secret_file = tmp_path / "access-key-secret"
     secret_file.write_text(SECRET + "\n")
-    async with serve(sim_config()) as running:
-        async with connector(running)(secret=None, secret_file=secret_file) as clients:
-            running.sim.config.access_keys[KEY] = "rotated-secret-55555"
-            secret_file.write_text("rotated-secret-55555\n")
-            running.sim.revoke_tokens()
-            extractor = CompletedContacts(clients.reporting, clock=SystemClock())
-            assert await _count(extractor) > 0
+    async with (
+        serve(sim_config()) as running,
+        connector(running)(secret=None, secret_file=secret_file) as clients,
+    ):
+        running.sim.config.access_keys[KEY] = "rotated-secret-55555"
+        secret_file.write_text("rotated-secret-55555\n")
+        running.sim.revoke_tokens()
+        extractor = CompletedContacts(clients.reporting, clock=SystemClock())
+        assert await _count(extractor) > 0
     assert running.sim.tokens_issued == 2
 
 

@@ -164,10 +164,12 @@ async def test_5xx_and_429_without_retry_after_are_retried(
 
 
 async def test_the_platform_budget_answers_429_until_the_window_gives_up() -> None:
-    async with serve(sim_config(rate_limit_per_minute=4)) as running:
-        async with connector(running)(retry=fast_retry(budget_s=0.3)) as clients:
-            with pytest.raises(TransientSourceError, match="throttled"):
-                await collect(extractor(clients, page_size=5))
+    async with (
+        serve(sim_config(rate_limit_per_minute=4)) as running,
+        connector(running)(retry=fast_retry(budget_s=0.3)) as clients,
+    ):
+        with pytest.raises(TransientSourceError, match="throttled"):
+            await collect(extractor(clients, page_size=5))
     throttled = [r for r in running.sim.requests if r.status == 429]
     assert throttled  # the platform's budget, not ours, stopped the window
 
