@@ -71,7 +71,7 @@ def connector(
 ) -> Connect:
     """``connect(domain=..., key=..., secret=..., secret_file=..., retry=...)``."""
     shared = gates if gates is not None else make_gates()
-    metrics_registry = registry if registry is not None else CollectorRegistry()
+    root = Metrics(registry if registry is not None else CollectorRegistry())
 
     @asynccontextmanager
     async def connect(
@@ -84,7 +84,7 @@ def connector(
         api_version: str = "v30.0",
     ) -> AsyncIterator[NiceClients]:
         clock = SystemClock()
-        metrics = Metrics(metrics_registry).for_domain(domain)
+        metrics = root.for_domain(domain)
         async with open_session() as session:
             yield await open_nice_clients(
                 domain=domain,

@@ -1,10 +1,11 @@
 """CXone simulator state: configuration, fault switches, tokens, jobs and observations.
 
-One ``NiceSimulator`` per served pair of hosts. Tests and the demo drive it through its switches
-(``faults``, ``revoke_tokens``, ``shift_next_pages``, ``fail_next_jobs``, ``expire_next_urls``,
-``spoil_next_downloads``) and read what it observed (``requests``, ``extraction_calls``,
-``tokens_issued``). Unconfirmed facts of the reference sheet are knobs, not constants. Tokens
-are kept only to check them; observations carry a fingerprint, never a token. No sockets here.
+One ``NiceSimulator`` per served pair of hosts. Tests and the demo drive it through its
+switches (``faults``, ``revoke_tokens``, ``revoke_after_next_job``, ``shift_next_pages``,
+``fail_next_jobs``, ``expire_next_urls``, ``spoil_next_downloads``) and read what it
+observed (``requests``, ``extraction_calls``, ``tokens_issued``). Unconfirmed facts of the
+reference sheet are knobs, not constants. Tokens are kept only to check them; observations
+carry a fingerprint, never a token. No sockets here.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class NiceSimulator:
     _expired_urls: int = 0
     _spoiled_downloads: deque[DownloadSpoil] = field(default_factory=deque)
     _rate: dict[str, deque[float]] = field(default_factory=dict)
+    revoke_after_next_job: bool = False  # a 401 mid-export: tokens die once a job is created
 
     # -- switches ------------------------------------------------------------------------------
 
@@ -212,6 +214,9 @@ class NiceSimulator:
             job.outcome = "CANCELLED" if state == "CANCELLED" else "FAILED"
             job.message = message
         self.jobs[job.id] = job
+        if self.revoke_after_next_job:
+            self.revoke_after_next_job = False
+            self.revoke_tokens()
         return job
 
     def job_state(self, job: Job) -> str:
