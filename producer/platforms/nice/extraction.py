@@ -251,9 +251,8 @@ class QmWorkflowExtraction:
                 text = f"job {job_id}: unexpected status {state!r}"
                 raise TransientSourceError(self._area.scrub(text)[:300])
             if self._clock.monotonic() - started > self._max_job_wait_s:
-                raise TransientSourceError(
-                    f"job {job_id} still RUNNING after {self._max_job_wait_s:.0f} s"
-                )
+                text = f"job {job_id} still RUNNING after {self._max_job_wait_s:.0f} s"
+                raise TransientSourceError(self._area.scrub(text))
             # No sleep of our own: the gate spaces the polls min_interval_s apart.
 
     async def _throttled(
@@ -265,9 +264,12 @@ class QmWorkflowExtraction:
                 return await self._area.call(method, path, json=json, expect=expect)
             except PermissionDeniedError:
                 self._gate.pause(self._interval)
-                _log.info("cxone_extraction_throttled", request=f"{method} {path}")
-        raise TransientSourceError(
+                _log.info(
+                    "cxone_extraction_throttled", request=self._area.scrub(f"{method} {path}")
+                )
+        text = (
             f"{method} {path}: refused with 403 {self._max_throttled} times "
-            f"{self._interval:.0f} s apart (the tenant's Data Extraction rule, or the access "
+            f"{self._interval:g} s apart (the tenant's Data Extraction rule, or the access "
             "key lacks the QM Workflow API permission)"
         )
+        raise TransientSourceError(self._area.scrub(text))
