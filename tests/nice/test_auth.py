@@ -7,6 +7,7 @@ token lifecycle for each. Nothing secret may reach a log line.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,3 +153,20 @@ async def test_the_token_endpoint_takes_json_not_a_form(nice_sim: RunningNiceSim
         ) as response,
     ):
         assert response.status == 400
+
+
+async def test_a_short_lived_token_is_renewed_ahead_of_expiry_without_a_401() -> None:
+    async with (
+        serve(sim_config(token_lifetime_seconds=1)) as running,
+        connector(running)() as clients,
+    ):
+        refresher = asyncio.create_task(clients.tokens.run_refresher())
+        try:
+            for _ in range(3):
+                await asyncio.sleep(0.6)
+                await _count(CompletedContacts(clients.reporting, clock=SystemClock()))
+        finally:
+            refresher.cancel()
+            await asyncio.gather(refresher, return_exceptions=True)
+    assert running.sim.tokens_issued >= 3
+    assert [r for r in running.sim.requests if r.status == 401] == []
