@@ -60,7 +60,7 @@ async def nice_sim() -> AsyncIterator[RunningNiceSimulator]:
 
 def make_gates(registry: CollectorRegistry | None = None) -> TenantGates:
     metrics = Metrics(registry or CollectorRegistry()).for_domain("cxone-extraction")
-    return TenantGates(clock=SystemClock(), metrics=metrics, min_interval_s=INTERVAL, margin_s=0.03)
+    return TenantGates(clock=SystemClock(), metrics=metrics, min_interval_s=INTERVAL, margin_s=0.15)
 
 
 def connector(
