@@ -155,18 +155,18 @@ async def test_the_token_endpoint_takes_json_not_a_form(nice_sim: RunningNiceSim
         assert response.status == 400
 
 
-async def test_a_short_lived_token_is_renewed_ahead_of_expiry_without_a_401() -> None:
+async def test_a_two_second_token_is_renewed_ahead_of_expiry_without_a_401() -> None:
     async with (
-        serve(sim_config(token_lifetime_seconds=1)) as running,
+        serve(sim_config(token_lifetime_seconds=2)) as running,
         connector(running)() as clients,
     ):
         refresher = asyncio.create_task(clients.tokens.run_refresher())
         try:
-            for _ in range(3):
-                await asyncio.sleep(0.6)
+            for _ in range(4):
+                await asyncio.sleep(0.8)
                 await _count(CompletedContacts(clients.reporting, clock=SystemClock()))
         finally:
             refresher.cancel()
             await asyncio.gather(refresher, return_exceptions=True)
-    assert running.sim.tokens_issued >= 3
+    assert running.sim.tokens_issued >= 2  # renewed at least once by the refresher
     assert [r for r in running.sim.requests if r.status == 401] == []
