@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import structlog
 from pydantic import SecretStr
@@ -34,11 +34,23 @@ from producer.telemetry.metrics import DomainMetrics
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["TokenManager"]
+__all__ = ["GrantEndpoint", "TokenManager"]
 
 _log = structlog.get_logger("producer.auth")
 _FRESH_TOKEN_S: Final = 10.0  # a token rejected this soon after a 401-driven grant is "fresh"
 _CONFIG_REASONS: Final = frozenset({"invalid_client", "unauthorized_client"})
+
+
+class GrantEndpoint(Protocol):
+    """One token request of a platform: ``grant.TokenEndpoint`` or another platform's grant."""
+
+    async def grant(self) -> tuple[str, float]:
+        """``(access_token, lifetime seconds)``, or raise ``grant.GrantRefused``."""
+        ...
+
+    def credentials(self) -> tuple[str, ...]:
+        """The secret values no text may show (for ``scrub``)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -81,10 +93,12 @@ class TokenManager:
         margin_seconds: float = 300.0,
         request_timeout_s: float = 30.0,
         rng: random.Random | None = None,
+        endpoint: GrantEndpoint | None = None,
     ) -> None:
         self._domain = domain
         self._client_id = client_id
-        self._endpoint = TokenEndpoint(
+        # ``endpoint``: another platform's grant (its own secret handling); the lifecycle is ours.
+        self._endpoint: GrantEndpoint = endpoint or TokenEndpoint(
             domain=domain,
             url=token_url,
             client_id=client_id,

@@ -1,0 +1,1 @@
+"""Source platforms: one folder per contact-center platform (its client, extractors, simulator)."""

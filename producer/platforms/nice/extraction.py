@@ -1,0 +1,275 @@
+"""Step 2 (extract) for Quality on NICE CXone: QM workflows from the Data Extraction API.
+
+One window = one job (reference §3): ``POST {area}/data-extraction/v1/jobs`` with
+``{"entityName": "qm-workflows", "version", "startDate", "endDate"}`` (dates ``YYYY-MM-DD``,
+filtered by submission date, UTC) answers 202 with the job id as a JSON string; ``GET
+/jobs/{id}`` moves ``RUNNING`` -> ``SUCCEEDED`` (``result.url``) or ``FAILED``
+(``result.errorMessage``), ``CANCELLED``, ``EXPIRED``; the CSV behind ``result.url`` can be
+fetched for 30 s after it was issued. Dates are whole days and whether ``endDate`` is inclusive
+is unconfirmed, so the job asks for the window's first day up to the day after its last one;
+the worker keeps the rows whose ``submissionDate`` lies in the window (``record_time``).
+
+Limits (§3.4): one call per 30 s per tenant, one caller at a time, and a 403 (not a 429) for a
+call that breaks the rule. Every call to the area host (submit and polls alike: whether polls
+count is unconfirmed) goes through ``gate``, a ``DomainLimiter`` at one request per
+``min_interval_s``, shared by every domain of the tenant, so two domains never collide. A 403
+still answered (another user of the tenant) pauses the shared gate for ``min_interval_s`` and
+the call is tried again, ``max_throttled`` times, then the window fails: a 403 that persists is
+a missing permission ("QM Workflow API") or a neighbour that never lets go.
+
+The download goes out at once through ``downloads`` (the domain's own limiter, no token: a
+pre-signed URL refuses a second credential), never waiting on the gate. A URL refused as
+expired (403/404), an empty body (no header row), or a CSV cut short (a row whose field count
+differs from the header's, an unterminated quote) asks for the job status again, which hands
+out a fresh URL, up to ``max_downloads`` times; then ``TransientSourceError`` fails the window,
+as does a job that ends FAILED/CANCELLED/EXPIRED or outlives ``max_job_wait_s``.
+
+Rows are parsed with every value a string and keyed by ``csv_key`` of their header (the form
+the open-source clients use: ``Workflow ID`` -> ``workflowId``); two headers with one key fail
+the window. Yields one page (the rows of the CSV); knows nothing of mapping or the lake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from producer.clock import Clock
+from producer.errors import PermanentSourceError, PermissionDeniedError, TransientSourceError
+from producer.platforms.nice import shapes
+from producer.ratelimit import DomainLimiter
+from producer.source.client import ApiClient, ApiResponse
+from producer.telemetry.metrics import DomainMetrics
+from producer.windows import Window
+
+__all__ = [
+    "JOBS",
+    "IntervalGate",
+    "QmWorkflowExtraction",
+    "TenantGates",
+    "csv_key",
+    "parse_csv",
+]
+
+JOBS = "/data-extraction/v1/jobs"
+_FINAL_FAILURES = frozenset({"FAILED", "CANCELLED", "EXPIRED"})
+_WORD_BREAK = re.compile(r"[()]|-(?= )")
+_log = structlog.get_logger("producer.source")
+
+
+class IntervalGate(DomainLimiter):
+    """A limiter that lets one request leave every ``interval_s`` seconds, never a burst.
+
+    ``DomainLimiter``'s bucket holds five seconds' worth of requests; a tenant rule of one call
+    per 30 s allows no burst at all, so this gate spaces departures by ``interval_s`` (which
+    includes a margin for the requests' unequal transit). Pauses (``pause``) still apply.
+    """
+
+    def __init__(self, *, interval_s: float, clock: Clock, metrics: DomainMetrics) -> None:
+        super().__init__(
+            per_minute=60.0 / interval_s, priority="normal", clock=clock, metrics=metrics
+        )
+        self._interval_s = interval_s
+        self._gate_clock = clock
+        self._gate_lock = asyncio.Lock()
+        self._last: float | None = None
+
+    async def acquire(self) -> None:
+        """Wait for any pause, then until ``interval_s`` after the previous departure."""
+        async with self._gate_lock:
+            while True:
+                await self._wait_pause()
+                now = self._gate_clock.monotonic()
+                due = now if self._last is None else self._last + self._interval_s
+                if due <= now:
+                    break
+                await self._gate_clock.sleep(due - now)
+            self._last = self._gate_clock.monotonic()
+
+
+class TenantGates:
+    """One Data Extraction gate per CXone tenant, shared by every domain of this process.
+
+    Each is an ``IntervalGate`` at ``min_interval_s + margin_s``: the tenant's calls leave at
+    least that far apart whichever domain sends them, and arrive at least ``min_interval_s``
+    apart unless transit times differ by more than the margin.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        metrics: DomainMetrics,
+        min_interval_s: float = 30.0,
+        margin_s: float = 1.0,
+    ) -> None:
+        self._clock = clock
+        self._metrics = metrics
+        self._interval_s = min_interval_s + margin_s
+        self._gates: dict[str, IntervalGate] = {}
+
+    def gate(self, tenant_id: str) -> IntervalGate:
+        """The tenant's gate, made on first use."""
+        found = self._gates.get(tenant_id)
+        if found is None:
+            found = IntervalGate(
+                interval_s=self._interval_s, clock=self._clock, metrics=self._metrics
+            )
+            self._gates[tenant_id] = found
+        return found
+
+
+class CsvError(ValueError):
+    """A result file that is not a whole CSV (our words, never the file's content)."""
+
+
+def csv_key(header: str) -> str:
+    """A CSV header as a camelCase key: lower-cased, ``(``, ``)`` and ``- `` as spaces, the
+    words joined (``Firstname (Eva)`` -> ``firstnameEva``), as the open-source clients do."""
+    words = _WORD_BREAK.sub(" ", header.strip().lower()).split()
+    return words[0] + "".join(word[:1].upper() + word[1:] for word in words[1:]) if words else ""
+
+
+def parse_csv(raw: bytes) -> list[dict[str, str]]:
+    """The rows of a result file, all values strings; ``CsvError`` when it is not whole."""
+    if not raw.strip():
+        raise CsvError("empty result file (no header row)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvError("result file is not UTF-8") from exc
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        keys = [csv_key(name) for name in header]
+        if len(set(keys)) != len(keys) or not all(keys):
+            raise CsvError("result file has blank or clashing headers")
+        rows: list[dict[str, str]] = []
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue  # a blank line
+            if len(row) != len(keys):
+                raise CsvError(f"row {number} has {len(row)} fields, the header {len(keys)}")
+            rows.append(dict(zip(keys, row, strict=True)))
+    except csv.Error as exc:
+        raise CsvError(f"result file is not valid CSV ({exc})") from exc
+    if not text.endswith(("\n", "\r")) and rows:
+        raise CsvError("result file does not end with a line break (cut short)")
+    return rows
+
+
+class QmWorkflowExtraction:
+    """Extracts the QM workflows submitted in one window through a Data Extraction job."""
+
+    def __init__(
+        self,
+        area: ApiClient,
+        downloads: ApiClient,
+        *,
+        gate: DomainLimiter,
+        clock: Clock,
+        entity_version: str = "3",
+        settle_seconds: float = 1800.0,
+        min_interval_s: float = 30.0,
+        max_job_wait_s: float = 1800.0,
+        max_throttled: int = 4,
+        max_downloads: int = 3,
+    ) -> None:
+        self._area = area
+        self._downloads = downloads
+        self._gate = gate
+        self._clock = clock
+        self._version = entity_version
+        self._settle = timedelta(seconds=settle_seconds)
+        self._interval = min_interval_s
+        self._max_job_wait_s = max_job_wait_s
+        self._max_throttled = max_throttled
+        self._max_downloads = max_downloads
+
+    async def availability(self) -> datetime:
+        """``now - settle``: new interaction data can take up to 30 min to appear (§3.3)."""
+        return self._clock.now() - self._settle
+
+    async def fetch(self, window: Window) -> AsyncGenerator[list[Any], None]:
+        """Yield the rows of a job over the days covering ``window`` (one page)."""
+        last_day = (window.end - timedelta(microseconds=1)).date()
+        body = {
+            "entityName": "qm-workflows",
+            "version": self._version,
+            "startDate": window.start.date().isoformat(),
+            "endDate": (last_day + timedelta(days=1)).isoformat(),
+        }
+        created = await self._throttled("POST", JOBS, json=body, expect=shapes.job_created)
+        job_id = str(created.body).strip()
+        rows: list[Any] = await self._rows(job_id)
+        _log.info("cxone_extraction_fetched", window=window.label, rows=len(rows))
+        yield rows
+
+    async def _rows(self, job_id: str) -> list[dict[str, str]]:
+        problem = ""
+        for _ in range(self._max_downloads):
+            url = await self._wait_succeeded(job_id)
+            try:
+                response = await self._downloads.call("GET", url, auth=False, decode=False)
+            except (PermissionDeniedError, PermanentSourceError) as exc:
+                problem = f"download refused ({type(exc).__name__})"  # expired URL: ask again
+                continue
+            try:
+                return parse_csv(response.body)
+            except CsvError as exc:
+                problem = str(exc)
+        raise TransientSourceError(
+            self._area.scrub(
+                f"job {job_id}: no whole result file after "
+                f"{self._max_downloads} downloads ({problem})"
+            )
+        )
+
+    async def _wait_succeeded(self, job_id: str) -> str:
+        """The job's fresh result URL once it has SUCCEEDED (each status hands out a new one)."""
+        started = self._clock.monotonic()
+        while True:
+            status = await self._throttled("GET", f"{JOBS}/{job_id}", expect=shapes.job_status)
+            job = status.body["jobStatus"]
+            state = job["status"]
+            if state == "SUCCEEDED":
+                url: str = job["result"]["url"]
+                return url
+            if state in _FINAL_FAILURES:
+                result = job.get("result")
+                message = str(result.get("errorMessage") or "") if isinstance(result, dict) else ""
+                text = f"job {job_id} ended {state}: {message}".rstrip(": ")
+                raise TransientSourceError(self._area.scrub(text)[:300])
+            if state != "RUNNING":
+                text = f"job {job_id}: unexpected status {state!r}"
+                raise TransientSourceError(self._area.scrub(text)[:300])
+            if self._clock.monotonic() - started > self._max_job_wait_s:
+                text = f"job {job_id} still RUNNING after {self._max_job_wait_s:.0f} s"
+                raise TransientSourceError(self._area.scrub(text))
+            # No sleep of our own: the gate spaces the polls min_interval_s apart.
+
+    async def _throttled(
+        self, method: str, path: str, *, json: Any = None, expect: shapes.Shape
+    ) -> ApiResponse:
+        """One call to the area host; a 403 pauses the tenant's gate and is tried again."""
+        for _ in range(self._max_throttled):
+            try:
+                return await self._area.call(method, path, json=json, expect=expect)
+            except PermissionDeniedError:
+                self._gate.pause(self._interval)
+                _log.info(
+                    "cxone_extraction_throttled", request=self._area.scrub(f"{method} {path}")
+                )
+        text = (
+            f"{method} {path}: refused with 403 {self._max_throttled} times "
+            f"{self._interval:g} s apart (the tenant's Data Extraction rule, or the access "
+            "key lacks the QM Workflow API permission)"
+        )
+        raise TransientSourceError(self._area.scrub(text))

@@ -1,0 +1,109 @@
+"""Step 3 (map) wiring for NICE CXone: which domains the platform can feed, and how.
+
+``nice_spec(domain)`` gives the CXone mapper, window key, identity and extractor factory of a
+supported domain (Telephony: completed contacts; Quality: QM workflows by Data Extraction), in
+the shape of ``producer.domains.DomainSpec``'s platform-specific fields. WFM is not supported:
+no published-schedule source with a documented host, path and shift fields exists
+(``docs/nice.md``), so ``nice_spec("wfm")`` raises ``ConfigError`` with one line naming the
+setting. Pure wiring: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from producer.clock import Clock
+from producer.domains import Extractor
+from producer.domains.mapped import Mapped
+from producer.errors import ConfigError
+from producer.platforms.nice import map_quality, map_telephony
+from producer.platforms.nice.auth import NiceClients
+from producer.platforms.nice.contacts import CompletedContacts
+from producer.platforms.nice.extraction import QmWorkflowExtraction
+
+__all__ = ["SUPPORTED", "NiceOptions", "NiceSpec", "nice_spec"]
+
+SUPPORTED = ("telephony", "quality")
+
+
+@dataclass(frozen=True, slots=True)
+class NiceOptions:
+    """A CXone domain's extractor knobs (filled from its settings; defaults as documented)."""
+
+    page_size: int = 1000
+    completion_lag_seconds: float = 7200.0
+    max_pages_per_window: int = 10_000
+    qm_entity_version: str = "3"
+    settle_seconds: float = 1800.0
+    extraction_interval_seconds: float = 30.0
+    job_max_wait_seconds: float = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class NiceSpec:
+    """The platform-specific half of a domain's spec on CXone."""
+
+    name: str
+    map_record: Callable[[Any], Mapped]
+    record_time: Callable[[Any], datetime | None]
+    record_id: Callable[[Any], str | None]
+    make_extractor: Callable[[NiceClients, NiceOptions, Clock], Extractor]
+
+
+def _contacts(clients: NiceClients, options: NiceOptions, clock: Clock) -> Extractor:
+    return CompletedContacts(
+        clients.reporting,
+        clock=clock,
+        page_size=options.page_size,
+        completion_lag_s=options.completion_lag_seconds,
+        max_pages=options.max_pages_per_window,
+    )
+
+
+def _workflows(clients: NiceClients, options: NiceOptions, clock: Clock) -> Extractor:
+    return QmWorkflowExtraction(
+        clients.area,
+        clients.downloads,
+        gate=clients.extraction_gate,
+        clock=clock,
+        entity_version=options.qm_entity_version,
+        settle_seconds=options.settle_seconds,
+        min_interval_s=options.extraction_interval_seconds,
+        max_job_wait_s=options.job_max_wait_seconds,
+    )
+
+
+_SPECS = {
+    "telephony": NiceSpec(
+        name="telephony",
+        map_record=map_telephony.map_contact,
+        record_time=map_telephony.contact_start,
+        record_id=map_telephony.contact_id,
+        make_extractor=_contacts,
+    ),
+    "quality": NiceSpec(
+        name="quality",
+        map_record=map_quality.map_workflow,
+        record_time=map_quality.workflow_submitted,
+        record_id=map_quality.workflow_id,
+        make_extractor=_workflows,
+    ),
+}
+
+
+def nice_spec(domain: str) -> NiceSpec:
+    """The CXone spec of ``domain``; ``ConfigError`` (one line) for one CXone cannot feed."""
+    if domain == "wfm":
+        raise ConfigError(
+            "MESH_WFM__PLATFORM=nice is not supported: CXone documents no published-schedule "
+            "source with a host, path and shift fields (see docs/nice.md); use genesys"
+        )
+    try:
+        return _SPECS[domain]
+    except KeyError:
+        raise ConfigError(
+            f"MESH_{domain.upper()}__PLATFORM=nice: unknown domain {domain!r}"
+        ) from None
