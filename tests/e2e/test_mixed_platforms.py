@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 
@@ -133,6 +134,24 @@ def _cxone_contacts(running: RunningNiceSimulator, start: datetime, end: datetim
     }
 
 
+CONSUMER_QUERY = """
+SELECT data.channel_type AS channel, count(*) AS calls, sum(data.duration_seconds) AS seconds
+FROM read_ndjson_auto('LAKE/telephony-cdr-export/v1/*/*/*.ndjson.gz', union_by_name = true)
+GROUP BY 1 ORDER BY 1
+"""
+"""docs/nice.md's consumer query: Telephony from either platform, no platform in sight."""
+_IDS_QUERY = (
+    "SELECT data.interaction_id "
+    "FROM read_ndjson_auto('LAKE/telephony-cdr-export/v1/*/*/*.ndjson.gz', union_by_name = true)"
+)
+
+
+def _sql(query: str) -> list[tuple[Any, ...]]:
+    relation = duckdb.sql(query)
+    assert relation is not None
+    return relation.fetchall()
+
+
 def _in(start: datetime, end: datetime, value: str) -> bool:
     return start <= datetime.fromisoformat(value) < end
 
@@ -216,6 +235,13 @@ async def test_telephony_from_cxone_beside_quality_from_genesys(
     assert quality_landed
     assert quality_dead
     assert {line["x-schema-version"] for line in quality_lines} == {_version("quality")}
+
+    # The consumer's query of docs/nice.md reads both platforms' rows as one table.
+    rows = _sql(CONSUMER_QUERY.replace("LAKE", str(lake)))
+    assert sum(calls for _, calls, _ in rows) == len(data_lines)
+    assert {channel for channel, _, _ in rows} <= {"voice", "chat"}
+    ids_read = _sql(_IDS_QUERY.replace("LAKE", str(lake)))
+    assert sorted(landed({"interaction_id": str(i)}) for (i,) in ids_read) == sorted(landed_keys)
 
     for domain in ("telephony", "quality"):
         code, output = await _audit(env, domain)
