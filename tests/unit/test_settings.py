@@ -492,3 +492,13 @@ def test_the_cli_exits_2_naming_a_cxone_variable(
     assert lines[0].startswith(f"mesh-producer: {named}: "), lines[0]
     assert "nice-s3cr3t-value" not in done.stdout + done.stderr
     assert not (tmp_path / "lake").exists()
+
+
+def test_dlq_replay_reads_the_domain_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offline commands know a domain's platform, so ``dlq replay`` maps with its mapper."""
+    assert load_output_port("telephony").platform == "genesys"
+    monkeypatch.setenv("MESH_TELEPHONY__PLATFORM", "nice")
+    assert load_output_port("telephony").platform == "nice"
+    monkeypatch.setenv("MESH_TELEPHONY__PLATFORM", "avaya")
+    with pytest.raises(ConfigError, match=r"^MESH_TELEPHONY__PLATFORM: Input should be"):
+        load_output_port("telephony")
