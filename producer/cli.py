@@ -112,8 +112,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ID:SECRET",
-        help="an OAuth client (nice: an access key) the simulator accepts (repeatable; "
-        f"default: {_DEFAULT_SIM_CLIENT}, nice: {_DEFAULT_NICE_KEY})",
+        help=f"an OAuth client the simulator accepts (repeatable; default: {_DEFAULT_SIM_CLIENT});"
+        f" with --platform nice, an access key (default: {_DEFAULT_NICE_KEY})",
     )
     sim.add_argument(
         "--extraction-interval-seconds",
