@@ -246,3 +246,23 @@ async def test_telephony_from_cxone_beside_quality_from_genesys(
     for domain in ("telephony", "quality"):
         code, output = await _audit(env, domain)
         assert (code, output.strip().rsplit(": ", 1)[-1]) == (0, "consistent"), output
+
+
+async def test_a_refused_cxone_key_fails_telephony_alone(
+    simulator: RunningSimulator, cxone: RunningNiceSimulator, tmp_path: Path
+) -> None:
+    """Telephony's access key is refused: Quality (Genesys) lands; exit 1 naming Telephony, the
+    reason in our words, never the secret; nothing of Telephony in the lake."""
+    lake = tmp_path / "lake"
+    env = _on_cxone(_env(simulator, lake), cxone)
+    env["MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET"] = "not-the-secret-4242"
+    code, output = await run_once_process(env, timeout_s=150)
+    assert code == 1, output
+    failed = [line for line in output.splitlines() if line.startswith("mesh-producer:")]
+    assert len(failed) == 1, output
+    assert "domain telephony failed" in failed[0]
+    assert "invalid_client" in failed[0]
+    assert "not-the-secret-4242" not in output
+    objects = _read(lake)
+    assert not any(key.startswith(f"{_TELEPHONY}/") for key in objects)
+    assert _watermark(objects, _QUALITY) > _START
