@@ -1,5 +1,5 @@
-"""The command line: ``mesh-producer run [--once] | demo | simulate | contracts | policies |
-lake audit | dlq replay | status | backfill``.
+"""The command line: ``mesh-producer run [--once] | demo [--platform] | simulate [--platform] |
+contracts | policies | lake audit | dlq replay | status | backfill``.
 
 Parses arguments, loads settings, sets up logging and hands over to ``daemon``, ``demo`` or the
 simulator; the other groups register themselves from their own modules (``_command_groups``).
@@ -29,6 +29,7 @@ __all__ = ["main"]
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 _DEFAULT_SIM_CLIENT = "telephony-client:telephony-secret"
+_DEFAULT_NICE_KEY = "telephony-key:telephony-key-secret"
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):
@@ -69,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="the embedded default: simulator + file:// lake, all in one command"
     )
     demo.add_argument("--lake", type=Path, default=Path("lake"), help="lake folder")
+    demo.add_argument(
+        "--platform",
+        choices=("genesys", "nice"),
+        default="genesys",
+        help="the simulated source: Genesys Cloud (all three domains) or NICE CXone (Telephony "
+        "and Quality; CXone has no documented published-schedule source for WFM)",
+    )
     demo.add_argument("--hours", type=float, default=6.0, help="hours of history to export")
     demo.add_argument(
         "--lake-url",
@@ -78,19 +86,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim = commands.add_parser(
         "simulate",
-        help="serve the Genesys Cloud simulator",
+        help="serve the Genesys Cloud (or, with --platform nice, the NICE CXone) simulator",
         description="Serve the Genesys Cloud simulator. Point the producer at it with "
         "MESH_GENESYS_API_URL and MESH_GENESYS_LOGIN_URL set to its base URL "
-        "(http://HOST:PORT) and a --client's id and secret as MESH_{DOMAIN}__CLIENT_ID/_SECRET.",
+        "(http://HOST:PORT) and a --client's id and secret as MESH_{DOMAIN}__CLIENT_ID/_SECRET. "
+        "With --platform nice it serves a CXone tenant instead: the area host on --port "
+        "(token, discovery, Data Extraction) and the API host on --api-port; point a domain at "
+        "it with MESH_{DOMAIN}__PLATFORM=nice, MESH_{DOMAIN}__NICE_AUTH_URL and "
+        "MESH_{DOMAIN}__NICE_DISCOVERY_URL set to http://HOST:PORT and a --client's id and "
+        "secret as MESH_{DOMAIN}__NICE_ACCESS_KEY_ID/_SECRET.",
+    )
+    sim.add_argument(
+        "--platform", choices=("genesys", "nice"), default="genesys", help="the platform served"
     )
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sim.add_argument("--port", type=int, default=8089, help="port to listen on (0: any free)")
+    sim.add_argument(
+        "--api-port",
+        type=int,
+        default=8090,
+        help="nice: port of the API host, named by discovery (0: any free)",
+    )
     sim.add_argument(
         "--client",
         action="append",
         default=[],
         metavar="ID:SECRET",
-        help=f"an OAuth client the simulator accepts (repeatable; default: {_DEFAULT_SIM_CLIENT})",
+        help=f"an OAuth client the simulator accepts (repeatable; default: {_DEFAULT_SIM_CLIENT});"
+        f" with --platform nice, an access key (default: {_DEFAULT_NICE_KEY})",
+    )
+    sim.add_argument(
+        "--extraction-interval-seconds",
+        type=float,
+        default=30.0,
+        help="nice: the tenant's Data Extraction rule, one call per this many seconds",
     )
     sim.add_argument(
         "--rate-limit-per-minute", type=int, default=300, help="requests a token may make"
@@ -135,7 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from producer.demo import run_demo
 
             return asyncio.run(
-                run_demo(lake_dir=args.lake, hours=args.hours, lake_url=args.lake_url)
+                run_demo(
+                    lake_dir=args.lake,
+                    hours=args.hours,
+                    lake_url=args.lake_url,
+                    platform=args.platform,
+                )
             )
         return _simulate(args)
     except ConfigError as exc:
@@ -223,12 +257,17 @@ def _simulate(args: argparse.Namespace) -> int:
     from producer.simulator import SimulatorConfig, serve_forever
 
     clients: dict[str, str] = {}
-    for item in args.client or [_DEFAULT_SIM_CLIENT]:
+    default = _DEFAULT_NICE_KEY if args.platform == "nice" else _DEFAULT_SIM_CLIENT
+    for item in args.client or [default]:
         client_id, sep, secret = item.partition(":")
         if not sep or not client_id or not secret:
             raise ConfigError(f"--client: expected ID:SECRET, got {item!r}")
         clients[client_id] = secret
+    if args.extraction_interval_seconds <= 0:
+        raise ConfigError("--extraction-interval-seconds: must be greater than 0")
     configure_logging("INFO", "console")
+    if args.platform == "nice":
+        return _simulate_nice(args, clients)
     config = SimulatorConfig(
         clients=clients,
         rate_limit_per_minute=args.rate_limit_per_minute,
@@ -245,6 +284,32 @@ def _simulate(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stopping.set)
         # serve_forever logs the bound base URL (simulator_listening), also for --port 0.
         await serve_forever(config, args.host, args.port, stopping)
+
+    asyncio.run(serve())
+    return 0
+
+
+def _simulate_nice(args: argparse.Namespace, keys: dict[str, str]) -> int:
+    """Serve a CXone tenant: area host on ``--port``, API host on ``--api-port``."""
+    from producer.platforms.nice.simulator import NiceSimulatorConfig, serve_forever
+
+    config = NiceSimulatorConfig(
+        access_keys=keys,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+        contacts_per_hour=args.conversations_per_hour,
+        token_lifetime_seconds=args.token_lifetime_seconds,
+        extraction_interval_seconds=args.extraction_interval_seconds,
+    )
+
+    async def serve() -> None:
+        import signal
+
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        # serve_forever logs both bound URLs (simulator_listening), also for port 0.
+        await serve_forever(config, args.host, args.port, stopping, api_port=args.api_port)
 
     asyncio.run(serve())
     return 0

@@ -3,7 +3,9 @@
 ``run()`` opens the long-lived resources (HTTP sessions, object stores, the metrics server) in an
 ``AsyncExitStack``, then one root ``TaskGroup`` holds one supervised task per domain. Each domain
 has its own task group with its token refresher (``{domain}:token``) and its window loop
-(``{domain}:worker``), its own OAuth client, limiter, validator, prefix and checkpoint: a domain
+(``{domain}:worker``), its own credentials on its own source platform (a Genesys Cloud OAuth
+client, or a NICE CXone access key whose Data Extraction calls share the process's per-tenant
+gate), limiter, validator, prefix and checkpoint: a domain
 that fails is logged, counted, shown on ``/readyz`` and restarted with backoff while the others
 go on. A configuration error (a broken contract, an unknown schema version) is permanent: that
 domain is not restarted, ``/readyz`` names the error, the run's result says it failed (exit 2),
@@ -19,7 +21,9 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+import aiohttp
 import structlog
 from prometheus_client import CollectorRegistry
 
@@ -32,7 +36,7 @@ from producer.checkpoint import CheckpointStore
 from producer.clock import Clock, SystemClock
 from producer.contracts.registry import Contract, load_domain_contracts, select_contracts
 from producer.contracts.validate import Validator
-from producer.domains import domain_spec
+from producer.domains import DomainSpec, Extractor, domain_spec
 from producer.errors import ConfigError
 from producer.lake.lease import DomainLease, Fence, new_owner
 from producer.lake.store import ObjectStore, load_store_code, open_store
@@ -41,13 +45,16 @@ from producer.logs import bind_domain
 from producer.migration import watch_subscribers
 from producer.ratelimit import DomainLimiter
 from producer.reports import DomainReport
-from producer.settings import Settings
+from producer.settings import DomainSettings, Settings
 from producer.source.client import ApiClient, open_session
 from producer.source.retry import RetryPolicy
 from producer.telemetry.health import Health
 from producer.telemetry.metrics import DomainMetrics, Metrics
 from producer.telemetry.server import serve_http
 from producer.worker import DomainWorker, OlderMajor, WindowAbandonedError
+
+if TYPE_CHECKING:
+    from producer.platforms.nice.extraction import TenantGates
 
 __all__ = ["BuiltDomain", "RunResult", "open_domain", "run"]
 
@@ -224,6 +231,7 @@ class _Runtime:
     alerts: AlertMonitor | None = None
     shared_budget: PriorityBudget | None = None
     limiters: dict[str, DomainLimiter] = field(default_factory=dict)
+    nice_gates: TenantGates | None = None  # CXone Data Extraction, one gate per tenant
 
     async def supervise(self, name: str) -> None:
         """Run one domain; on failure record it, back off and restart (never crosses domains)."""
@@ -337,11 +345,83 @@ class _Runtime:
             status.worker_running = False
             return work.result()
 
+    def _genesys_source(
+        self,
+        name: str,
+        domain: DomainSettings,
+        spec: DomainSpec,
+        *,
+        session: aiohttp.ClientSession,
+        limiter: DomainLimiter,
+        retry: RetryPolicy,
+    ) -> tuple[TokenManager, Extractor]:
+        """``name``'s OAuth client and extractor on Genesys Cloud (tokens fetched lazily)."""
+        if domain.client_id is None:  # Settings requires it on genesys
+            raise ConfigError(f"MESH_{name.upper()}__CLIENT_ID: required with PLATFORM=genesys")
+        tokens = TokenManager(
+            domain=name,
+            token_url=f"{self.settings.login_base_url}/oauth/token",
+            client_id=domain.client_id,
+            client_secret=domain.client_secret,
+            client_secret_file=domain.client_secret_file,
+            session=session,
+            metrics=self.metrics.for_domain(name),
+            clock=self.clock,
+            margin_seconds=domain.token_refresh_margin_seconds,
+            request_timeout_s=self.settings.request_timeout_seconds,
+        )
+        api = ApiClient(
+            domain=name,
+            base_url=self.settings.api_base_url,
+            session=session,
+            tokens=tokens,
+            limiter=limiter,
+            metrics=self.metrics.for_domain(name),
+            clock=self.clock,
+            retry=retry,
+            request_timeout_s=self.settings.request_timeout_seconds,
+            max_retry_after_s=self.settings.max_retry_after_seconds,
+        )
+        return tokens, spec.make_extractor(api, domain, self.clock)
+
+    async def _nice_source(
+        self,
+        name: str,
+        domain: DomainSettings,
+        *,
+        session: aiohttp.ClientSession,
+        limiter: DomainLimiter,
+        retry: RetryPolicy,
+    ) -> tuple[TokenManager, Extractor]:
+        """``name``'s CXone clients (granted and discovered now) and extractor; its Data
+        Extraction calls share the process's tenant gates with every other CXone domain."""
+        from producer.platforms.nice.wiring import (
+            GATE_METRICS_LABEL,
+            open_nice_source,
+            tenant_gates,
+        )
+
+        if self.nice_gates is None:
+            self.nice_gates = tenant_gates(
+                self.settings, clock=self.clock, metrics=self.metrics.for_domain(GATE_METRICS_LABEL)
+            )
+        return await open_nice_source(
+            name,
+            domain,
+            session=session,
+            limiter=limiter,
+            gates=self.nice_gates,
+            metrics=self.metrics.for_domain(name),
+            clock=self.clock,
+            retry=retry,
+            request_timeout_s=self.settings.request_timeout_seconds,
+        )
+
     async def build_domain(self, name: str, stack: AsyncExitStack) -> BuiltDomain:
         """One domain's worker and what it runs with (session, OAuth client, store, lease),
         their resources entered on ``stack``; the lease is released when ``stack`` closes."""
         domain = self.settings.domain(name)
-        spec = domain_spec(name)
+        spec = domain_spec(name, domain.platform)
         # Loaded per domain and per (re)start: one domain's broken contract stays its own
         # failure, and a fixed file is picked up by the next restart.
         contract, *older_contracts = select_contracts(
@@ -350,18 +430,6 @@ class _Runtime:
         domain_metrics = self.metrics.for_domain(name)
         status = self.health.status(name)
         session = await stack.enter_async_context(open_session())
-        tokens = TokenManager(
-            domain=name,
-            token_url=f"{self.settings.login_base_url}/oauth/token",
-            client_id=domain.client_id,
-            client_secret=domain.client_secret,
-            client_secret_file=domain.client_secret_file,
-            session=session,
-            metrics=domain_metrics,
-            clock=self.clock,
-            margin_seconds=domain.token_refresh_margin_seconds,
-            request_timeout_s=self.settings.request_timeout_seconds,
-        )
         limiter = DomainLimiter(
             per_minute=domain.rate_limit_per_minute,
             priority=domain.priority,
@@ -370,20 +438,17 @@ class _Runtime:
             shared=self.shared_budget,
         )
         self.limiters[name] = limiter
+        retry = RetryPolicy(budget_s=self.settings.request_retry_seconds)
+        if domain.platform == "nice":
+            tokens, extractor = await self._nice_source(
+                name, domain, session=session, limiter=limiter, retry=retry
+            )
+        else:
+            tokens, extractor = self._genesys_source(
+                name, domain, spec, session=session, limiter=limiter, retry=retry
+            )
         status.token_ready = lambda: tokens.ready
         status.token_error = lambda: tokens.last_error
-        api = ApiClient(
-            domain=name,
-            base_url=self.settings.api_base_url,
-            session=session,
-            tokens=tokens,
-            limiter=limiter,
-            metrics=domain_metrics,
-            clock=self.clock,
-            retry=RetryPolicy(budget_s=self.settings.request_retry_seconds),
-            request_timeout_s=self.settings.request_timeout_seconds,
-            max_retry_after_s=self.settings.max_retry_after_seconds,
-        )
         store = await stack.enter_async_context(
             open_store(
                 self.settings.lake,
@@ -410,7 +475,7 @@ class _Runtime:
         }
         worker = DomainWorker(
             spec=spec,
-            extractor=spec.make_extractor(api, domain, self.clock),
+            extractor=extractor,
             contract=contract,
             validator=Validator(contract),
             writer=self._writer(store, name, contract, fence=lease),

@@ -153,7 +153,7 @@ def _replay(args: argparse.Namespace) -> int:
     from producer.domains import domain_spec
 
     try:
-        spec = domain_spec(port.domain)
+        spec = domain_spec(port.domain, port.platform)  # the mapper of the platform it reads
     except KeyError:
         raise ConfigError(f"--domain: {port.domain} has no mapper in this version") from None
     configure_logging("INFO", "console")

@@ -34,6 +34,7 @@ __all__ = [
     "SCHEMA_VERSIONS_PATTERN",
     "DomainSettings",
     "LakeLocation",
+    "Platform",
     "Priority",
     "QualitySettings",
     "Settings",
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 Priority = Literal["high", "normal", "low"]
+Platform = Literal["genesys", "nice"]
 DomainName = Literal["telephony", "quality", "wfm"]
 DOMAIN_NAMES: tuple[DomainName, ...] = ("telephony", "quality", "wfm")
 SCHEMA_VERSIONS_PATTERN = r"^\d+\.\d+( *, *\d+\.\d+)?$"
@@ -60,6 +62,11 @@ _SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PREFIX_MAX = 512  # S3 keys end at 1024 bytes; the layout below a prefix needs about 100
 _ADMIN_TOKEN_MIN = 16
 _TOKEN_RE = re.compile(r"^[!-~]+$")  # visible ASCII: what any client sends as a header value
+_BASE_URL = r"^https?://[^\s/]+(:\d+)?/?$"
+_WFM_ON_NICE = (
+    "nice is not supported: CXone documents no published-schedule source with a host, path "
+    "and shift fields (see docs/nice.md); use genesys"
+)
 
 
 def lake_prefix(value: str) -> str:
@@ -105,13 +112,54 @@ def default_prefix(domain: str) -> str | None:
 
 
 class DomainSettings(BaseModel):
-    """One domain's own OAuth client, quota, priority and output port."""
+    """One domain's own source platform and credentials, quota, priority and output port.
+
+    ``platform`` picks the source: Genesys Cloud (an OAuth client: ``CLIENT_ID`` and its
+    secret) or NICE CXone (an access key: ``NICE_ACCESS_KEY_ID`` and its secret, the area host
+    ``NICE_AUTH_URL``). The other platform's credentials are not read.
+    """
 
     model_config = {"extra": "forbid", "frozen": True}
 
-    client_id: str = Field(min_length=1)
+    platform: Platform = Field(
+        default="genesys",
+        description="the domain's source platform: `genesys` (Genesys Cloud) or `nice` "
+        "(NICE CXone, Telephony and Quality only; docs/nice.md)",
+    )
+    client_id: str | None = Field(default=None, min_length=1)
     client_secret: SecretStr | None = None
     client_secret_file: Path | None = None
+    nice_auth_url: str | None = Field(
+        default=None,
+        pattern=_BASE_URL,
+        description="CXone: the tenant's area (auth) host, e.g. `https://na1.nice-incontact.com`; "
+        "token and Data Extraction live there; required with `PLATFORM=nice`",
+    )
+    nice_discovery_url: str = Field(
+        default="https://cxone.niceincontact.com",
+        pattern=_BASE_URL,
+        description="CXone: the discovery host that names the tenant's API host",
+    )
+    nice_api_version: str = Field(
+        default="v30.0",
+        pattern=r"^v[0-9]+\.0$",
+        description="CXone: the Reporting API version in the path, `vNN.0`",
+    )
+    nice_access_key_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="CXone: the domain's own access key id; required with `PLATFORM=nice`",
+    )
+    nice_access_key_secret: SecretStr | None = Field(
+        default=None,
+        description="CXone: the access key secret; set this or `NICE_ACCESS_KEY_SECRET_FILE`, "
+        "not both",
+    )
+    nice_access_key_secret_file: Path | None = Field(
+        default=None,
+        description="CXone: file holding the access key secret, re-read when it changes and "
+        "when the key is refused (rotation without restart)",
+    )
     rate_limit_per_minute: int = Field(default=240, gt=0, le=100_000)
     priority: Priority = "normal"
     prefix: str = ""
@@ -202,7 +250,7 @@ class DomainSettings(BaseModel):
     def _prefix_shape(cls, value: str) -> str:
         return lake_prefix(value)
 
-    @field_validator("client_secret_file")
+    @field_validator("client_secret_file", "nice_access_key_secret_file")
     @classmethod
     def _readable(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -211,11 +259,32 @@ class DomainSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_secret(self) -> DomainSettings:
+        """Genesys: the OAuth client's secret, exactly once (CXone's are checked by
+        ``Settings``, which can name the domain's variables)."""
+        if self.platform != "genesys":
+            return self
         if self.client_secret is None and self.client_secret_file is None:
             raise ValueError("set CLIENT_SECRET or CLIENT_SECRET_FILE")
         if self.client_secret is not None and self.client_secret_file is not None:
             raise ValueError("set only one of CLIENT_SECRET and CLIENT_SECRET_FILE")
         return self
+
+    def nice_problem(self, name: str) -> str | None:
+        """What a CXone domain ``name`` is missing, as one line naming the variable, or None."""
+        variable = f"MESH_{name.upper()}__"
+        required = f"required with {variable}PLATFORM=nice"
+        if self.nice_auth_url is None:
+            return f"{variable}NICE_AUTH_URL: {required}"
+        if self.nice_access_key_id is None:
+            return f"{variable}NICE_ACCESS_KEY_ID: {required}"
+        if self.nice_access_key_secret is None and self.nice_access_key_secret_file is None:
+            return f"{variable}NICE_ACCESS_KEY_SECRET: {required} (or NICE_ACCESS_KEY_SECRET_FILE)"
+        if self.nice_access_key_secret is not None and self.nice_access_key_secret_file:
+            return (
+                f"{variable}NICE_ACCESS_KEY_SECRET: set only one of NICE_ACCESS_KEY_SECRET and "
+                "NICE_ACCESS_KEY_SECRET_FILE"
+            )
+        return None
 
 
 def _recipients(value: Any) -> Any:
@@ -235,6 +304,13 @@ class TelephonySettings(DomainSettings):
 
     priority: Priority = "high"
     prefix: str = "telephony-cdr-export"
+    nice_completion_lag_seconds: float = Field(
+        default=7200.0,
+        ge=0,
+        le=7 * 86_400,
+        description="CXone: how long after a window's end its contacts are taken as reported "
+        "(the query reaches this far past the window; later ones come with the re-sweep)",
+    )
 
 
 class QualitySettings(DomainSettings):
@@ -244,6 +320,19 @@ class QualitySettings(DomainSettings):
     prefix: str = "qms-scores-export"
     page_size: int = Field(default=100, gt=0, le=10_000)
     settle_seconds: float = Field(default=120.0, ge=0)
+    nice_qm_entity_version: str = Field(
+        default="3",
+        pattern=r"^[1-9]$",
+        description="CXone: version of the Data Extraction entity `qm-workflows` (3: the one "
+        "whose columns are known)",
+    )
+    nice_extraction_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="CXone: spacing of Data Extraction calls per tenant, shared by the domains "
+        "of the tenant; the platform's rule is 30 (lower only against a simulator)",
+    )
 
 
 class WfmSettings(DomainSettings):
@@ -260,6 +349,13 @@ class WfmSettings(DomainSettings):
     def _split_units(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("platform")
+    @classmethod
+    def _wfm_source(cls, value: str) -> str:
+        if value == "nice":
+            raise ValueError(_WFM_ON_NICE)
         return value
 
 
@@ -509,10 +605,14 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _enabled_domains_configured(self) -> Settings:
         for name in self.domains:
-            if getattr(self, name) is None:
+            domain: DomainSettings | None = getattr(self, name)
+            if domain is None or (domain.platform == "genesys" and domain.client_id is None):
                 raise ValueError(
                     f"MESH_{name.upper()}__CLIENT_ID: required because {name} is in MESH_DOMAINS"
                 )
+            problem = domain.nice_problem(name) if domain.platform == "nice" else None
+            if problem:
+                raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

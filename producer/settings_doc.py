@@ -57,8 +57,8 @@ _MEANINGS: dict[str, str] = {
     "alert_threshold_ratio": "dead-lettered / fetched ratio of a domain that raises an alert",
     "alert_min_records": "records fetched in the alert period before the ratio is judged",
     "alert_window_seconds": "the period over which the ratio is computed",
-    "client_id": "the domain's own OAuth client id",
-    "client_secret": "its client secret; set this or `CLIENT_SECRET_FILE`, not both",
+    "client_id": "Genesys: the domain's own OAuth client id; required with `PLATFORM=genesys`",
+    "client_secret": "Genesys: its client secret; set this or `CLIENT_SECRET_FILE`, not both",
     "client_secret_file": "file holding the secret, re-read on `invalid_client`, so a rotated "
     "Kubernetes Secret is picked up without restart",
     "rate_limit_per_minute": "the domain app's own request quota (the platform allows 300/min "
@@ -237,9 +237,12 @@ def render_configuration_doc() -> str:
         "",
         "## Per domain\n",
         f"`{{DOMAIN}}` is the domain's name in capitals ({prefixes}). Each domain has its own "
-        "OAuth client, quota, priority and output port. A domain in `MESH_DOMAINS` needs its "
-        "client id and exactly one of its secret and secret file. `—`: the setting does not "
-        "apply to that domain.\n",
+        "source platform and credentials, quota, priority and output port. A domain in "
+        "`MESH_DOMAINS` needs its credentials: on `genesys` its client id and exactly one of "
+        "its secret and secret file; on `nice` (Telephony and Quality only) its "
+        "`NICE_AUTH_URL`, access key id and exactly one of its secret and secret file "
+        "(docs/nice.md). `NICE_*` settings apply only with `PLATFORM=nice`. `—`: the setting "
+        "does not apply to that domain.\n",
         *_domain_table(models),
         "",
     ]

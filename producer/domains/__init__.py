@@ -4,13 +4,16 @@ A ``DomainSpec`` names a domain's planner (which windows are due: consecutive wi
 snapshots), its extractor (how its source objects are fetched for a window), its mapper (source
 object → contract record or rejection), and how to read a source object's time and identity (to
 assign it to exactly one window and drop repeats). Each domain's module
-is owned by that domain's team; this registry only wires them.
+is owned by that domain's team; this registry only wires them. ``domain_spec(name, platform)``
+gives a domain's spec on its configured source platform: on NICE CXone the mapper, window key
+and identity come from ``producer.platforms.nice.registry`` (the extractor is built there too,
+from the domain's CXone clients, so ``make_extractor`` is the Genesys one's and unused).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -123,6 +126,15 @@ _SPECS = {
 }
 
 
-def domain_spec(name: str) -> DomainSpec:
-    """The spec of a known domain; KeyError for an unknown name."""
-    return _SPECS[name]
+def domain_spec(name: str, platform: str = "genesys") -> DomainSpec:
+    """The spec of a known domain on ``platform``; KeyError for an unknown name, ``ConfigError``
+    (one line) for a domain the platform cannot feed (WFM on CXone)."""
+    spec = _SPECS[name]
+    if platform == "genesys":
+        return spec
+    from producer.platforms.nice.registry import nice_spec  # it imports this module
+
+    nice = nice_spec(name)
+    return replace(
+        spec, map_record=nice.map_record, record_time=nice.record_time, record_id=nice.record_id
+    )

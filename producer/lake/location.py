@@ -2,10 +2,10 @@
 
 Owns ``PortSettings``: a pydantic-settings model of only ``MESH_LAKE_URL``, ``MESH_CONTRACTS_DIR``,
 ``MESH_COMPRESSION``, ``MESH_RESWEEP_HOURS`` and each domain's ``MESH_{DOMAIN}__PREFIX``/
-``__BUCKET``/``__SCHEMA_VERSION``/``__PART_MAX_RECORDS``/``__RESWEEP_*``, so ``status``, ``lake
-audit`` and ``dlq replay`` run without a domain's OAuth client. Defaults are the daemon's own
-(``producer.settings``). It reads the environment only; it must not
-open stores or load contracts.
+``__BUCKET``/``__SCHEMA_VERSION``/``__PART_MAX_RECORDS``/``__RESWEEP_*``/``__PLATFORM``, so
+``status``, ``lake audit`` and ``dlq replay`` run without a domain's OAuth client (the platform
+picks the mapper a replay uses). Defaults are the daemon's own (``producer.settings``). It reads
+the environment only; it must not open stores or load contracts.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from producer.settings import (
     SCHEMA_VERSIONS_PATTERN,
     DomainSettings,
     LakeLocation,
+    Platform,
     QualitySettings,
     TelephonySettings,
     WfmSettings,
@@ -50,6 +51,7 @@ class _Port(BaseModel):
     part_max_records: int | None = Field(default=None, gt=0)
     resweep_hours: float | None = Field(default=None, ge=0)
     resweep_interval_seconds: float | None = Field(default=None, gt=0)
+    platform: Platform = "genesys"
 
     @field_validator("prefix")
     @classmethod
@@ -103,6 +105,7 @@ class OutputPort:
     part_max_records: int
     resweep_hours: float | None = None
     resweep_interval_s: float = 3600.0
+    platform: Platform = "genesys"  # whose mapper replays its dead letters
 
     @property
     def description(self) -> str:
@@ -152,4 +155,5 @@ def load_output_port(domain: str) -> OutputPort:
         else settings.resweep_hours,
         resweep_interval_s=port.resweep_interval_seconds
         or float(defaults["resweep_interval_seconds"].default),
+        platform=port.platform,
     )

@@ -261,3 +261,244 @@ def test_the_cli_exits_2_with_one_line(tmp_path: Path, variable: str, value: str
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"mesh-producer: {variable}: "), lines[0]
     assert not (tmp_path / "lake").exists()
+
+
+# --- MESH_{DOMAIN}__PLATFORM and the NICE CXone settings --------------------------------------
+
+_NICE = {
+    "MESH_DOMAINS": "telephony,quality",
+    "MESH_TELEPHONY__PLATFORM": "nice",
+    "MESH_TELEPHONY__NICE_AUTH_URL": "https://na1.nice-incontact.com",
+    "MESH_TELEPHONY__NICE_ACCESS_KEY_ID": "tel-key",
+    "MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET": "nice-s3cr3t-value",
+    "MESH_QUALITY__CLIENT_ID": "quality-client",
+    "MESH_QUALITY__CLIENT_SECRET": "quality-s3cr3t",
+}
+
+
+@pytest.fixture
+def nice_telephony(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telephony on CXone, Quality on Genesys (a deployment mid-migration)."""
+    for variable, value in _NICE.items():
+        monkeypatch.setenv(variable, value)
+
+
+@pytest.mark.usefixtures("minimal")
+def test_the_platform_is_genesys_unless_set() -> None:
+    telephony = load_settings().domain("telephony")
+    assert telephony.platform == "genesys"
+    assert telephony.nice_auth_url is None
+
+
+@pytest.mark.usefixtures("nice_telephony")
+def test_a_cxone_domain_beside_a_genesys_one() -> None:
+    """Each domain names its platform; CXone's defaults hold; no Genesys client is needed."""
+    settings = load_settings()
+    telephony = settings.domain("telephony")
+    assert telephony.platform == "nice"
+    assert telephony.client_id is None
+    assert telephony.nice_auth_url == "https://na1.nice-incontact.com"
+    assert telephony.nice_discovery_url == "https://cxone.niceincontact.com"
+    assert telephony.nice_api_version == "v30.0"
+    assert telephony.nice_access_key_id == "tel-key"
+    assert telephony.nice_completion_lag_seconds == 7200  # type: ignore[attr-defined]
+    assert "nice-s3cr3t-value" not in repr(settings)
+    assert "nice-s3cr3t-value" not in str(telephony)
+    quality = settings.domain("quality")
+    assert quality.platform == "genesys"
+    assert quality.nice_qm_entity_version == "3"  # type: ignore[attr-defined]
+    assert quality.nice_extraction_interval_seconds == 30  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("nice_telephony")
+def test_every_cxone_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each NICE_* variable reaches its domain's settings (a secret file instead of a secret)."""
+    secret_file = tmp_path / "access-key-secret"
+    secret_file.write_text("from-a-file")
+    monkeypatch.delenv("MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET")
+    monkeypatch.setenv("MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET_FILE", str(secret_file))
+    monkeypatch.setenv("MESH_TELEPHONY__NICE_DISCOVERY_URL", "http://127.0.0.1:8090")
+    monkeypatch.setenv("MESH_TELEPHONY__NICE_API_VERSION", "v27.0")
+    monkeypatch.setenv("MESH_TELEPHONY__NICE_COMPLETION_LAG_SECONDS", "600")
+    monkeypatch.setenv("MESH_QUALITY__PLATFORM", "nice")
+    monkeypatch.setenv("MESH_QUALITY__NICE_AUTH_URL", "http://127.0.0.1:8090/")
+    monkeypatch.setenv("MESH_QUALITY__NICE_ACCESS_KEY_ID", "qa-key")
+    monkeypatch.setenv("MESH_QUALITY__NICE_ACCESS_KEY_SECRET", "qa-s3cr3t")
+    monkeypatch.setenv("MESH_QUALITY__NICE_QM_ENTITY_VERSION", "4")
+    monkeypatch.setenv("MESH_QUALITY__NICE_EXTRACTION_INTERVAL_SECONDS", "45")
+    settings = load_settings()
+    telephony = settings.domain("telephony")
+    assert telephony.nice_access_key_secret is None
+    assert telephony.nice_access_key_secret_file == secret_file
+    assert telephony.nice_discovery_url == "http://127.0.0.1:8090"
+    assert telephony.nice_api_version == "v27.0"
+    assert telephony.nice_completion_lag_seconds == 600  # type: ignore[attr-defined]
+    quality = settings.domain("quality")
+    assert quality.platform == "nice"
+    assert quality.nice_access_key_id == "qa-key"
+    assert quality.nice_access_key_secret is not None
+    assert quality.nice_access_key_secret.get_secret_value() == "qa-s3cr3t"
+    assert quality.nice_qm_entity_version == "4"  # type: ignore[attr-defined]
+    assert quality.nice_extraction_interval_seconds == 45  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("nice_telephony")
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("MESH_TELEPHONY__PLATFORM", "five9", "MESH_TELEPHONY__PLATFORM: Input should be"),
+        ("MESH_TELEPHONY__NICE_AUTH_URL", "na1", "MESH_TELEPHONY__NICE_AUTH_URL: String should"),
+        (
+            "MESH_TELEPHONY__NICE_DISCOVERY_URL",
+            "ftp://x",
+            "MESH_TELEPHONY__NICE_DISCOVERY_URL: String should",
+        ),
+        ("MESH_TELEPHONY__NICE_API_VERSION", "30", "MESH_TELEPHONY__NICE_API_VERSION: String"),
+        ("MESH_TELEPHONY__NICE_ACCESS_KEY_ID", "", "MESH_TELEPHONY__NICE_ACCESS_KEY_ID: String"),
+        (
+            "MESH_TELEPHONY__NICE_COMPLETION_LAG_SECONDS",
+            "-1",
+            "MESH_TELEPHONY__NICE_COMPLETION_LAG_SECONDS: Input should be greater",
+        ),
+        (
+            "MESH_QUALITY__NICE_QM_ENTITY_VERSION",
+            "v3",
+            "MESH_QUALITY__NICE_QM_ENTITY_VERSION: String should",
+        ),
+        (
+            "MESH_QUALITY__NICE_EXTRACTION_INTERVAL_SECONDS",
+            "0",
+            "MESH_QUALITY__NICE_EXTRACTION_INTERVAL_SECONDS: Input should be greater",
+        ),
+        (
+            "MESH_QUALITY__NICE_COMPLETION_LAG_SECONDS",
+            "60",
+            "MESH_QUALITY__NICE_COMPLETION_LAG_SECONDS: Extra inputs are not permitted",
+        ),
+        ("MESH_WFM__PLATFORM", "nice", "MESH_WFM__PLATFORM: nice is not supported"),
+    ],
+)
+def test_a_bad_cxone_value_is_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    if variable.startswith("MESH_WFM__"):
+        monkeypatch.setenv("MESH_DOMAINS", "telephony,quality,wfm")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(expected), str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.usefixtures("nice_telephony")
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("MESH_TELEPHONY__NICE_AUTH_URL", "MESH_TELEPHONY__NICE_AUTH_URL: required with"),
+        ("MESH_TELEPHONY__NICE_ACCESS_KEY_ID", "MESH_TELEPHONY__NICE_ACCESS_KEY_ID: required"),
+        (
+            "MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET",
+            "MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET: required with",
+        ),
+    ],
+)
+def test_missing_cxone_credentials_are_named(
+    monkeypatch: pytest.MonkeyPatch, missing: str, named: str
+) -> None:
+    monkeypatch.delenv(missing)
+    with pytest.raises(ConfigError, match=f"^{named}"):
+        load_settings()
+
+
+@pytest.mark.usefixtures("nice_telephony")
+def test_a_cxone_secret_and_secret_file_together_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("x")
+    monkeypatch.setenv("MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET_FILE", str(secret_file))
+    with pytest.raises(ConfigError, match=r"^MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET: set only one"):
+        load_settings()
+
+
+@pytest.mark.usefixtures("nice_telephony")
+def test_a_missing_cxone_secret_file_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET")
+    monkeypatch.setenv("MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET_FILE", str(tmp_path / "absent"))
+    with pytest.raises(
+        ConfigError,
+        match=r"^MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET_FILE: '.*absent' is not a readable file$",
+    ):
+        load_settings()
+
+
+def test_a_genesys_domain_still_needs_its_client_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the platform named but no client id, the Genesys client id is what is missing."""
+    monkeypatch.setenv("MESH_DOMAINS", "telephony")
+    monkeypatch.setenv("MESH_TELEPHONY__PLATFORM", "genesys")
+    monkeypatch.setenv("MESH_TELEPHONY__CLIENT_SECRET", "s3cr3t-value")
+    with pytest.raises(ConfigError, match=r"^MESH_TELEPHONY__CLIENT_ID: required"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"MESH_WFM__PLATFORM": "nice"}, "MESH_WFM__PLATFORM"),
+        ({"MESH_TELEPHONY__NICE_ACCESS_KEY_ID": None}, "MESH_TELEPHONY__NICE_ACCESS_KEY_ID"),
+        ({"MESH_TELEPHONY__NICE_API_VERSION": "latest"}, "MESH_TELEPHONY__NICE_API_VERSION"),
+    ],
+)
+def test_the_cli_exits_2_naming_a_cxone_variable(
+    tmp_path: Path, variables: dict[str, str | None], named: str
+) -> None:
+    """``run --once``: exit 2, one stderr line naming the variable, no request, no lake, and
+    no secret in the output."""
+    env = (
+        clean_env()
+        | _NICE
+        | {
+            "MESH_DOMAINS": "telephony,quality,wfm",
+            "MESH_WFM__CLIENT_ID": "wfm-client",
+            "MESH_WFM__CLIENT_SECRET": "wfm-s3cr3t",
+            "MESH_TELEPHONY__NICE_AUTH_URL": "http://127.0.0.1:9",
+            "MESH_TELEPHONY__NICE_DISCOVERY_URL": "http://127.0.0.1:9",
+            "MESH_GENESYS_API_URL": "http://127.0.0.1:9",
+            "MESH_GENESYS_LOGIN_URL": "http://127.0.0.1:9",
+            "MESH_LAKE_URL": (tmp_path / "lake").as_uri(),
+            "MESH_HTTP_PORT": "0",
+            "MESH_HTTP_HOST": "127.0.0.1",
+        }
+    )
+    for variable, value in variables.items():
+        if value is None:
+            env.pop(variable)
+        else:
+            env[variable] = value
+    done = subprocess.run(
+        [sys.executable, "-m", "producer", "run", "--once"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"mesh-producer: {named}: "), lines[0]
+    assert "nice-s3cr3t-value" not in done.stdout + done.stderr
+    assert not (tmp_path / "lake").exists()
+
+
+def test_dlq_replay_reads_the_domain_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offline commands know a domain's platform, so ``dlq replay`` maps with its mapper."""
+    assert load_output_port("telephony").platform == "genesys"
+    monkeypatch.setenv("MESH_TELEPHONY__PLATFORM", "nice")
+    assert load_output_port("telephony").platform == "nice"
+    monkeypatch.setenv("MESH_TELEPHONY__PLATFORM", "avaya")
+    with pytest.raises(ConfigError, match=r"^MESH_TELEPHONY__PLATFORM: Input should be"):
+        load_output_port("telephony")

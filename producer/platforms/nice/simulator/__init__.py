@@ -3,7 +3,7 @@
 ``state`` holds config, switches and observations; ``app`` the area host (access-key token,
 discovery, Data Extraction, result files) and the API host (versioned Reporting base);
 ``data`` the deterministic contacts and QM rows (some built to be rejected); ``server`` the two
-sockets. Used by ``tests/nice`` and, once wired, ``mesh-producer simulate|demo --platform nice``.
+sockets. Used by ``tests/nice`` and ``mesh-producer simulate|demo --platform nice``.
 """
 
 from __future__ import annotations

@@ -331,15 +331,31 @@ async def _download(request: web.Request) -> web.Response:
     return web.Response(status=200, body=body, content_type=_CSV_TYPE)
 
 
+_CSV_CACHE_DAYS = 16
+
+
 def _csv(sim: NiceSimulator, first: date, last: date) -> str:
     """Rows of the workflows submitted on days ``first..last`` (inclusive) and not in future."""
     config = sim.config
-    lo = datetime(first.year, first.month, first.day, tzinfo=config.epoch.tzinfo)
-    hi = datetime(last.year, last.month, last.day, tzinfo=config.epoch.tzinfo) + timedelta(days=1)
     now = config.now()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(data.CSV_HEADERS)
+    writer.writerows(row for submitted, row in _day_rows(sim, first, last) if submitted <= now)
+    return out.getvalue()
+
+
+def _day_rows(sim: NiceSimulator, first: date, last: date) -> list[tuple[datetime, list[str]]]:
+    """Every workflow row submitted on days ``first..last``, with its submission instant (built
+    once per set of days: the data are a function of the configuration)."""
+    config = sim.config
+    key = (first, last, config.epoch, config.contacts_per_hour, config.seed)
+    found = sim.csv_rows.get(key)
+    if found is not None:
+        return found
+    lo = datetime(first.year, first.month, first.day, tzinfo=config.epoch.tzinfo)
+    hi = datetime(last.year, last.month, last.day, tzinfo=config.epoch.tzinfo) + timedelta(days=1)
+    rows: list[tuple[datetime, list[str]]] = []
     shifted = lo - timedelta(hours=3)  # submissions come ~2 h after the contact ends
     for index in data.indexes_between(config.epoch, config.contacts_per_hour, shifted, hi):
         item = data.contact(config.epoch, config.contacts_per_hour, config.seed, index)
@@ -347,9 +363,12 @@ def _csv(sim: NiceSimulator, first: date, last: date) -> str:
         if row is None:
             continue
         submitted = datetime.fromisoformat(row["Submission Date"].replace("Z", "+00:00"))
-        if lo <= submitted < hi and submitted <= now:
-            writer.writerow(row.values())
-    return out.getvalue()
+        if lo <= submitted < hi:
+            rows.append((submitted, list(row.values())))
+    if len(sim.csv_rows) >= _CSV_CACHE_DAYS:  # a long-running simulator: keep the newest
+        del sim.csv_rows[next(iter(sim.csv_rows))]
+    sim.csv_rows[key] = rows
+    return rows
 
 
 # -- API host --------------------------------------------------------------------------------

@@ -131,6 +131,11 @@ class NiceSimulator:
     _page_shifts: deque[int] = field(default_factory=deque)
     _job_outcomes: deque[tuple[str, str]] = field(default_factory=deque)
     _expired_urls: int = 0
+    # Result rows of a job's days, built once (deterministic data); filtered by "now" per
+    # download. Keyed by the data's parameters too, should a test change them.
+    csv_rows: dict[tuple[object, ...], list[tuple[datetime, list[str]]]] = field(
+        default_factory=dict
+    )
     _spoiled_downloads: deque[DownloadSpoil] = field(default_factory=deque)
     _rate: dict[str, deque[float]] = field(default_factory=dict)
     revoke_after_next_job: bool = False  # a 401 mid-export: tokens die once a job is created

@@ -1,0 +1,110 @@
+"""The daemon's CXone wiring: settings -> options, and one tenant gate for every CXone domain.
+
+``open_nice_source`` is what the daemon calls for a domain on ``nice``; two Quality sources of
+one tenant (two access keys, as two domains would have) built with the process's
+``tenant_gates`` run their Data Extraction jobs at once against a simulated tenant that answers
+403 to any call inside its interval: none is refused, and both get the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from producer.clock import SystemClock
+from producer.platforms.nice.registry import NiceOptions
+from producer.platforms.nice.simulator import RunningNiceSimulator
+from producer.platforms.nice.wiring import nice_options, open_nice_source, tenant_gates
+from producer.ratelimit import DomainLimiter
+from producer.settings import QualitySettings, Settings, TelephonySettings
+from producer.source.client import open_session
+from producer.telemetry.metrics import Metrics
+from producer.windows import Window
+from tests.nice.conftest import INTERVAL, KEY, OTHER_KEY, OTHER_SECRET, SECRET, fast_retry
+
+_DAY = datetime(2025, 3, 11, tzinfo=UTC)
+
+
+def _quality(auth_url: str, key: str, secret: str, **knobs: Any) -> QualitySettings:
+    return QualitySettings(
+        platform="nice",
+        nice_auth_url=auth_url,
+        nice_discovery_url=auth_url,
+        nice_access_key_id=key,
+        nice_access_key_secret=SecretStr(secret),
+        **knobs,
+    )
+
+
+def test_options_follow_the_settings() -> None:
+    quality = _quality("https://na1.nice-incontact.com", "k", "s", page_size=50)
+    options = nice_options(quality)
+    assert options.settle_seconds == NiceOptions().settle_seconds == 1800  # CXone's default
+    assert options.qm_entity_version == "3"
+    assert options.page_size == 50
+    settled = _quality(
+        "https://na1.nice-incontact.com",
+        "k",
+        "s",
+        settle_seconds=0,
+        nice_qm_entity_version="4",
+        nice_extraction_interval_seconds=45,
+        job_max_wait_seconds=60,
+    )
+    options = nice_options(settled)
+    assert (options.settle_seconds, options.qm_entity_version) == (0, "4")
+    assert (options.extraction_interval_seconds, options.job_max_wait_seconds) == (45, 60)
+    telephony = TelephonySettings(
+        platform="nice",
+        nice_auth_url="https://na1.nice-incontact.com",
+        nice_access_key_id="k",
+        nice_access_key_secret=SecretStr("s"),
+        nice_completion_lag_seconds=600,
+        max_pages_per_window=7,
+    )
+    options = nice_options(telephony)
+    assert (options.completion_lag_seconds, options.max_pages_per_window) == (600, 7)
+
+
+async def test_two_sources_of_one_tenant_share_its_gate(nice_sim: RunningNiceSimulator) -> None:
+    settings = Settings(
+        domains=("quality",),
+        quality=_quality(nice_sim.auth_url, KEY, SECRET, nice_extraction_interval_seconds=INTERVAL),
+    )
+    clock = SystemClock()
+    metrics = Metrics(CollectorRegistry())
+    gates = tenant_gates(settings, clock=clock, metrics=metrics.for_domain("cxone-extraction"))
+    window = Window(_DAY + timedelta(hours=10), _DAY + timedelta(hours=11))
+
+    async def rows(key: str, secret: str) -> list[dict[str, str]]:
+        domain = _quality(nice_sim.auth_url, key, secret, nice_extraction_interval_seconds=INTERVAL)
+        async with open_session() as session:
+            _, extractor = await open_nice_source(
+                "quality",
+                domain,
+                session=session,
+                limiter=DomainLimiter(
+                    per_minute=6000,
+                    priority="normal",
+                    clock=clock,
+                    metrics=metrics.for_domain("quality"),
+                ),
+                gates=gates,
+                metrics=metrics.for_domain("quality"),
+                clock=clock,
+                retry=fast_retry(),
+                request_timeout_s=10.0,
+            )
+            return [row async for page in extractor.fetch(window) for row in page]
+
+    first, second = await asyncio.gather(rows(KEY, SECRET), rows(OTHER_KEY, OTHER_SECRET))
+    assert first
+    assert first == second
+    calls = nice_sim.sim.extraction_calls
+    assert len(calls) >= 4  # a submit and at least one poll each
+    assert {call.key_id for call in calls} == {KEY, OTHER_KEY}
+    assert all(call.status != 403 for call in calls), [c.status for c in calls]
