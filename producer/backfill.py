@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from producer.checkpoint import Counts, RecentWindow
-from producer.clock import Clock
+from producer.clock import Clock, SystemClock
 from producer.daemon import open_domain
 from producer.domains import domain_spec
 from producer.errors import ConfigError, ProducerError
@@ -159,6 +159,7 @@ async def backfill(
             f"--domain {domain}: a snapshot domain is re-exported by run, not backfill"
         )
     windows = plan_range(start, end, settings.window_seconds)
+    clock = clock or SystemClock()
     total = Counts()
     async with open_domain(settings, domain, clock=clock) as built:
         stopping = asyncio.Event()
@@ -189,7 +190,7 @@ async def backfill(
                         domain,
                         built.contract.major,
                         window,
-                        now=datetime.now(UTC),
+                        now=clock.now(),
                     )
                 # An unchanged window commits nothing: a second run leaves the checkpoint as is.
                 result = await built.worker.run_window(
