@@ -18,8 +18,8 @@ import structlog
 
 from producer.checkpoint import Counts, WindowRecord
 from producer.errors import AccountingError
-from producer.lake.majors import MajorWrites
 from producer.lake.writer import WindowLanded
+from producer.majors import MajorWrites
 from producer.reports import WindowResult
 from producer.routing import Route, Routed
 from producer.telemetry.metrics import DomainMetrics

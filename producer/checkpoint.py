@@ -35,6 +35,7 @@ __all__ = [
     "Counts",
     "RecentWindow",
     "WindowRecord",
+    "is_committed",
 ]
 
 FORMAT_VERSION = 1
@@ -247,6 +248,15 @@ class Checkpoint:
             replayed={**self.replayed, window.label: replay_records},
             updated_at=at,
         )
+
+
+def is_committed(checkpoint: Checkpoint | None, window: Window) -> bool:
+    """True when the checkpoint accounts for ``window``: it ends at or before the watermark, or
+    the re-export ledger holds it (an open WFM week). Other parts are an attempt in progress or
+    an abandoned one, which the producer rewrites."""
+    if checkpoint is None:
+        return False
+    return window.end <= checkpoint.watermark or window.label in checkpoint.recent
 
 
 class CheckpointStore:

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import structlog
 
-from producer.checkpoint import Checkpoint, CheckpointStore, RecentWindow
+from producer.checkpoint import Checkpoint, CheckpointStore, RecentWindow, is_committed
 from producer.clock import Clock
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
@@ -38,7 +38,6 @@ from producer.errors import AccountingError, CheckpointConflictError
 from producer.lake.encode import decode_part, encode_part
 from producer.lake.inventory import (
     WindowParts,
-    is_committed,
     replay_key,
     take_inventory,
 )

@@ -3,7 +3,7 @@
 plan (``windows``) → extract (domain extractor via ``ApiClient``) → map (domain mapper) →
 validate (``Validator``) → write (``BatchWriter``: data and DLQ parts) → commit (checkpoint CAS).
 Every record ends in exactly one place, landed or dead-lettered, in every major written (during a
-migration also the older one: ``producer/lake/majors.py``); the checkpoint advances only after
+migration also the older one: ``producer/majors.py``); the checkpoint advances only after
 all parts are written and only if ``fetched = landed + dead_lettered`` (``accounting.py``), by a
 ``Checkpoint`` transition (``checkpoint.py``). With an event stream the landed records are
 published between write and commit (step 5b, ``producer/bus/window.py``). The loop over windows,
@@ -31,10 +31,10 @@ from producer.contracts.validate import Validator
 from producer.domains import DomainSpec, Extractor
 from producer.errors import WindowAbandonedError
 from producer.lake.lease import DomainLease
-from producer.lake.majors import MajorWrites, OlderMajor
 from producer.lake.writer import BatchWriter
 from producer.lifecycle import graced
 from producer.loop import UNREADY_AFTER_FAILURES, WindowLoop
+from producer.majors import MajorWrites, OlderMajor
 from producer.reports import DomainReport, WindowResult
 from producer.routing import WindowRouter
 from producer.telemetry.health import DomainStatus

@@ -1,5 +1,8 @@
 """Step 5, write, for every major of a window: the newest, and during a migration the older ones.
 
+Above ``lake/`` (it composes a major's contract, validator, lake writer and event port), so
+neither the lake nor the bus imports the other's side of a migration.
+
 During a major migration (``MESH_{DOMAIN}__SCHEMA_VERSION=1.0,2.0``) a window is also written in
 each older major (``OlderMajor``) for its remaining readers: the same records, mapped once, each
 routed per version (``Routed.also``, ``producer/routing.py``). ``MajorWrites`` fans each routed
