@@ -5,6 +5,11 @@ committing it conditionally so two replicas can never both own a domain (and, gi
 writer lease, only while that lease is held: ``producer.lake.lease``). It is called only after a
 window's data and DLQ parts are written; it must not write lake data, and it never "repairs" a
 corrupt or foreign checkpoint by starting over: that is an operator's decision.
+
+Every change of a checkpoint is a method of ``Checkpoint``, run by production and by the tests
+alike: ``committed`` (a window landed, or was re-exported by a re-sweep or ``backfill``),
+``reswept`` (an unchanged re-sweep: its schedule only) and ``replay_moved`` (``dlq replay`` moved
+dead letters to the data); ``empty`` is a domain's state before its first commit.
 """
 
 from __future__ import annotations
