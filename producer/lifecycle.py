@@ -3,7 +3,8 @@
 ``graced`` runs one piece of work (a window, an availability probe) to completion, or, once the
 stop event is set, gives it a grace period and then cancels it (``WindowAbandonedError``: nothing
 of it was committed). ``wait`` pauses until a number of seconds passed on the injected ``Clock``
-or the stop event is set, whichever comes first. Neither reads the time itself.
+or the stop event is set, whichever comes first. Neither reads the time itself; the grace is
+an event-loop timeout, as the shutdown it serves is measured by the orchestrator's wall clock.
 """
 
 from __future__ import annotations
