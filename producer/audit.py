@@ -18,7 +18,7 @@ from datetime import datetime
 
 import orjson
 
-from producer.checkpoint import Checkpoint, CheckpointStore, Counts
+from producer.checkpoint import Checkpoint, CheckpointStore, Counts, is_committed
 from producer.envelope import DLQ_STAGES, PUBLISH_STAGE, iso_instant
 from producer.lake.encode import decode_part
 from producer.lake.inventory import (
@@ -26,7 +26,6 @@ from producer.lake.inventory import (
     Part,
     Series,
     WindowParts,
-    is_committed,
     take_inventory,
 )
 from producer.lake.store import ObjectStore

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from producer.checkpoint import Counts, RecentWindow
-from producer.clock import Clock
+from producer.checkpoint import Checkpoint, Counts, RecentWindow
+from producer.clock import Clock, SystemClock
 from producer.daemon import open_domain
 from producer.domains import domain_spec
 from producer.errors import ConfigError, ProducerError
@@ -32,6 +32,7 @@ from producer.lake.keys import PRIMARY_DLQ_PARTS, parse_part_key, window_part_pr
 from producer.lake.store import ObjectStore
 from producer.settings import DOMAIN_NAMES, Settings
 from producer.windows import IncrementalPlanner, Window, align_down
+from producer.worker import DomainWorker
 
 __all__ = ["add_parser", "backfill", "lake_window", "plan_range"]
 
@@ -159,6 +160,7 @@ async def backfill(
             f"--domain {domain}: a snapshot domain is re-exported by run, not backfill"
         )
     windows = plan_range(start, end, settings.window_seconds)
+    clock = clock or SystemClock()
     total = Counts()
     async with open_domain(settings, domain, clock=clock) as built:
         stopping = asyncio.Event()
@@ -169,17 +171,7 @@ async def backfill(
             asyncio.create_task(built.lease.keep_renewed(), name=f"{domain}:lease"),
         ]
         try:
-            checkpoint = await built.worker.open(stopping)
-            if checkpoint is None:
-                raise ConfigError(
-                    f"--domain {domain}: no checkpoint in the lake, nothing landed to "
-                    "backfill (run it first)"
-                )
-            if end > checkpoint.watermark:
-                raise ConfigError(
-                    f"--to {_iso(end)} is beyond {domain}'s watermark "
-                    f"{_iso(checkpoint.watermark)}: only landed windows are backfilled"
-                )
+            checkpoint = await _landed_checkpoint(built.worker, domain, end, stopping)
             for window in windows:
                 earlier = None
                 if window.label not in checkpoint.recent:  # else the ledger has its counts
@@ -189,21 +181,43 @@ async def backfill(
                         domain,
                         built.contract.major,
                         window,
-                        now=datetime.now(UTC),
+                        now=clock.now(),
                     )
                 # An unchanged window commits nothing: a second run leaves the checkpoint as is.
                 result = await built.worker.run_window(
                     window, earlier=earlier, record_resweep=False
                 )
-                counts = result.counts
-                total = total + counts
-                out(
-                    f"{domain} {window.label}: fetched {counts.fetched} = {counts.landed} "
-                    f"landed + {counts.dead_lettered} dead-lettered, "
-                    f"{'unchanged' if result.unchanged else 'changed'}"
-                )
+                total = total + result.counts
+                out(_line(domain, window, result.counts, unchanged=result.unchanged))
         finally:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
     return total
+
+
+async def _landed_checkpoint(
+    worker: DomainWorker, domain: str, end: datetime, stopping: asyncio.Event
+) -> Checkpoint:
+    """The domain's checkpoint, read under its writer lease; ``ConfigError`` when there is none
+    or ``end`` is past its watermark (only landed windows are backfilled)."""
+    checkpoint = await worker.open(stopping)
+    if checkpoint is None:
+        raise ConfigError(
+            f"--domain {domain}: no checkpoint in the lake, nothing landed to "
+            "backfill (run it first)"
+        )
+    if end > checkpoint.watermark:
+        raise ConfigError(
+            f"--to {_iso(end)} is beyond {domain}'s watermark "
+            f"{_iso(checkpoint.watermark)}: only landed windows are backfilled"
+        )
+    return checkpoint
+
+
+def _line(domain: str, window: Window, counts: Counts, *, unchanged: bool) -> str:
+    return (
+        f"{domain} {window.label}: fetched {counts.fetched} = {counts.landed} "
+        f"landed + {counts.dead_lettered} dead-lettered, "
+        f"{'unchanged' if unchanged else 'changed'}"
+    )

@@ -5,18 +5,28 @@ committing it conditionally so two replicas can never both own a domain (and, gi
 writer lease, only while that lease is held: ``producer.lake.lease``). It is called only after a
 window's data and DLQ parts are written; it must not write lake data, and it never "repairs" a
 corrupt or foreign checkpoint by starting over: that is an operator's decision.
+
+Every change of a checkpoint is a method of ``Checkpoint``, run by production and by the tests
+alike: ``committed`` (a window landed, or was re-exported by a re-sweep or ``backfill``),
+``reswept`` (an unchanged re-sweep: its schedule only) and ``replay_moved`` (``dlq replay`` moved
+dead letters to the data); ``empty`` is a domain's state before its first commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 
-from producer.errors import CheckpointConflictError, PreconditionFailedError, StoreError
+from producer.errors import (
+    AccountingError,
+    CheckpointConflictError,
+    PreconditionFailedError,
+    StoreError,
+)
 from producer.lake.keys import checkpoint_key
 from producer.lake.lease import Fence
 from producer.lake.store import ObjectStore
@@ -30,6 +40,7 @@ __all__ = [
     "Counts",
     "RecentWindow",
     "WindowRecord",
+    "is_committed",
 ]
 
 FORMAT_VERSION = 1
@@ -107,10 +118,6 @@ class RecentWindow:
         """When the window was last exported (``first_exported_at`` if that was not kept)."""
         return self.last_exported_at or self.first_exported_at
 
-    def resweep_due(self, now: datetime, interval_s: float) -> bool:
-        """True when ``interval_s`` or more have passed since the window was last exported."""
-        return (now - self.exported_at).total_seconds() >= interval_s
-
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -146,6 +153,67 @@ class Checkpoint:
         if any(instant.tzinfo is None for instant in instants):
             raise ValueError("checkpoint datetimes must be timezone-aware (UTC)")
 
+    @classmethod
+    def empty(cls, domain: str, *, watermark: datetime, schema_version: str) -> Checkpoint:
+        """A domain's progress before its first commit: nothing landed, starting at
+        ``watermark`` (``updated_at`` is the watermark; the first commit replaces it)."""
+        return cls(
+            domain=domain,
+            watermark=watermark,
+            schema_version=schema_version,
+            totals=Counts(),
+            last_window=None,
+            updated_at=watermark,
+        )
+
+    def committed(
+        self,
+        record: WindowRecord,
+        *,
+        first_exported_at: datetime,
+        replaces: Counts | None,
+        keep: timedelta,
+        schema_version: str,
+        source_available: datetime | None,
+        at: datetime,
+    ) -> Checkpoint:
+        """The checkpoint after window ``record`` landed (written, accounted) at ``at``.
+
+        The watermark moves to the window's end when the window continues it and is final: closed
+        (it ended by ``at``) and fully available (by ``source_available``, the source's
+        availability date, None: no such limit). A re-export behind the watermark, or a snapshot
+        of a week still in progress (WFM), is committed (its counts and objects) without moving
+        it. ``replaces`` (a re-export's earlier counts) is taken out of the totals
+        before the window's counts are added. The ledger (``recent``) gets the window, exported
+        first at ``first_exported_at`` and last at ``at``, and keeps only the windows that end
+        within ``keep`` of the new watermark. The window's replay count is dropped: the export
+        deleted its replay parts, so its counts include none of them now.
+        """
+        window = record.window
+        watermark = self.watermark
+        final = window.end <= at and (source_available is None or window.end <= source_available)
+        if final and window.start <= self.watermark < window.end:
+            watermark = window.end
+        totals = self.totals if replaces is None else self.totals - replaces
+        recent = dict(self.recent)
+        recent[window.label] = RecentWindow(record.counts, first_exported_at, last_exported_at=at)
+        horizon = watermark - keep
+        return Checkpoint(
+            domain=self.domain,
+            watermark=watermark,
+            schema_version=schema_version,
+            totals=totals + record.counts,
+            last_window=record,
+            updated_at=at,
+            recent={
+                label: kept
+                for label, kept in recent.items()
+                if Window.from_label(label).end > horizon
+            },
+            replayed={label: n for label, n in self.replayed.items() if label != window.label},
+            source_available=source_available,
+        )
+
     def reswept(self, label: str, *, at: datetime) -> Checkpoint:
         """The checkpoint after an unchanged re-sweep of window ``label`` at ``at``: only that
         window's ``last_exported_at`` and ``updated_at`` move (``KeyError`` if not recent)."""
@@ -153,21 +221,47 @@ class Checkpoint:
         recent[label] = replace(recent[label], last_exported_at=at)
         return replace(self, recent=recent, updated_at=at)
 
-    def advanced(
-        self, record: WindowRecord, *, schema_version: str, updated_at: datetime
+    def replay_moved(
+        self, window: Window, moved: int, *, replay_records: int, at: datetime
     ) -> Checkpoint:
-        """The checkpoint after ``record`` landed: totals added, watermark never moved back.
+        """The checkpoint after ``dlq replay`` moved ``moved`` of ``window``'s dead letters to its
+        data at ``at``: they count as landed instead of dead-lettered in the totals and wherever
+        the window's counts are kept (last window, ledger), and the window's counts now include
+        ``replay_records`` records of its replay parts. ``AccountingError`` when fewer than
+        ``moved`` dead letters are recorded for it."""
 
-        A window behind the watermark (a re-sweep for late data) keeps the watermark.
-        """
-        return Checkpoint(
-            domain=self.domain,
-            watermark=max(self.watermark, record.end),
-            schema_version=schema_version,
-            totals=self.totals + record.counts,
-            last_window=record,
-            updated_at=updated_at,
+        def shift(counts: Counts) -> Counts:
+            if counts.dead_lettered < moved:
+                raise AccountingError(
+                    f"window {window.label}: {moved} records left the DLQ but the checkpoint "
+                    f"records only {counts.dead_lettered} dead-lettered"
+                )
+            return Counts(counts.fetched, counts.landed + moved, counts.dead_lettered - moved)
+
+        last = self.last_window
+        recent = dict(self.recent)
+        if window.label in recent:
+            entry = recent[window.label]
+            recent[window.label] = replace(entry, counts=shift(entry.counts))
+        return replace(
+            self,
+            totals=shift(self.totals),
+            last_window=replace(last, counts=shift(last.counts))
+            if last is not None and last.window == window
+            else last,
+            recent=recent,
+            replayed={**self.replayed, window.label: replay_records},
+            updated_at=at,
         )
+
+
+def is_committed(checkpoint: Checkpoint | None, window: Window) -> bool:
+    """True when the checkpoint accounts for ``window``: it ends at or before the watermark, or
+    the re-export ledger holds it (an open WFM week). Other parts are an attempt in progress or
+    an abandoned one, which the producer rewrites."""
+    if checkpoint is None:
+        return False
+    return window.end <= checkpoint.watermark or window.label in checkpoint.recent
 
 
 class CheckpointStore:

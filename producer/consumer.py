@@ -19,16 +19,12 @@ import orjson
 from producer.contracts.publish import fetch_contract, subscriptions
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
-from producer.errors import ConfigError, ProducerError
+from producer.errors import ConfigError, ContractViolationError
 from producer.lake.encode import decode_part
 from producer.lake.keys import parse_part_key
 from producer.lake.store import ObjectStore
 
 __all__ = ["ConsumedRecord", "ContractViolationError", "LakeConsumer", "ReadStats", "project"]
-
-
-class ContractViolationError(ProducerError):
-    """A landed line is not a valid envelope, or its record does not fit the declared version."""
 
 
 @dataclass(frozen=True)

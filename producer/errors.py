@@ -11,19 +11,35 @@
     │   └── PreconditionFailedError  a conditional write (If-Match / If-None-Match) lost
     ├── StreamError                  the event bus stayed unavailable past the retry budget
     ├── CheckpointConflictError      the checkpoint CAS was lost: another writer owns the domain
-    └── AccountingError              fetched != landed + dead-lettered for a window: never commit
+    │   ├── LeaseHeldError           another live writer holds the domain's writer lease
+    │   └── LeaseLostError           this writer no longer holds the lease
+    ├── AccountingError              fetched != landed + dead-lettered for a window: never commit
+    ├── WindowAbandonedError         shutdown cut a window off after its grace: nothing committed
+    ├── ContractConflictError        a published contract version would change (immutable)
+    └── ContractViolationError       a landed line does not fit the version a consumer declared
 
 Messages never contain secrets or tokens: raise sites pass identifiers, not credentials.
+``FailureReason`` names why one request to the platform failed (the retry decision and the
+``reason`` label of the retry metric and log line).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
 
 __all__ = [
     "AccountingError",
     "AuthError",
     "CheckpointConflictError",
     "ConfigError",
+    "ContractConflictError",
+    "ContractViolationError",
+    "FailureReason",
+    "LeaseHeldError",
+    "LeaseLostError",
     "PermanentSourceError",
+    "PermissionDeniedError",
     "PreconditionFailedError",
     "ProducerError",
     "QuotaExceededError",
@@ -31,7 +47,21 @@ __all__ = [
     "StoreError",
     "StreamError",
     "TransientSourceError",
+    "WindowAbandonedError",
 ]
+
+
+class FailureReason(StrEnum):
+    """Why one request to the platform failed; the value is the metric and log label."""
+
+    UNAUTHORIZED = "unauthorized"  # 401: that token is invalidated, the request retried
+    FORBIDDEN = "forbidden"  # 403: a permission is missing (``PermissionDeniedError``)
+    PERMANENT = "permanent"  # another 4xx: retrying cannot help
+    THROTTLED = "throttled"  # 429: the whole domain pauses for Retry-After
+    SERVER_ERROR = "server_error"  # 5xx: retried with backoff
+    CONNECTION = "connection"  # a reset, a timeout: retried with backoff
+    BAD_BODY = "bad_body"  # a 2xx body that is not JSON: retried
+    BAD_SHAPE = "bad_shape"  # a 2xx body without the expected shape: retried
 
 
 class ProducerError(Exception):
@@ -102,3 +132,30 @@ class CheckpointConflictError(ProducerError):
 
 class AccountingError(ProducerError):
     """A window's counts do not add up (fetched != landed + dead-lettered)."""
+
+
+class LeaseHeldError(CheckpointConflictError):
+    """Another live writer holds the domain's lease (it renewed it while we watched)."""
+
+
+class LeaseLostError(CheckpointConflictError):
+    """This writer no longer holds the lease (taken over, or it cannot prove it still does)."""
+
+
+class WindowAbandonedError(ProducerError):
+    """Shutdown cut the window off after its grace period; nothing of it was committed."""
+
+
+class ContractConflictError(ProducerError):
+    """The registry already holds other content for a version: published versions are immutable.
+
+    ``conflicts`` names each ``(domain, version)``; the message lists them all.
+    """
+
+    def __init__(self, message: str, *, conflicts: Sequence[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.conflicts = tuple(conflicts)
+
+
+class ContractViolationError(ProducerError):
+    """A landed line is not a valid envelope, or its record does not fit the declared version."""

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import structlog
 
-from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindow
+from producer.checkpoint import Checkpoint, CheckpointStore, RecentWindow, is_committed
 from producer.clock import Clock
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
@@ -38,7 +38,6 @@ from producer.errors import AccountingError, CheckpointConflictError
 from producer.lake.encode import decode_part, encode_part
 from producer.lake.inventory import (
     WindowParts,
-    is_committed,
     replay_key,
     take_inventory,
 )
@@ -442,8 +441,9 @@ async def _account(
                 f"window {window.label}: the checkpoint includes {included} replayed records, "
                 f"its replay parts hold {replay_records}; run lake audit"
             )
-        updated = _moved(checkpoint, window, moved, clock.now())
-        updated = replace(updated, replayed={**checkpoint.replayed, window.label: replay_records})
+        updated = checkpoint.replay_moved(
+            window, moved, replay_records=replay_records, at=clock.now()
+        )
         try:
             await checkpoints.commit(updated, expect_etag=etag)
         except CheckpointConflictError:
@@ -452,28 +452,3 @@ async def _account(
             continue
         return moved
     raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _moved(checkpoint: Checkpoint, window: Window, moved: int, now: datetime) -> Checkpoint:
-    def shift(counts: Counts) -> Counts:
-        if counts.dead_lettered < moved:
-            raise AccountingError(
-                f"window {window.label}: {moved} records left the DLQ but the checkpoint "
-                f"records only {counts.dead_lettered} dead-lettered"
-            )
-        return Counts(counts.fetched, counts.landed + moved, counts.dead_lettered - moved)
-
-    last = checkpoint.last_window
-    recent = dict(checkpoint.recent)
-    if window.label in recent:
-        entry = recent[window.label]
-        recent[window.label] = replace(entry, counts=shift(entry.counts))
-    return replace(
-        checkpoint,
-        totals=shift(checkpoint.totals),
-        last_window=replace(last, counts=shift(last.counts))
-        if last is not None and last.window == window
-        else last,
-        recent=recent,
-        updated_at=now,
-    )

@@ -31,7 +31,7 @@ from producer.lake.location import OutputPort, load_output_port
 from producer.lake.store import ObjectStore, open_store
 from producer.settings import DOMAIN_NAMES
 from producer.telemetry.metrics import Metrics
-from producer.windows import parse_instant
+from producer.windows import Resweeps, Window
 
 __all__ = ["DomainState", "add_parser", "domain_state"]
 
@@ -100,7 +100,7 @@ def _last_day(checkpoint: Checkpoint, now: datetime) -> Counts:
     """The counts of the ledger's windows that ended in the last 24 hours."""
     total = Counts()
     for label, recent in checkpoint.recent.items():
-        if parse_instant(label.rsplit("-", 1)[1]) > now - _DAY:
+        if Window.from_label(label).end > now - _DAY:
             total = total + recent.counts
     return total
 
@@ -108,17 +108,9 @@ def _last_day(checkpoint: Checkpoint, now: datetime) -> Counts:
 def _resweeps_due(checkpoint: Checkpoint, port: OutputPort, now: datetime) -> int:
     spec = domain_spec(port.domain)
     hours = port.resweep_hours if port.resweep_hours is not None else spec.default_resweep_hours
-    if hours <= 0:
-        return 0
-    horizon = checkpoint.watermark - timedelta(hours=hours)
-    due = 0
-    for label, recent in checkpoint.recent.items():
-        end = parse_instant(label.rsplit("-", 1)[1])
-        if horizon < end <= checkpoint.watermark and recent.resweep_due(
-            now, port.resweep_interval_s
-        ):
-            due += 1
-    return due
+    last = {label: recent.exported_at for label, recent in checkpoint.recent.items()}
+    resweeps = Resweeps(hours, port.resweep_interval_s)
+    return len(resweeps.due(last, watermark=checkpoint.watermark, now=now))
 
 
 async def _writer(store: ObjectStore, prefix: str) -> str | None:

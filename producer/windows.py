@@ -5,10 +5,13 @@ Telephony, Quality) tiles time with windows of ``window_seconds`` aligned to mul
 length since the epoch, each exported once it is closed (``end <= now``) and the source says its
 data is available (``end <= available_until``). ``SnapshotPlanner`` (state that changes after
 publication: WFM schedules) re-exports the current and upcoming UTC weeks on a schedule.
+``Resweeps`` plans the re-exports of landed windows for late data, from when each was last
+exported (as the checkpoint's ledger keeps it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -16,6 +19,7 @@ from typing import Protocol
 __all__ = [
     "IncrementalPlanner",
     "Planner",
+    "Resweeps",
     "SnapshotPlanner",
     "Window",
     "align_down",
@@ -26,6 +30,7 @@ __all__ = [
 ]
 
 _STAMP = "%Y%m%dT%H%M%SZ"
+_LEDGER_MIN = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -49,6 +54,12 @@ class Window:
     def label(self) -> str:
         """``{start}-{end}`` as ``YYYYMMDDTHHMMSSZ``, the form used in object keys."""
         return f"{format_instant(self.start)}-{format_instant(self.end)}"
+
+    @classmethod
+    def from_label(cls, label: str) -> Window:
+        """The window of a ``label`` (``ValueError`` if it is not one)."""
+        start, end = label.split("-")
+        return cls(parse_instant(start), parse_instant(end))
 
     def interval(self) -> str:
         """The platform's interval string ``start/end`` in ISO-8601 with milliseconds."""
@@ -220,3 +231,41 @@ class SnapshotPlanner:
         oldest = min(self._last_snapshot.values())
         wait = self.snapshot_seconds - (now - oldest).total_seconds()
         return max(1.0, min(self.snapshot_seconds, wait))
+
+
+@dataclass(frozen=True, slots=True)
+class Resweeps:
+    """Re-exports of landed windows for late data: a window that ends within ``hours`` before
+    the watermark is due again once ``interval_s`` have passed since it was last exported
+    (changed or not). ``hours <= 0``: no re-sweeps."""
+
+    hours: float = 0.0
+    interval_s: float = 3600.0
+
+    @property
+    def ledger(self) -> timedelta:
+        """How far behind the watermark the checkpoint keeps windows: the re-sweep horizon, and
+        at least the last day (for ``status``)."""
+        return max(timedelta(hours=self.hours), _LEDGER_MIN)
+
+    def due(
+        self,
+        last_exported: Mapping[str, datetime],
+        *,
+        watermark: datetime,
+        now: datetime,
+        exclude: Container[str] = (),
+    ) -> list[Window]:
+        """The windows of ``last_exported`` (``Window.label`` → when it was last exported) that
+        are due at ``now``, oldest first, leaving out the labels in ``exclude``."""
+        if self.hours <= 0:
+            return []
+        horizon = watermark - timedelta(hours=self.hours)
+        windows = []
+        for label, exported_at in last_exported.items():
+            if label in exclude or (now - exported_at).total_seconds() < self.interval_s:
+                continue
+            window = Window.from_label(label)
+            if horizon < window.end <= watermark:
+                windows.append(window)
+        return sorted(windows)

@@ -14,7 +14,6 @@ only place a Kinesis client is created: region and credentials from the AWS chai
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import random
@@ -26,6 +25,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from producer.bus.port import Event, PublishResult
+from producer.clock import Clock, SystemClock
 from producer.errors import StreamError
 
 __all__ = [
@@ -57,8 +57,11 @@ class KinesisPort:
     """An ``EventPort`` on one Kinesis stream (``stream``: a name or an ARN), through an
     aiobotocore Kinesis client the caller owns (no Kinesis stubs are installed: ``Any``)."""
 
-    def __init__(self, client: Any, stream: str, *, retry_budget_s: float) -> None:
+    def __init__(
+        self, client: Any, stream: str, *, retry_budget_s: float, clock: Clock | None = None
+    ) -> None:
         self._client = client
+        self._clock = clock or SystemClock()
         self._target = (
             {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
         )
@@ -83,7 +86,6 @@ class KinesisPort:
     async def _put(self, batch: list[Event], result: PublishResult) -> None:
         """Send ``batch`` until every entry is accepted; only failed entries are sent again."""
         pending = batch
-        loop = asyncio.get_running_loop()
         deadline: float | None = None
         attempt = 0
         while True:
@@ -115,7 +117,7 @@ class KinesisPort:
                 result.throttled += sum(1 for r in entries if r.get("ErrorCode") in _THROTTLE_CODES)
                 codes = sorted({str(r["ErrorCode"]) for r in entries if r.get("ErrorCode")})
                 reason = f"{len(failed)} of {len(pending)} entries failed: {', '.join(codes)}"
-            now = loop.time()
+            now = self._clock.monotonic()
             deadline = deadline if deadline is not None else now + self._budget_s
             if now >= deadline:
                 raise StreamError(
@@ -123,7 +125,7 @@ class KinesisPort:
                 )
             attempt += 1
             delay = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_FIRST_S * 2**attempt))
-            await asyncio.sleep(min(delay, deadline - now))
+            await self._clock.sleep(min(delay, deadline - now))
             result.retried += len(failed)
             pending = failed
 

@@ -17,6 +17,7 @@ the window's DLQ series of stream refusals, written before the checkpoint commit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -27,11 +28,13 @@ from producer.bus.refused import TOO_LARGE_REASON, Refusal, StreamRefusals
 from producer.bus.spool import LineSpool
 from producer.domains import DomainSpec
 from producer.errors import StreamError
+from producer.lake.writer import BatchWriter
 from producer.routing import Route, Routed
 from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
+from producer.windows import Window
 
-__all__ = ["NoEvents", "WindowEvents"]
+__all__ = ["NoEvents", "WindowEvents", "window_events"]
 
 _log = structlog.get_logger("producer.bus")
 _READ_BATCH = 500
@@ -150,3 +153,32 @@ class NoEvents:
 
     async def finish(self, *, publish: bool) -> None:
         """Nothing to publish."""
+
+
+def window_events(
+    spec: DomainSpec,
+    ports: Sequence[tuple[str, EventPort | None]],
+    writer: BatchWriter,
+    window: Window,
+    *,
+    rejected_at: datetime,
+    keep: timedelta,
+    metrics: DomainMetrics,
+    status: DomainStatus,
+) -> WindowEvents | NoEvents:
+    """The events of ``window`` when any major written (``ports``, newest first) has a stream,
+    else ``NoEvents``. The stream's refusals go to the newest major's ``writer`` (its own DLQ
+    part range, rejected at ``rejected_at``); its published marks are kept for ``keep``."""
+    if all(port is None for _, port in ports):
+        return NoEvents()
+    refusals = StreamRefusals(
+        writer.stream_rejects(), window, domain=spec.name, rejected_at=rejected_at
+    )
+    return WindowEvents(
+        spec,
+        ports,
+        metrics=metrics,
+        status=status,
+        refusals=refusals,
+        marks=PublishedMarks(writer, window, keep=keep),
+    )

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from producer.contracts.registry import Contract, contract_document, parse_contract
 from producer.envelope import iso_instant
-from producer.errors import ConfigError, PreconditionFailedError, ProducerError
+from producer.errors import ConfigError, ContractConflictError, PreconditionFailedError
 from producer.lake.keys import registry_key
 from producer.lake.store import ObjectStore
 
@@ -41,17 +41,6 @@ __all__ = [
 REGISTRY_DIR = "_registry"
 _CONSUMER = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _VERSION_FILE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.json$")
-
-
-class ContractConflictError(ProducerError):
-    """The registry already holds other content for a version: published versions are immutable.
-
-    ``conflicts`` names each ``(domain, version)``; the message lists them all.
-    """
-
-    def __init__(self, message: str, *, conflicts: Sequence[tuple[str, str]]) -> None:
-        super().__init__(message)
-        self.conflicts = tuple(conflicts)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from producer.checkpoint import Checkpoint
 from producer.lake.keys import (
     DLQ_DIR,
     MAX_PART,
@@ -33,7 +32,6 @@ __all__ = [
     "Part",
     "Series",
     "WindowParts",
-    "is_committed",
     "replay_key",
     "take_inventory",
 ]
@@ -137,15 +135,6 @@ def replay_key(
     if not 0 <= index <= MAX_PART - REPLAY_FIRST_PART:
         raise ValueError(f"replay part index {index} outside 0..{MAX_PART - REPLAY_FIRST_PART}")
     return data_key(prefix, major, domain, window, REPLAY_FIRST_PART + index, compression)
-
-
-def is_committed(checkpoint: Checkpoint | None, window: Window) -> bool:
-    """True when the checkpoint accounts for ``window``: it ends at or before the watermark, or
-    the re-export ledger holds it (an open WFM week). Other parts are an attempt in progress or
-    an abandoned one, which the producer rewrites."""
-    if checkpoint is None:
-        return False
-    return window.end <= checkpoint.watermark or window.label in checkpoint.recent
 
 
 async def take_inventory(store: ObjectStore, prefix: str, domain: str) -> Inventory:

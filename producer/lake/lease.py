@@ -34,9 +34,16 @@ import orjson
 import structlog
 
 from producer.clock import Clock
-from producer.errors import CheckpointConflictError, PreconditionFailedError, StoreError
+from producer.errors import (
+    CheckpointConflictError,
+    LeaseHeldError,
+    LeaseLostError,
+    PreconditionFailedError,
+    StoreError,
+)
 from producer.lake.keys import LEASE_FILE, checkpoint_key
 from producer.lake.objects import ObjectStore, StoredObject
+from producer.lifecycle import wait
 
 __all__ = [
     "DRIFT_RATIO",
@@ -58,14 +65,6 @@ DRIFT_RATIO = 0.01
 clocks within a few parts per million). At least ``_DRIFT_FLOOR_S`` is allowed in any case."""
 _DRIFT_FLOOR_S = 1.0
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
-
-
-class LeaseHeldError(CheckpointConflictError):
-    """Another live writer holds the domain's lease (it renewed it while we watched)."""
-
-
-class LeaseLostError(CheckpointConflictError):
-    """This writer no longer holds the lease (taken over, or it cannot prove it still does)."""
 
 
 class Fence(Protocol):
@@ -228,7 +227,7 @@ class DomainLease:
                     return True
                 watched = None
                 continue
-            await _sleep_or_stop(self._clock, stopping, min(limit - silent_for, limit / 8))
+            await wait(self._clock, stopping, min(limit - silent_for, limit / 8))
         return False
 
     async def guarded(self, what: str, operation: Callable[[], Awaitable[_T]]) -> _T:
@@ -396,17 +395,3 @@ class DomainLease:
 
 def _typed_or_none(value: Any, kind: type[_V]) -> _V | None:
     return value if isinstance(value, kind) and not isinstance(value, bool) else None
-
-
-async def _sleep_or_stop(clock: Clock, stopping: asyncio.Event | None, seconds: float) -> None:
-    if stopping is None:
-        await clock.sleep(seconds)
-        return
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
-    waiter = asyncio.ensure_future(stopping.wait())
-    try:
-        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (sleeper, waiter):
-            task.cancel()
-        await asyncio.gather(sleeper, waiter, return_exceptions=True)

@@ -18,7 +18,6 @@ request (its bearer token, say) is logged and raised without the credential.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from producer.auth.scrub import scrub
 from producer.clock import Clock
 from producer.errors import (
     AuthError,
+    FailureReason,
     PermanentSourceError,
     PermissionDeniedError,
     QuotaExceededError,
@@ -83,7 +83,7 @@ class ApiResponse:
 
 @dataclass(frozen=True, slots=True)
 class _Failure:
-    reason: str
+    reason: FailureReason
     retry_after: float | None
     detail: str
 
@@ -153,7 +153,7 @@ class ApiClient:
             if isinstance(outcome, ApiResponse):
                 return outcome
             what = self.scrub(request)
-            if outcome.reason == "unauthorized":
+            if outcome.reason is FailureReason.UNAUTHORIZED:
                 assert bearer is not None
                 self._tokens.invalidate(bearer.value)
                 unauthorized += 1
@@ -163,17 +163,17 @@ class ApiClient:
                         f"{what}: rejected with 401 {unauthorized} times with fresh tokens",
                         reason="bad_credentials",
                     )
-            if outcome.reason == "forbidden":
+            if outcome.reason is FailureReason.FORBIDDEN:
                 permission = required_permission(path)
                 needs = f": the OAuth client's role needs {permission}" if permission else ""
                 raise PermissionDeniedError(
                     f"the platform refused {what} ({outcome.detail}){needs}",
                     permission=permission,
                 )
-            if outcome.reason == "permanent":
+            if outcome.reason is FailureReason.PERMANENT:
                 raise PermanentSourceError(f"{what}: {outcome.detail}")
             delay = self._next_delay(attempt, unauthorized, outcome)
-            if outcome.reason == "throttled" and delay > self._max_retry_after_s:
+            if outcome.reason is FailureReason.THROTTLED and delay > self._max_retry_after_s:
                 raise QuotaExceededError(
                     f"{what}: throttled with Retry-After {delay:.0f} s, above the "
                     f"{self._max_retry_after_s:.0f} s cap (a quota, not a burst)",
@@ -195,7 +195,7 @@ class ApiClient:
                 attempt=attempt,
                 delay_s=round(delay, 3),
             )
-            if outcome.reason == "throttled":
+            if outcome.reason is FailureReason.THROTTLED:
                 # The pause holds every request of the domain, not only this one.
                 self._limiter.pause(delay)
             else:
@@ -221,13 +221,15 @@ class ApiClient:
             # Blank is no body; isspace stops at the first other byte (strip could copy it all).
             body = orjson.loads(raw) if raw and not raw.isspace() else None
         except orjson.JSONDecodeError:
-            failure = _Failure("bad_body", None, f"{response.status} with a body that is not JSON")
+            failure = _Failure(
+                FailureReason.BAD_BODY, None, f"{response.status} with a body that is not JSON"
+            )
         else:
             problem = expect(body) if expect is not None else None
             if problem is None:
                 return body
             del body
-            failure = _Failure("bad_shape", None, f"{response.status} but {problem}")
+            failure = _Failure(FailureReason.BAD_SHAPE, None, f"{response.status} but {problem}")
         del raw
         self._metrics.api_retry(failure.reason)
         _log.info(
@@ -246,10 +248,10 @@ class ApiClient:
         return scrub(text, (*also, *self._tokens.credentials()))
 
     def _next_delay(self, attempt: int, unauthorized: int, failure: _Failure) -> float:
-        if failure.reason == "unauthorized":
+        if failure.reason is FailureReason.UNAUTHORIZED:
             # The first 401 retries at once with a fresh token; repeated ones back off.
             return 0.0 if unauthorized == 1 else self._retry.delay(unauthorized, None)
-        if failure.reason == "throttled":
+        if failure.reason is FailureReason.THROTTLED:
             return self._retry.delay(attempt, failure.retry_after, throttled=True)
         return self._retry.delay(attempt, failure.retry_after)
 
@@ -280,7 +282,7 @@ class ApiClient:
                 response_headers = response.headers.copy()  # case-insensitive
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._metrics.api_response("error", self._clock.monotonic() - sent)
-            return _Failure("connection", None, type(exc).__name__)
+            return _Failure(FailureReason.CONNECTION, None, type(exc).__name__)
         self._metrics.api_response(_status_class(status), self._clock.monotonic() - sent)
         self._limiter.advise(response_headers)
         if 200 <= status < 300:
@@ -289,10 +291,12 @@ class ApiClient:
             try:
                 parsed = orjson.loads(raw) if raw.strip() else None
             except orjson.JSONDecodeError:
-                return _Failure("bad_body", None, f"{status} with a body that is not JSON")
+                return _Failure(
+                    FailureReason.BAD_BODY, None, f"{status} with a body that is not JSON"
+                )
             problem = expect(parsed) if expect is not None else None
             if problem is not None:
-                return _Failure("bad_shape", None, f"{status} but {problem}")
+                return _Failure(FailureReason.BAD_SHAPE, None, f"{status} but {problem}")
             return ApiResponse(status, parsed, response_headers)
         return self._classify(status, raw, response_headers, bearer)
 
@@ -312,18 +316,20 @@ class ApiClient:
         sent_token = bearer.value if bearer is not None else None
         detail = self.scrub(_error_detail(status, raw, headers), sent_token)[:_DETAIL_CHARS]
         unauthorized = bearer is not None
-        retry_after = parse_retry_after(headers.get("Retry-After"), now_unix=time.time())
+        retry_after = parse_retry_after(
+            headers.get("Retry-After"), now_unix=self._clock.now().timestamp()
+        )
         if status == 401 and unauthorized:
-            return _Failure("unauthorized", None, detail)
+            return _Failure(FailureReason.UNAUTHORIZED, None, detail)
         if status == 429:
             self._metrics.throttled()
             self._limiter.throttled(retry_after)
-            return _Failure("throttled", retry_after, detail)
+            return _Failure(FailureReason.THROTTLED, retry_after, detail)
         if status in RETRYABLE_STATUSES:
-            return _Failure("server_error", retry_after, detail)
+            return _Failure(FailureReason.SERVER_ERROR, retry_after, detail)
         if status == 403:
-            return _Failure("forbidden", None, detail)
-        return _Failure("permanent", None, detail)
+            return _Failure(FailureReason.FORBIDDEN, None, detail)
+        return _Failure(FailureReason.PERMANENT, None, detail)
 
 
 def _status_class(status: int) -> str:

@@ -14,6 +14,7 @@ from producer.checkpoint import Checkpoint, CheckpointStore, Counts, RecentWindo
 from producer.errors import CheckpointConflictError, StoreError
 from producer.lake.store import ObjectStore
 from producer.telemetry.metrics import Metrics
+from producer.windows import Resweeps, Window
 
 PREFIX = "telephony-cdr-export"
 KEY = f"{PREFIX}/_state/checkpoint.json"
@@ -50,8 +51,14 @@ def _landed(previous: Checkpoint, fetched: int = 10, dead: int = 2) -> Checkpoin
         data_parts=1,
         dlq_parts=1 if dead else 0,
     )
-    return previous.advanced(
-        record, schema_version="1.0", updated_at=record.end + timedelta(minutes=1)
+    return previous.committed(
+        record,
+        first_exported_at=record.end,
+        replaces=None,
+        keep=timedelta(hours=24),
+        schema_version="1.0",
+        source_available=None,
+        at=record.end + timedelta(minutes=1),
     )
 
 
@@ -223,18 +230,30 @@ class TestRefusals:
                 await _checkpoints(store, metrics).load()
 
 
-def test_counts_and_advance() -> None:
-    """Counts add up; advancing never moves the watermark back (re-sweeps keep it)."""
+def test_counts_and_commit() -> None:
+    """Counts add up; a re-export behind the watermark keeps it and replaces its counts."""
     assert Counts(3, 2, 1) + Counts(1, 1, 0) == Counts(4, 3, 1)
     assert Counts(4, 3, 1).balanced
     assert not Counts(4, 3, 0).balanced
     with pytest.raises(ValueError, match="negative"):
         Counts(-1, 0, 0)
     current = _landed(_landed(_first()))
+    label = "20240501T100000Z-20240501T101500Z"
+    earlier = current.recent[label]
     resweep = WindowRecord(T0, T0 + timedelta(minutes=15), Counts(1, 1, 0), 1, 0)
-    after = current.advanced(resweep, schema_version="1.0", updated_at=T0 + timedelta(days=1))
+    swept = T0 + timedelta(days=1)
+    after = current.committed(
+        resweep,
+        first_exported_at=earlier.first_exported_at,
+        replaces=earlier.counts,
+        keep=timedelta(days=2),
+        schema_version="1.0",
+        source_available=None,
+        at=swept,
+    )
     assert after.watermark == current.watermark
-    assert after.totals == current.totals + Counts(1, 1, 0)
+    assert after.totals == current.totals - Counts(10, 8, 2) + Counts(1, 1, 0)
+    assert after.recent[label] == RecentWindow(Counts(1, 1, 0), earlier.first_exported_at, swept)
     with pytest.raises(ValueError, match="timezone"):
         replace(current, updated_at=datetime(2024, 1, 1))  # naive on purpose
 
@@ -263,5 +282,9 @@ async def test_the_resweep_schedule_round_trips_and_old_checkpoints_still_load(
     assert loaded is not None
     window = loaded.recent[label]
     assert window.exported_at == first
-    assert not window.resweep_due(first + timedelta(minutes=59), 3600)
-    assert window.resweep_due(first + timedelta(hours=1), 3600)
+    resweeps = Resweeps(hours=24, interval_s=3600)
+    last = {label: window.exported_at}
+    watermark = loaded.watermark
+    assert resweeps.due(last, watermark=watermark, now=first + timedelta(minutes=59)) == []
+    due = resweeps.due(last, watermark=watermark, now=first + timedelta(hours=1))
+    assert due == [Window.from_label(label)]

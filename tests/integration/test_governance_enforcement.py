@@ -337,7 +337,15 @@ class TestProducers:
                 data_parts=result.data_parts,
                 dlq_parts=result.dlq_parts,
             )
-            advanced = first.advanced(record, schema_version="1.0", updated_at=window.end)
+            advanced = first.committed(
+                record,
+                first_exported_at=window.end,
+                replaces=None,
+                keep=timedelta(hours=24),
+                schema_version="1.0",
+                source_available=None,
+                at=window.end,
+            )
             await checkpoints.commit(advanced, expect_etag=etag)
             loaded, _ = await checkpoints.load()
             assert loaded is not None
