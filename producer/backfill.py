@@ -171,7 +171,7 @@ async def backfill(
             asyncio.create_task(built.lease.keep_renewed(), name=f"{domain}:lease"),
         ]
         try:
-            checkpoint = await _landed_checkpoint(built.worker, domain, end, stopping)
+            checkpoint = await _landed_checkpoint(built.worker, domain, start, end, stopping)
             for window in windows:
                 earlier = None
                 if window.label not in checkpoint.recent:  # else the ledger has its counts
@@ -197,10 +197,11 @@ async def backfill(
 
 
 async def _landed_checkpoint(
-    worker: DomainWorker, domain: str, end: datetime, stopping: asyncio.Event
+    worker: DomainWorker, domain: str, start: datetime, end: datetime, stopping: asyncio.Event
 ) -> Checkpoint:
-    """The domain's checkpoint, read under its writer lease; ``ConfigError`` when there is none
-    or ``end`` is past its watermark (only landed windows are backfilled)."""
+    """The domain's checkpoint, read under its writer lease; ``ConfigError`` when there is none,
+    ``end`` is past its watermark (only landed windows are backfilled), or ``start`` is before
+    the domain's switch to its current platform (those windows came from the other one)."""
     checkpoint = await worker.open(stopping)
     if checkpoint is None:
         raise ConfigError(
@@ -211,6 +212,13 @@ async def _landed_checkpoint(
         raise ConfigError(
             f"--to {_iso(end)} is beyond {domain}'s watermark "
             f"{_iso(checkpoint.watermark)}: only landed windows are backfilled"
+        )
+    since = checkpoint.platform_since
+    if since is not None and start < since:
+        raise ConfigError(
+            f"--from {_iso(start)} is before {_iso(since)}, when {domain} moved to "
+            f"{checkpoint.platform}: earlier windows were landed from another platform and "
+            "cannot be re-exported from this one"
         )
     return checkpoint
 

@@ -34,6 +34,7 @@ from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
 __all__ = [
+    "DEFAULT_PLATFORM",
     "FORMAT_VERSION",
     "Checkpoint",
     "CheckpointStore",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+DEFAULT_PLATFORM = "genesys"
+"""A checkpoint that names no platform was written by a domain reading Genesys Cloud."""
 _T = TypeVar("_T")
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 _JSON_OPTIONS |= orjson.OPT_APPEND_NEWLINE
@@ -131,8 +134,11 @@ class Checkpoint:
     as the producer last saw it (None: unknown), for the lag ``status`` reports. ``replayed``
     says, per window (``Window.label``), how many records of
     its replay parts (``dlq replay``) the counts include: the lake's replay parts minus this is
-    what a replay interrupted before its checkpoint still has to account for. Datetimes must be
-    aware.
+    what a replay interrupted before its checkpoint still has to account for. ``platform`` is the
+    source platform the domain reads now and ``platform_since`` the watermark at which it took
+    over (None: from the start): windows before it were landed from another platform, so they
+    are neither re-swept nor backfilled from this one (their records would be replaced by the
+    other platform's, which has none of them). Datetimes must be aware.
     """
 
     domain: str
@@ -145,11 +151,15 @@ class Checkpoint:
     recent: Mapping[str, RecentWindow] = field(default_factory=dict)
     replayed: Mapping[str, int] = field(default_factory=dict)
     source_available: datetime | None = None
+    platform: str = DEFAULT_PLATFORM
+    platform_since: datetime | None = None
 
     def __post_init__(self) -> None:
         instants = [self.watermark, self.updated_at]
         if self.last_window is not None:
             instants += [self.last_window.start, self.last_window.end]
+        if self.platform_since is not None:
+            instants.append(self.platform_since)
         if any(instant.tzinfo is None for instant in instants):
             raise ValueError("checkpoint datetimes must be timezone-aware (UTC)")
 
@@ -165,6 +175,18 @@ class Checkpoint:
             last_window=None,
             updated_at=watermark,
         )
+
+    def on_platform(self, platform: str) -> Checkpoint:
+        """The checkpoint as seen by a domain now reading ``platform``: itself when that is its
+        platform; else the switch is recorded at the watermark (``platform_since``), so nothing
+        landed before it is re-exported from the new platform. Stored by the next commit."""
+        if platform == self.platform:
+            return self
+        return replace(self, platform=platform, platform_since=self.watermark)
+
+    def exports_from_here(self, window: Window) -> bool:
+        """Whether ``window`` was landed (or is to be) from the current platform."""
+        return self.platform_since is None or window.start >= self.platform_since
 
     def committed(
         self,
@@ -212,6 +234,8 @@ class Checkpoint:
             },
             replayed={label: n for label, n in self.replayed.items() if label != window.label},
             source_available=source_available,
+            platform=self.platform,
+            platform_since=self.platform_since,
         )
 
     def reswept(self, label: str, *, at: datetime) -> Checkpoint:
@@ -416,6 +440,11 @@ def _encode(checkpoint: Checkpoint) -> bytes:
         document["replayed_windows"] = dict(sorted(checkpoint.replayed.items()))
     if checkpoint.source_available is not None:  # absent: unknown (older checkpoints too)
         document["source_available"] = _utc(checkpoint.source_available)
+    if checkpoint.platform != DEFAULT_PLATFORM or checkpoint.platform_since is not None:
+        # absent: Genesys Cloud from the start (older checkpoints too)
+        document["platform"] = checkpoint.platform
+        if checkpoint.platform_since is not None:
+            document["platform_since"] = _utc(checkpoint.platform_since)
     return orjson.dumps(document, option=_JSON_OPTIONS)
 
 
@@ -458,6 +487,10 @@ def _decode(data: bytes) -> Checkpoint:
         },
         source_available=_instant(document["source_available"])
         if document.get("source_available") is not None
+        else None,
+        platform=_typed(document.get("platform", DEFAULT_PLATFORM), str),
+        platform_since=_instant(document["platform_since"])
+        if document.get("platform_since") is not None
         else None,
     )
 

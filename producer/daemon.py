@@ -495,6 +495,7 @@ class _Runtime:
             dlq_path=f"{store.description}/{domain.prefix}/failed-records/",
             lease=lease,
             bus=buses.get(contract.version),
+            platform=domain.platform,
             older=tuple(
                 OlderMajor(
                     older,

@@ -110,7 +110,9 @@ def _resweeps_due(checkpoint: Checkpoint, port: OutputPort, now: datetime) -> in
     hours = port.resweep_hours if port.resweep_hours is not None else spec.default_resweep_hours
     last = {label: recent.exported_at for label, recent in checkpoint.recent.items()}
     resweeps = Resweeps(hours, port.resweep_interval_s)
-    return len(resweeps.due(last, watermark=checkpoint.watermark, now=now))
+    return len(
+        resweeps.due(last, watermark=checkpoint.watermark, now=now, since=checkpoint.platform_since)
+    )
 
 
 async def _writer(store: ObjectStore, prefix: str) -> str | None:

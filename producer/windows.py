@@ -255,9 +255,11 @@ class Resweeps:
         watermark: datetime,
         now: datetime,
         exclude: Container[str] = (),
+        since: datetime | None = None,
     ) -> list[Window]:
         """The windows of ``last_exported`` (``Window.label`` → when it was last exported) that
-        are due at ``now``, oldest first, leaving out the labels in ``exclude``."""
+        are due at ``now``, oldest first, leaving out the labels in ``exclude`` and any window
+        that starts before ``since`` (landed from the domain's previous platform)."""
         if self.hours <= 0:
             return []
         horizon = watermark - timedelta(hours=self.hours)
@@ -266,6 +268,8 @@ class Resweeps:
             if label in exclude or (now - exported_at).total_seconds() < self.interval_s:
                 continue
             window = Window.from_label(label)
+            if since is not None and window.start < since:
+                continue
             if horizon < window.end <= watermark:
                 windows.append(window)
         return sorted(windows)

@@ -24,7 +24,7 @@ from producer.accounting import Accounted, WindowTally, report_landed
 from producer.alerts import AlertMonitor
 from producer.bus.port import EventPort
 from producer.bus.window import NoEvents, WindowEvents, window_events
-from producer.checkpoint import Checkpoint, CheckpointStore, RecentWindow
+from producer.checkpoint import DEFAULT_PLATFORM, Checkpoint, CheckpointStore, RecentWindow
 from producer.clock import Clock
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
@@ -70,6 +70,7 @@ class DomainWorker:
     older: tuple[OlderMajor, ...] = ()
     lease: DomainLease | None = None
     bus: EventPort | None = None
+    platform: str = DEFAULT_PLATFORM
 
     def __post_init__(
         self, start_at: datetime, resweep_hours: float, resweep_interval_s: float
@@ -117,9 +118,12 @@ class DomainWorker:
         self.status.lake_error = None
         self._committed = checkpoint is not None
         # Nothing landed yet: start from the watermark this worker has.
-        self._checkpoint = checkpoint or Checkpoint.empty(
-            self.spec.name, watermark=self.watermark, schema_version=self._schema_version
-        )
+        self._checkpoint = (
+            checkpoint
+            or Checkpoint.empty(
+                self.spec.name, watermark=self.watermark, schema_version=self._schema_version
+            )
+        ).on_platform(self.platform)
         # A planner that re-exports what is stale (WFM's open weeks) learns when each window
         # was last exported: a run --once does not redo a snapshot that is not due.
         for label, recent in self._checkpoint.recent.items():
@@ -153,7 +157,13 @@ class DomainWorker:
         if due or not self._committed:
             return due
         last = {label: kept.exported_at for label, kept in self._checkpoint.recent.items()}
-        return self._resweeps.due(last, watermark=self.watermark, now=now, exclude=exclude)
+        return self._resweeps.due(
+            last,
+            watermark=self.watermark,
+            now=now,
+            exclude=exclude,
+            since=self._checkpoint.platform_since,
+        )
 
     def idle_seconds(self) -> float:
         """How long to wait when nothing is due (the planner's say)."""

@@ -79,8 +79,10 @@ def _env(simulator: RunningSimulator, lake: Path, **variables: str) -> dict[str,
         MESH_TELEPHONY__CLIENT_SECRET="telephony-secret",
         MESH_TELEPHONY__JOB_POLL_SECONDS="0.05",
         MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE="2400",
-        # No re-sweep: windows landed from Genesys are not re-read from CXone (docs/nice.md).
-        MESH_TELEPHONY__RESWEEP_HOURS="0",
+        # A re-sweep of every landed window on every run: after the switch, the windows landed
+        # from Genesys must not be re-read from CXone (which would replace their records).
+        MESH_TELEPHONY__RESWEEP_HOURS="24",
+        MESH_TELEPHONY__RESWEEP_INTERVAL_SECONDS="0.001",
         MESH_QUALITY__CLIENT_ID="quality-client",
         MESH_QUALITY__CLIENT_SECRET="quality-secret",
         MESH_QUALITY__RATE_LIMIT_PER_MINUTE="2400",
@@ -157,9 +159,17 @@ def _in(start: datetime, end: datetime, value: str) -> bool:
 
 
 async def _audit(env: Mapping[str, str], domain: str) -> tuple[int, str]:
+    return await _cli(env, "lake", "audit", "--domain", domain)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+async def _cli(env: Mapping[str, str], *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "producer", "lake", "audit", "--domain", domain),
+        *("-m", "producer", *args),
         env=dict(env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -246,6 +256,25 @@ async def test_telephony_from_cxone_beside_quality_from_genesys(
     for domain in ("telephony", "quality"):
         code, output = await _audit(env, domain)
         assert (code, output.strip().rsplit(": ", 1)[-1]) == (0, "consistent"), output
+
+    # The checkpoint says where CXone took over; a backfill of the Genesys windows is refused.
+    checkpoint = orjson.loads(objects[f"{_TELEPHONY}/_state/checkpoint.json"])
+    assert checkpoint["platform"] == "nice"
+    assert datetime.fromisoformat(checkpoint["platform_since"]) == switched
+    code, output = await _cli(
+        env,
+        "backfill",
+        "--domain",
+        "telephony",
+        "--from",
+        _iso(switched - timedelta(minutes=15)),
+        "--to",
+        _iso(switched),
+    )
+    assert code == 2, output
+    refused = [line for line in output.splitlines() if line.startswith("mesh-producer:")]
+    assert len(refused) == 1, output
+    assert "when telephony moved to nice" in refused[0], output
 
 
 async def test_a_refused_cxone_key_fails_telephony_alone(

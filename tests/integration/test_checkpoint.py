@@ -288,3 +288,25 @@ async def test_the_resweep_schedule_round_trips_and_old_checkpoints_still_load(
     assert resweeps.due(last, watermark=watermark, now=first + timedelta(minutes=59)) == []
     due = resweeps.due(last, watermark=watermark, now=first + timedelta(hours=1))
     assert due == [Window.from_label(label)]
+
+
+async def test_the_platform_round_trips_and_a_checkpoint_without_one_is_genesys(
+    store: ObjectStore, metrics: Metrics
+) -> None:
+    """A switch of platform (and when it took over) survives the store; a checkpoint that names
+    none (written before CXone, or by a Genesys domain) loads as Genesys from the start."""
+    checkpoints = _checkpoints(store, metrics)
+    genesys = _landed(_first())
+    await checkpoints.commit(genesys, expect_etag=None)
+    found = await store.get(KEY)
+    assert found is not None
+    assert b"platform" not in found.data, "a Genesys checkpoint reads as it did before"
+    loaded, etag = await checkpoints.load()
+    assert loaded == genesys
+    assert (loaded.platform, loaded.platform_since) == ("genesys", None)
+
+    switched = genesys.on_platform("nice")
+    await checkpoints.commit(switched, expect_etag=etag)
+    again, _ = await _checkpoints(store, metrics).load()
+    assert again == switched
+    assert (again.platform, again.platform_since) == ("nice", genesys.watermark)

@@ -141,3 +141,27 @@ def test_resweeps_are_due_inside_the_horizon_once_the_interval_passed() -> None:
     assert Resweeps(hours=0).due(last, watermark=watermark, now=T0 + DAY) == []
     assert Resweeps(hours=48).ledger == timedelta(hours=48)
     assert Resweeps(hours=1).ledger == DAY
+
+
+def test_a_platform_switch_is_recorded_at_the_watermark_and_kept_by_every_commit() -> None:
+    landed = _commit(_commit(_empty(), 0, Counts(1, 1, 0)), 1, Counts(1, 1, 0))
+    assert landed.on_platform("genesys") is landed, "the same platform changes nothing"
+    switched = landed.on_platform("nice")
+    assert (switched.platform, switched.platform_since) == ("nice", _window(1).end)
+    after = _commit(switched, 2, Counts(1, 1, 0))
+    assert (after.platform, after.platform_since) == ("nice", _window(1).end)
+    assert after.on_platform("nice") is after
+    assert not after.exports_from_here(_window(1))
+    assert after.exports_from_here(_window(2))
+    back = after.on_platform("genesys")
+    assert back.platform_since == _window(2).end, "a second switch moves the boundary on"
+
+
+def test_resweeps_leave_out_the_windows_of_the_previous_platform() -> None:
+    sweeps = Resweeps(hours=24, interval_s=60)
+    last = {_window(i).label: _window(i).end for i in range(4)}
+    now = _window(3).end + timedelta(hours=1)
+    watermark = _window(3).end
+    assert len(sweeps.due(last, watermark=watermark, now=now)) == 4
+    due = sweeps.due(last, watermark=watermark, now=now, since=_window(2).start)
+    assert due == [_window(2), _window(3)]
