@@ -240,15 +240,8 @@ def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Pa
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
-    status = subprocess.run(
-        [sys.executable, "-m", "producer", "status"],
-        env={**env, "MESH_LAKE_URL": assignment},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    lake_env = {**env, "MESH_LAKE_URL": assignment}
+    status = _cli("status", env=lake_env, cwd=tmp_path)
     assert status.returncode == 0, status.stdout + status.stderr
     shown = status.stdout.splitlines()
     for domain, found in balances.items():
@@ -259,6 +252,24 @@ def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Pa
         )
         assert totals in shown, status.stdout
     assert any(line.startswith("status") or "where each domain is" in line for line in lines)
+
+    # As a cron or Kubernetes check: any lag at all is too much with a threshold of 0 minutes.
+    behind = _cli("status", "--max-lag-minutes", "0", env=lake_env, cwd=tmp_path)
+    assert behind.returncode == 1, behind.stdout + behind.stderr
+    for domain in balances:
+        assert f"{domain}: BEHIND ({assignment}/" in behind.stdout, behind.stdout
+    assert "more than 0 min of lag" in behind.stdout, behind.stdout
+    as_json = _cli("status", "--json", env=lake_env, cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    states = {state["domain"]: state for state in json.loads(as_json.stdout)}
+    assert set(states) == set(balances), as_json.stdout
+    for domain, found in balances.items():
+        assert states[domain]["behind"] is False, states[domain]
+        assert states[domain]["totals"] == {
+            "fetched": int(found["fetched"]),
+            "landed": int(found["landed"]),
+            "dead_lettered": int(found["dead"]),
+        }, states[domain]
 
     second = _cli("demo", "--hours", "1", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
