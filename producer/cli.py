@@ -156,7 +156,7 @@ def _run(*, once: bool) -> int:
     _tune_collector()
     result = asyncio.run(daemon.run(settings, once=once))
     if once:
-        _print_summary(settings, result.reports.values())
+        _print_summary(settings, result.reports.values(), result.exit_code)
     for name, report in result.reports.items():
         if report.error is not None:
             error = report.error.removeprefix(f"{name}: ")  # the domain is named once
@@ -164,7 +164,7 @@ def _run(*, once: bool) -> int:
     return result.exit_code
 
 
-def _print_summary(settings: Settings, reports: Iterable[DomainReport]) -> None:
+def _print_summary(settings: Settings, reports: Iterable[DomainReport], exit_code: int) -> None:
     """``run --once``'s last words: for a person (console logs or a terminal), else one JSON
     line. A summary that cannot be read from the lake is skipped: the exit code still says it."""
     from producer.errors import StoreError
@@ -176,9 +176,9 @@ def _print_summary(settings: Settings, reports: Iterable[DomainReport]) -> None:
         print(f"mesh-producer: no summary: {exc}", file=sys.stderr)
         return
     if settings.log_format == "console" or sys.stdout.isatty():
-        print(render_text(summaries), flush=True)
+        print(render_text(summaries, exit_code=exit_code), flush=True)
     else:
-        print(render_json(summaries).decode(), flush=True)
+        print(render_json(summaries, exit_code=exit_code).decode(), flush=True)
 
 
 def _tune_collector() -> None:

@@ -173,7 +173,43 @@ async def test_the_dead_letter_email_reaches_the_team(
     assert telephony["status"] == "landed"
     assert telephony["fetched"] == telephony["landed"] + telephony["dead_lettered"] > 0
     assert telephony["top_rules"], telephony
+    for rule in telephony["top_rules"]:
+        assert set(rule) == {"rule", "count", "example"}, rule
+        assert rule["count"] > 0, rule
+        assert rule["example"].startswith("$"), rule  # the path and message of one dead letter
     assert telephony["dead_letters"].endswith("/telephony-cdr-export/failed-records/")
+    assert summary["exit_code"] == code
+
+
+async def test_run_once_on_a_console_ends_with_the_summary_and_its_exit_code(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """``MESH_LOG_FORMAT=console``: the per-domain summary a person reads, then the exit code."""
+    lake = tmp_path / "lake"
+    env = process_env(
+        api_url=simulator.base_url,
+        lake_url=f"file://{lake}",
+        start=_NOW - timedelta(hours=1, minutes=7),
+        MESH_DOMAINS="telephony",
+        MESH_TELEPHONY__CLIENT_ID=TELEPHONY_CLIENT[0],
+        MESH_TELEPHONY__CLIENT_SECRET=TELEPHONY_CLIENT[1],
+        MESH_TELEPHONY__JOB_POLL_SECONDS="0.05",
+        MESH_LOG_FORMAT="console",
+    )
+    code, output = await run_once_process(env, timeout_s=100)
+    assert code == 0, output
+    lines = output.splitlines()
+    balance = next((m for line in lines if (m := _SUMMARY.match(line))), None)
+    assert balance is not None, output[-3000:]
+    assert balance["domain"] == "telephony"
+    assert int(balance["fetched"]) == int(balance["landed"]) + int(balance["dead"]) > 0
+    assert int(balance["windows"]) > 0
+    rules = [line for line in lines if line.startswith("    rejected by ")]
+    assert rules, output[-3000:]
+    assert all(" e.g. $" in line for line in rules), rules
+    assert f"    data:         file://{lake}/telephony-cdr-export/v1/" in lines
+    assert f"    dead letters: file://{lake}/telephony-cdr-export/failed-records/" in lines
+    assert lines[-1] == "exit code 0", output[-3000:]
 
 
 @pytest.mark.parametrize(
