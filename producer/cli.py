@@ -61,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Export contact-center domains as governed data products into a lake.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = commands.add_parser("run", help="run the producer (configured by MESH_* variables)")
+    run = commands.add_parser(
+        "run",
+        help="run the producer (configured by MESH_* variables)",
+        description=_run_description(),
+    )
     run.add_argument(
         "--once", action="store_true", help="land every closed, available window, then exit"
     )
@@ -104,6 +108,23 @@ def _parser() -> argparse.ArgumentParser:
     for register in _command_groups():
         register(commands)
     return parser
+
+
+def _run_description() -> str:
+    """``run --help``: where its configuration comes from, with the defaults that matter most."""
+    from producer.settings import Settings
+
+    fields = Settings.model_fields
+    return (
+        "Run the producer: a daemon, or with --once until every closed, available window has "
+        "landed. It is configured by MESH_* environment variables, not options: "
+        f"MESH_DOMAINS, default {','.join(fields['domains'].default)}; "
+        f"MESH_LAKE_URL, default {fields['lake_url'].default}; "
+        "MESH_START_AT, default 24 h before the start; "
+        "MESH_{DOMAIN}__CLIENT_ID and MESH_{DOMAIN}__CLIENT_SECRET (or _SECRET_FILE) per domain; "
+        f"/metrics, /healthz and /readyz on MESH_HTTP_PORT, default {fields['http_port'].default}. "
+        "Every variable with its default and its check: docs/configuration.md."
+    )
 
 
 def _command_groups() -> list[Callable[[Any], None]]:

@@ -217,6 +217,17 @@ async def test_run_once_on_a_console_ends_with_the_summary_and_its_exit_code(
     [
         (("simulate",), ["(default: 8089)", "(default: 127.0.0.1)", "telephony-client:"]),
         (("demo",), ["(default: 6.0)", "(default: lake)"]),
+        (
+            ("run",),
+            [
+                "MESH_* environment variables",
+                "MESH_HTTP_PORT, default 9108",
+                "MESH_DOMAINS, default telephony,quality,wfm",
+                "MESH_LAKE_URL, default file://./lake",
+                "MESH_START_AT, default 24 h before the start",
+                "docs/configuration.md",
+            ],
+        ),
     ],
 )
 def test_help_shows_the_defaults(
