@@ -327,6 +327,32 @@ def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Pa
         ), second.stdout
 
 
+def test_the_demo_on_a_lake_url_prints_the_next_steps_that_work_there(tmp_path: Path) -> None:
+    """``--lake-url``: no local DuckDB glob to offer, but ``status`` and ``lake audit`` work on
+    any lake; both are printed with the URL, and work as printed."""
+    url = f"file://{tmp_path / 'elsewhere'}"
+    env = clean_env()
+    result = _cli("demo", "--hours", "1", "--lake-url", url, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "Next:" in lines, result.stdout
+    steps = lines[lines.index("Next:") + 1 :]
+    assert not any("duckdb" in step for step in steps), steps
+    for command in ("mesh-producer lake audit --domain telephony", "mesh-producer status"):
+        step = next((line for line in steps if line.endswith(f"MESH_LAKE_URL={url} {command}")), "")
+        assert step, (command, steps)
+        run = subprocess.run(
+            [sys.executable, "-m", "producer", *command.split()[1:]],
+            env={**env, "MESH_LAKE_URL": url},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
 def test_on_a_terminal_the_demo_redraws_its_progress_in_place(tmp_path: Path) -> None:
     """Under a pseudo-terminal the progress is a set of bars redrawn with ANSI cursor moves."""
     leader, follower = pty.openpty()
