@@ -62,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Export contact-center domains as governed data products into a lake.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = commands.add_parser("run", help="run the producer (configured by MESH_* variables)")
+    run = commands.add_parser(
+        "run",
+        help="run the producer (configured by MESH_* variables)",
+        description=_run_description(),
+    )
     run.add_argument(
         "--once", action="store_true", help="land every closed, available window, then exit"
     )
@@ -135,6 +139,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_description() -> str:
+    """``run --help``: where its configuration comes from, with the defaults that matter most."""
+    from producer.settings import Settings
+
+    fields = Settings.model_fields
+    return (
+        "Run the producer: a daemon, or with --once until every closed, available window has "
+        "landed. It is configured by MESH_* environment variables, not options: "
+        f"MESH_DOMAINS, default {','.join(fields['domains'].default)}; "
+        f"MESH_LAKE_URL, default {fields['lake_url'].default}; "
+        "MESH_START_AT, default 24 h before the start; "
+        "MESH_{DOMAIN}__CLIENT_ID and MESH_{DOMAIN}__CLIENT_SECRET (or _SECRET_FILE) per domain; "
+        f"/metrics, /healthz and /readyz on MESH_HTTP_PORT, default {fields['http_port'].default}. "
+        "Every variable with its default and its check: docs/configuration.md."
+    )
+
+
 def _command_groups() -> list[Callable[[Any], None]]:
     """Command groups that live with their feature: each adds a subparser with ``func`` set.
 
@@ -190,7 +211,7 @@ def _run(*, once: bool) -> int:
     _tune_collector()
     result = asyncio.run(daemon.run(settings, once=once))
     if once:
-        _print_summary(settings, result.reports.values())
+        _print_summary(settings, result.reports.values(), result.exit_code)
     for name, report in result.reports.items():
         if report.error is not None:
             error = report.error.removeprefix(f"{name}: ")  # the domain is named once
@@ -198,7 +219,7 @@ def _run(*, once: bool) -> int:
     return result.exit_code
 
 
-def _print_summary(settings: Settings, reports: Iterable[DomainReport]) -> None:
+def _print_summary(settings: Settings, reports: Iterable[DomainReport], exit_code: int) -> None:
     """``run --once``'s last words: for a person (console logs or a terminal), else one JSON
     line. A summary that cannot be read from the lake is skipped: the exit code still says it."""
     from producer.errors import StoreError
@@ -210,9 +231,9 @@ def _print_summary(settings: Settings, reports: Iterable[DomainReport]) -> None:
         print(f"mesh-producer: no summary: {exc}", file=sys.stderr)
         return
     if settings.log_format == "console" or sys.stdout.isatty():
-        print(render_text(summaries), flush=True)
+        print(render_text(summaries, exit_code=exit_code), flush=True)
     else:
-        print(render_json(summaries).decode(), flush=True)
+        print(render_json(summaries, exit_code=exit_code).decode(), flush=True)
 
 
 def _tune_collector() -> None:

@@ -96,7 +96,14 @@ async def run_demo(
             await asyncio.gather(shown, return_exceptions=True)
         made = requests()
     summaries = await run_summary(settings, result.reports.values())
-    steps = next_steps(lake_dir, settings.domain("telephony").prefix) if lake_url is None else []
+    if lake_url is None:
+        steps = next_steps(lake_dir, settings.domain("telephony").prefix)
+    else:  # no local files to query; status and the audit read any lake (same cloud variables)
+        steps = [
+            f"recount the lake:      MESH_LAKE_URL={lake_url} mesh-producer lake audit "
+            "--domain telephony",
+            f"where each domain is:  MESH_LAKE_URL={lake_url} mesh-producer status",
+        ]
     print()
     print(render_text(summaries, next_steps=steps))
     if made:

@@ -3,7 +3,8 @@
 Offline: it needs the lake's variables (``MESH_LAKE_URL``, the domains' prefixes, through
 ``lake.location``) and no OAuth client. For each domain it reads the checkpoint and the writer
 lease and reports the watermark, the lag behind now and behind the source's availability (as the
-producer last saw it), the last window landed and when, the totals and the last 24 hours
+producer last saw it), the newest window landed and when (the window ending at the watermark, not
+whichever a backfill or re-sweep committed last), the totals and the last 24 hours
 (from the checkpoint's window ledger), the re-sweeps due, the contract version(s) written and the
 lease holder. A domain is *behind* when it has landed nothing yet, or when its lag passes
 ``--max-lag-minutes`` (default 120): for incremental domains the lag of the watermark, for
@@ -76,6 +77,7 @@ async def domain_state(
     lag = now - (checkpoint.updated_at if snapshots else checkpoint.watermark)
     day = _last_day(checkpoint, now)
     available = checkpoint.source_available
+    last = _last_window(checkpoint, snapshots=snapshots)
     return DomainState(
         domain=port.domain,
         product=port.description,
@@ -85,8 +87,8 @@ async def domain_state(
         lag_minutes=_minutes(now - checkpoint.watermark),
         source_available=_iso(available) if available else None,
         lag_behind_source_minutes=_minutes(available - checkpoint.watermark) if available else None,
-        last_window=checkpoint.last_window.window.label if checkpoint.last_window else None,
-        last_landed_at=_iso(checkpoint.updated_at),
+        last_window=last[0] if last else None,
+        last_landed_at=_iso(last[1]) if last else None,
         totals=_counts(checkpoint.totals),
         last_24h=_counts(day),
         dead_letter_ratio_24h=round(day.dead_lettered / day.fetched, 4) if day.fetched else None,
@@ -94,6 +96,25 @@ async def domain_state(
         contract_versions=tuple(v.strip() for v in checkpoint.schema_version.split(",")),
         writer=writer,
     )
+
+
+def _last_window(checkpoint: Checkpoint, *, snapshots: bool) -> tuple[str, datetime] | None:
+    """The newest window landed and when it last landed (exported or re-swept).
+
+    Not the checkpoint's ``last_window``: that is the last window *committed*, which after a
+    backfill or a re-sweep is an older one. For an incremental domain the newest is the window
+    ending at the watermark; for a snapshot domain (whose watermark is a week start) the latest
+    week in the ledger. A checkpoint without a ledger falls back to its last commit.
+    """
+    ends = {label: Window.from_label(label).end for label in checkpoint.recent}
+    if not snapshots:
+        ends = {label: end for label, end in ends.items() if end <= checkpoint.watermark}
+    if ends:
+        label = max(ends, key=lambda key: ends[key])
+        return label, checkpoint.recent[label].exported_at
+    if checkpoint.last_window is None:
+        return None
+    return checkpoint.last_window.window.label, checkpoint.updated_at
 
 
 def _last_day(checkpoint: Checkpoint, now: datetime) -> Counts:

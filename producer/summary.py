@@ -5,7 +5,8 @@ letters of the windows this run landed, for one example reason per top rule) it 
 ``DomainSummary``: fetched = landed + dead-lettered, the top rejection rules each with an example,
 where the data and the dead letters are, or "up to date" with what earlier runs landed.
 ``render_text`` lays it out for a terminal, with what to do next; ``render_json`` is one JSON
-line for log collectors. Reads the lake only; never writes.
+line for log collectors, the same content (rules with their example) and the run's exit code.
+Reads the lake only; never writes.
 """
 
 from __future__ import annotations
@@ -149,8 +150,14 @@ def _collect(lines: Sequence[bytes], wanted: set[str], found: dict[str, str]) ->
                 found[rule] = f"{error.get('path', '$')}: {error.get('message', '')}"
 
 
-def render_text(summaries: Sequence[DomainSummary], *, next_steps: Sequence[str] = ()) -> str:
-    """The summary for a person: a block per domain, then what to do next."""
+def render_text(
+    summaries: Sequence[DomainSummary],
+    *,
+    next_steps: Sequence[str] = (),
+    exit_code: int | None = None,
+) -> str:
+    """The summary for a person: a block per domain, then what to do next, then (given) the
+    run's exit code as its last line."""
     out: list[str] = []
     for item in summaries:
         counts = item.counts
@@ -181,11 +188,14 @@ def render_text(summaries: Sequence[DomainSummary], *, next_steps: Sequence[str]
         out.append("")
         out.append("Next:")
         out.extend(f"  {step}" for step in next_steps)
+    if exit_code is not None:
+        out.append(f"exit code {exit_code}")
     return "\n".join(out)
 
 
-def render_json(summaries: Sequence[DomainSummary]) -> bytes:
-    """One JSON line: ``{"event": "run_summary", "domains": {...}}``."""
+def render_json(summaries: Sequence[DomainSummary], *, exit_code: int) -> bytes:
+    """One JSON line: ``{"event": "run_summary", "exit_code": 0, "domains": {...}}``; each
+    domain's ``top_rules`` is a list of ``{"rule", "count", "example"}``, most frequent first."""
     domains: dict[str, Any] = {}
     for item in summaries:
         domains[item.domain] = {
@@ -195,12 +205,15 @@ def render_json(summaries: Sequence[DomainSummary]) -> bytes:
             "landed": item.counts.landed,
             "dead_lettered": item.counts.dead_lettered,
             "watermark": _instant(item.watermark),
-            "top_rules": {rule.rule: rule.count for rule in item.top_rules},
+            "top_rules": [
+                {"rule": rule.rule, "count": rule.count, "example": rule.example}
+                for rule in item.top_rules
+            ],
             "data": item.data_path,
             "dead_letters": item.dlq_path,
             "error": item.error,
         }
-    return orjson.dumps({"event": "run_summary", "domains": domains})
+    return orjson.dumps({"event": "run_summary", "exit_code": exit_code, "domains": domains})
 
 
 async def run_summary(settings: Settings, reports: Iterable[DomainReport]) -> list[DomainSummary]:

@@ -165,11 +165,14 @@ class ApiClient:
                     )
             if outcome.reason is FailureReason.FORBIDDEN:
                 permission = required_permission(path)
-                needs = f": the OAuth client's role needs {permission}" if permission else ""
-                raise PermissionDeniedError(
-                    f"the platform refused {what} ({outcome.detail}){needs}",
-                    permission=permission,
-                )
+                if permission is None:
+                    message = f"the platform refused {what} ({outcome.detail})"
+                else:  # the permission is what to act on: keep the line short enough to show
+                    message = (
+                        f"the platform refused {what} ({_without_message(outcome.detail)}): "
+                        f"the OAuth client's role needs {permission}"
+                    )
+                raise PermissionDeniedError(message, permission=permission)
             if outcome.reason is FailureReason.PERMANENT:
                 raise PermanentSourceError(f"{what}: {outcome.detail}")
             delay = self._next_delay(attempt, unauthorized, outcome)
@@ -357,6 +360,17 @@ def _error_detail(status: int, raw: bytes, headers: Mapping[str, str]) -> str:
     if correlation:
         text += f" [correlation {correlation}]"
     return text
+
+
+def _without_message(detail: str) -> str:
+    """``status code [correlation id]``: an ``_error_detail`` without the platform's sentence.
+
+    For a 403 whose permission we name, the sentence repeats it at length; /readyz and the
+    failed domain's line show a bounded prefix of the error, and the permission must be in it.
+    """
+    head, _, rest = detail.partition(": ")
+    correlation = rest.rfind(" [correlation ")
+    return head + (rest[correlation:] if correlation >= 0 else "")
 
 
 @asynccontextmanager

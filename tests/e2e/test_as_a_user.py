@@ -173,7 +173,43 @@ async def test_the_dead_letter_email_reaches_the_team(
     assert telephony["status"] == "landed"
     assert telephony["fetched"] == telephony["landed"] + telephony["dead_lettered"] > 0
     assert telephony["top_rules"], telephony
+    for rule in telephony["top_rules"]:
+        assert set(rule) == {"rule", "count", "example"}, rule
+        assert rule["count"] > 0, rule
+        assert rule["example"].startswith("$"), rule  # the path and message of one dead letter
     assert telephony["dead_letters"].endswith("/telephony-cdr-export/failed-records/")
+    assert summary["exit_code"] == code
+
+
+async def test_run_once_on_a_console_ends_with_the_summary_and_its_exit_code(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """``MESH_LOG_FORMAT=console``: the per-domain summary a person reads, then the exit code."""
+    lake = tmp_path / "lake"
+    env = process_env(
+        api_url=simulator.base_url,
+        lake_url=f"file://{lake}",
+        start=_NOW - timedelta(hours=1, minutes=7),
+        MESH_DOMAINS="telephony",
+        MESH_TELEPHONY__CLIENT_ID=TELEPHONY_CLIENT[0],
+        MESH_TELEPHONY__CLIENT_SECRET=TELEPHONY_CLIENT[1],
+        MESH_TELEPHONY__JOB_POLL_SECONDS="0.05",
+        MESH_LOG_FORMAT="console",
+    )
+    code, output = await run_once_process(env, timeout_s=100)
+    assert code == 0, output
+    lines = output.splitlines()
+    balance = next((m for line in lines if (m := _SUMMARY.match(line))), None)
+    assert balance is not None, output[-3000:]
+    assert balance["domain"] == "telephony"
+    assert int(balance["fetched"]) == int(balance["landed"]) + int(balance["dead"]) > 0
+    assert int(balance["windows"]) > 0
+    rules = [line for line in lines if line.startswith("    rejected by ")]
+    assert rules, output[-3000:]
+    assert all(" e.g. $" in line for line in rules), rules
+    assert f"    data:         file://{lake}/telephony-cdr-export/v1/" in lines
+    assert f"    dead letters: file://{lake}/telephony-cdr-export/failed-records/" in lines
+    assert lines[-1] == "exit code 0", output[-3000:]
 
 
 @pytest.mark.parametrize(
@@ -181,6 +217,17 @@ async def test_the_dead_letter_email_reaches_the_team(
     [
         (("simulate",), ["(default: 8089)", "(default: 127.0.0.1)", "telephony-client:"]),
         (("demo",), ["(default: 6.0)", "(default: lake)"]),
+        (
+            ("run",),
+            [
+                "MESH_* environment variables",
+                "MESH_HTTP_PORT, default 9108",
+                "MESH_DOMAINS, default telephony,quality,wfm",
+                "MESH_LAKE_URL, default file://./lake",
+                "MESH_START_AT, default 24 h before the start",
+                "docs/configuration.md",
+            ],
+        ),
     ],
 )
 def test_help_shows_the_defaults(
@@ -240,15 +287,8 @@ def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Pa
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
-    status = subprocess.run(
-        [sys.executable, "-m", "producer", "status"],
-        env={**env, "MESH_LAKE_URL": assignment},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    lake_env = {**env, "MESH_LAKE_URL": assignment}
+    status = _cli("status", env=lake_env, cwd=tmp_path)
     assert status.returncode == 0, status.stdout + status.stderr
     shown = status.stdout.splitlines()
     for domain, found in balances.items():
@@ -260,6 +300,24 @@ def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Pa
         assert totals in shown, status.stdout
     assert any(line.startswith("status") or "where each domain is" in line for line in lines)
 
+    # As a cron or Kubernetes check: any lag at all is too much with a threshold of 0 minutes.
+    behind = _cli("status", "--max-lag-minutes", "0", env=lake_env, cwd=tmp_path)
+    assert behind.returncode == 1, behind.stdout + behind.stderr
+    for domain in balances:
+        assert f"{domain}: BEHIND ({assignment}/" in behind.stdout, behind.stdout
+    assert "more than 0 min of lag" in behind.stdout, behind.stdout
+    as_json = _cli("status", "--json", env=lake_env, cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    states = {state["domain"]: state for state in json.loads(as_json.stdout)}
+    assert set(states) == set(balances), as_json.stdout
+    for domain, found in balances.items():
+        assert states[domain]["behind"] is False, states[domain]
+        assert states[domain]["totals"] == {
+            "fetched": int(found["fetched"]),
+            "landed": int(found["landed"]),
+            "dead_lettered": int(found["dead"]),
+        }, states[domain]
+
     second = _cli("demo", "--hours", "1", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     for domain in ("telephony", "quality", "wfm"):
@@ -267,6 +325,32 @@ def test_the_demo_shows_progress_a_summary_and_next_steps_that_work(tmp_path: Pa
             line.startswith(f"{domain}: up to date (watermark ")
             for line in second.stdout.splitlines()
         ), second.stdout
+
+
+def test_the_demo_on_a_lake_url_prints_the_next_steps_that_work_there(tmp_path: Path) -> None:
+    """``--lake-url``: no local DuckDB glob to offer, but ``status`` and ``lake audit`` work on
+    any lake; both are printed with the URL, and work as printed."""
+    url = f"file://{tmp_path / 'elsewhere'}"
+    env = clean_env()
+    result = _cli("demo", "--hours", "1", "--lake-url", url, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "Next:" in lines, result.stdout
+    steps = lines[lines.index("Next:") + 1 :]
+    assert not any("duckdb" in step for step in steps), steps
+    for command in ("mesh-producer lake audit --domain telephony", "mesh-producer status"):
+        step = next((line for line in steps if line.endswith(f"MESH_LAKE_URL={url} {command}")), "")
+        assert step, (command, steps)
+        run = subprocess.run(
+            [sys.executable, "-m", "producer", *command.split()[1:]],
+            env={**env, "MESH_LAKE_URL": url},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_on_a_terminal_the_demo_redraws_its_progress_in_place(tmp_path: Path) -> None:

@@ -90,6 +90,30 @@ async def _backfill(env: Mapping[str, str], start: datetime, end: datetime) -> t
     return process.returncode, out.decode() + err.decode()
 
 
+async def _status(env: Mapping[str, str]) -> dict[str, object]:
+    """``python -m producer status --domain telephony --json``: the domain's state."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "producer",
+        "status",
+        "--domain",
+        "telephony",
+        "--json",
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode in (0, 1), err.decode()
+    states = orjson.loads(out)
+    assert isinstance(states, list), out
+    (state,) = states
+    assert isinstance(state, dict), out
+    return state
+
+
 def _assert_totals_are_the_lake(objects: Mapping[str, bytes]) -> None:
     """The checkpoint's totals are the lines the lake holds (no window counted twice)."""
     totals = orjson.loads(objects[_CHECKPOINT])["totals"]
@@ -116,6 +140,7 @@ async def test_backfill_rewrites_only_what_changed_and_keeps_the_totals(
     landed = _snapshot(lake)
     checkpoint = orjson.loads(landed[_CHECKPOINT])
     assert datetime.fromisoformat(checkpoint["watermark"]) == _T0
+    last_landed_at = _iso(datetime.fromisoformat(checkpoint["updated_at"]))
     env = process_env(
         api_url=simulator.base_url,
         lake_url=lake.as_uri(),
@@ -174,6 +199,11 @@ async def test_backfill_rewrites_only_what_changed_and_keeps_the_totals(
             metrics=Metrics(CollectorRegistry()).for_domain("telephony"),
         )
     assert report.consistent, report.discrepancies
+    state = await _status(env)
+    assert (state["last_window"], state["last_landed_at"]) == (
+        f"{(_T0 - timedelta(hours=1)).strftime('%Y%m%dT%H%M%SZ')}-{_T0.strftime('%Y%m%dT%H%M%SZ')}",
+        last_landed_at,
+    ), "status must show the window ending at the watermark, not the one backfilled"
 
     # (c) the same backfill again: the source did not change, nothing is rewritten
     code, output = await _backfill(env, *changed)

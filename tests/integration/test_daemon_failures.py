@@ -17,14 +17,15 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from producer.settings import default_contracts_dir
-from producer.simulator import RunningSimulator
+from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from producer.worker import UNREADY_AFTER_FAILURES
 from tests.durability.process import Producer, producer_env
 from tests.fixtures.runs import free_port
-from tests.fixtures.simulator import OTHER_CLIENT
+from tests.fixtures.simulator import OTHER_CLIENT, TELEPHONY_CLIENT, telephony_config
 
 _START = align_down(datetime.now(UTC) - timedelta(hours=1), 900)
 
@@ -173,3 +174,35 @@ async def test_readyz_names_a_domain_after_transient_failures_in_a_row(
         reason = body["not_ready"]["telephony"]
         assert f"{UNREADY_AFTER_FAILURES} window attempts failed in a row" in reason, reason
         assert "TransientSourceError" in reason, reason
+
+
+@pytest.mark.parametrize(
+    "simulator_config",
+    [
+        telephony_config(
+            lambda: datetime.now(UTC),
+            client_permissions={TELEPHONY_CLIENT[0]: frozenset({"quality:evaluation:view"})},
+        )
+    ],
+)
+async def test_readyz_names_the_permission_a_403_says_is_missing(
+    simulator: RunningSimulator, simulator_config: SimulatorConfig, tmp_path: Path
+) -> None:
+    """The Telephony client's role lacks the analytics permission (a 403 from the platform):
+    /readyz is 503 and names the permission to grant, not just the status code."""
+    assert (
+        "analytics:conversationDetail:view"
+        not in simulator_config.client_permissions[TELEPHONY_CLIENT[0]]
+    )
+    port = free_port()
+    env = _env(simulator, tmp_path, port)
+    async with await Producer.start(env, once=False) as producer:
+        status, body = await _until_readyz(
+            port, producer, lambda _, body: "403" in body.get("not_ready", {}).get("telephony", "")
+        )
+        assert status == 503
+        reason = body["not_ready"]["telephony"]
+        assert "the platform refused GET /api/v2/analytics/" in reason, reason
+        assert reason.endswith("the OAuth client's role needs analytics:conversationDetail:view"), (
+            reason
+        )
