@@ -11,8 +11,6 @@ consistent.
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +32,7 @@ from producer.settings import default_contracts_dir
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
-from tests.fixtures.process import process_env, run_once_process
+from tests.fixtures.process import process_env, run_cli, run_once_process
 from tests.fixtures.simulator import conversation_ids
 
 pytestmark = pytest.mark.e2e
@@ -158,25 +156,8 @@ def _in(start: datetime, end: datetime, value: str) -> bool:
     return start <= datetime.fromisoformat(value) < end
 
 
-async def _audit(env: Mapping[str, str], domain: str) -> tuple[int, str]:
-    return await _cli(env, "lake", "audit", "--domain", domain)
-
-
 def _iso(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
-
-
-async def _cli(env: Mapping[str, str], *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "producer", *args),
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return await process.wait(), out.decode()
 
 
 def _version(domain: str) -> str:
@@ -254,14 +235,14 @@ async def test_telephony_from_cxone_beside_quality_from_genesys(
     assert sorted(landed({"interaction_id": str(i)}) for (i,) in ids_read) == sorted(landed_keys)
 
     for domain in ("telephony", "quality"):
-        code, output = await _audit(env, domain)
+        code, output = await run_cli(env, "lake", "audit", "--domain", domain)
         assert (code, output.strip().rsplit(": ", 1)[-1]) == (0, "consistent"), output
 
     # The checkpoint says where CXone took over; a backfill of the Genesys windows is refused.
     checkpoint = orjson.loads(objects[f"{_TELEPHONY}/_state/checkpoint.json"])
     assert checkpoint["platform"] == "nice"
     assert datetime.fromisoformat(checkpoint["platform_since"]) == switched
-    code, output = await _cli(
+    code, output = await run_cli(
         env,
         "backfill",
         "--domain",

@@ -8,9 +8,7 @@ when its schedule changed.
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +18,7 @@ import pytest
 from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down, week_start
 from tests.fixtures.lake import assert_each_once, lake_lines
-from tests.fixtures.process import process_env, run_once_process
+from tests.fixtures.process import process_env, run_cli, run_once_process
 from tests.fixtures.s3 import read_lake
 from tests.fixtures.simulator import conversation_ids
 
@@ -114,25 +112,6 @@ def _wfm_truth(simulator: RunningSimulator) -> set[str]:
     }
 
 
-async def _audit(env: Mapping[str, str], domain: str) -> tuple[int, str]:
-    """``mesh-producer lake audit --domain DOMAIN`` as a process: exit code and standard output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "producer",
-        "lake",
-        "audit",
-        "--domain",
-        domain,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return await process.wait(), out.decode()
-
-
 async def test_three_domains_land_exactly_once(
     simulator: RunningSimulator, moto_server: str, bucket: str
 ) -> None:
@@ -174,7 +153,7 @@ async def test_three_domains_land_exactly_once(
         lambda source: f"{source['businessUnitId']}/{source['userId']}/{source['shift']['id']}",
     )
     for domain in _PREFIXES:
-        code, output = await _audit(env, domain)
+        code, output = await run_cli(env, "lake", "audit", "--domain", domain)
         assert (code, output.strip().rsplit(": ", 1)[-1]) == (0, "consistent"), output
 
 
