@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from pydantic import SecretStr
 
 from producer.errors import ConfigError
 
-__all__ = ["GrantRefused", "SecretSource", "TokenEndpoint"]
+__all__ = ["GrantRefused", "SecretSource", "TokenEndpoint", "grant_rotating"]
 
 _log = structlog.get_logger("producer.auth")
 _Stamp = tuple[int, int, int, int]
@@ -43,6 +44,23 @@ class GrantRefused(Exception):
         self.status = status
         self.detail = detail
         self.retry_after = retry_after
+
+
+async def grant_rotating(
+    secret: SecretSource, domain: str, request: Callable[[], Awaitable[tuple[str, float]]]
+) -> tuple[str, float]:
+    """``request()`` (one grant with the current secret), after re-reading a secret file that
+    changed; on ``invalid_client`` the file is re-read again and, if the value differs from the
+    one just refused, the grant is tried once more. Any platform's grant rotates this way."""
+    if secret.refresh_if_changed():
+        _log.info("client_secret_reloaded", domain=domain, trigger="file_changed")
+    try:
+        return await request()
+    except GrantRefused as exc:
+        if exc.reason != "invalid_client" or not secret.reload():
+            raise
+    _log.info("client_secret_reloaded", domain=domain, trigger="invalid_client")
+    return await request()
 
 
 class SecretSource:
@@ -148,15 +166,7 @@ class TokenEndpoint:
         The secret file is re-read first if it changed; on ``invalid_client`` it is re-read
         again and, if the value differs from the one just refused, the grant is retried once.
         """
-        if self._secret.refresh_if_changed():
-            _log.info("client_secret_reloaded", domain=self._domain, trigger="file_changed")
-        try:
-            return await self._request()
-        except GrantRefused as exc:
-            if exc.reason != "invalid_client" or not self._secret.reload():
-                raise
-        _log.info("client_secret_reloaded", domain=self._domain, trigger="invalid_client")
-        return await self._request()
+        return await grant_rotating(self._secret, self._domain, self._request)
 
     async def _request(self) -> tuple[str, float]:
         # No secret or token is bound to a local name here, so no rendered traceback shows one.

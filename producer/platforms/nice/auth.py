@@ -26,7 +26,7 @@ import orjson
 import structlog
 from pydantic import SecretStr
 
-from producer.auth.grant import GrantRefused, SecretSource
+from producer.auth.grant import GrantRefused, SecretSource, grant_rotating
 from producer.auth.manager import TokenManager
 from producer.clock import Clock
 from producer.errors import TransientSourceError
@@ -89,15 +89,7 @@ class AccessKeyGrant:
 
     async def grant(self) -> tuple[str, float]:
         """``(access_token, expires_in)``; the secret file is re-read as ``TokenEndpoint`` does."""
-        if self._secret.refresh_if_changed():
-            _log.info("client_secret_reloaded", domain=self._domain, trigger="file_changed")
-        try:
-            return await self._request()
-        except GrantRefused as exc:
-            if exc.reason != "invalid_client" or not self._secret.reload():
-                raise
-        _log.info("client_secret_reloaded", domain=self._domain, trigger="invalid_client")
-        return await self._request()
+        return await grant_rotating(self._secret, self._domain, self._request)
 
     async def _request(self) -> tuple[str, float]:
         status = 0
