@@ -163,7 +163,8 @@ class DomainSettings(BaseModel):
     rate_limit_per_minute: int = Field(default=240, gt=0, le=100_000)
     priority: Priority = "normal"
     prefix: str = ""
-    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # Any cloud's characters here; the lake's own cloud rule in _buckets_of_the_lake_cloud.
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
     schema_version: str | None = None
     job_poll_seconds: float = Field(default=2.0, gt=0, le=60)
@@ -433,6 +434,15 @@ _BUCKET_RULES: dict[str, Callable[[str], str | None]] = {
 }
 
 
+def bucket_problem(scheme: str, name: str) -> str | None:
+    """Why ``name`` is no bucket (container) on the cloud of ``scheme``; None if it is one.
+
+    ``file`` (or another scheme without a cloud) refuses nothing: such a lake has no buckets.
+    """
+    check = _BUCKET_RULES.get(scheme)
+    return None if check is None else check(name)
+
+
 class Settings(BaseSettings):
     """Every ``MESH_*`` variable. Build it with ``load_settings()`` to get one-line errors."""
 
@@ -619,11 +629,10 @@ class Settings(BaseSettings):
     def _buckets_of_the_lake_cloud(self) -> Settings:
         """A domain's own bucket or container must be valid on the lake's cloud."""
         scheme = self.lake_url.partition("://")[0]
-        check = _BUCKET_RULES.get(scheme)
         for name in self.domains:
             domain = getattr(self, name)
             bucket = domain.bucket if domain is not None else None
-            problem = check(bucket) if check is not None and bucket is not None else None
+            problem = bucket_problem(scheme, bucket) if bucket is not None else None
             if problem:
                 raise ValueError(f"MESH_{name.upper()}__BUCKET: {problem}")
         return self

@@ -21,7 +21,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from producer.errors import ConfigError
 from producer.lake.keys import DLQ_DIR
-from producer.settings import DOMAIN_NAMES, DomainSettings, LakeLocation, Settings, lake_prefix
+from producer.settings import (
+    DOMAIN_NAMES,
+    DomainSettings,
+    LakeLocation,
+    Settings,
+    bucket_problem,
+    lake_prefix,
+)
 
 __all__ = ["DomainPort", "LakeLayout", "build_layout", "read_layout"]
 
@@ -112,6 +119,9 @@ def build_layout(
         bucket = location.bucket
         if given_bucket is not None:
             bucket = _validated(domain, "bucket", given_bucket)
+            problem = bucket_problem(location.scheme, bucket)
+            if problem:
+                raise ConfigError(f"MESH_{domain.upper()}__BUCKET: {problem}")
         ports[domain] = DomainPort(
             domain=domain,
             bucket=bucket,

@@ -46,9 +46,10 @@ __all__ = [
     "open_azure_store",
 ]
 
-# Retries per call (the SDK's exponential policy: about 1, 3, 5 and 9 s apart, +/- 1 s of
-# jitter, on 408/429/500/502/503/504, resets and timeouts): about 18 s of waiting at most.
-AZURE_MAX_RETRIES = 4
+# Retries per call (the SDK's exponential policy: about 3, 5 and 9 s apart, +/- 1 s of jitter,
+# on 408/429/500/502/503/504, resets and timeouts): four attempts, about 17 s of waiting at most.
+# The SDK also caps retries per kind (status, connect, read) at 3 by default; all are set here.
+AZURE_MAX_RETRIES = 3
 AZURE_CONNECT_TIMEOUT_S = 10.0
 AZURE_READ_TIMEOUT_S = 30.0
 _SINGLE_PUT_BYTES = 256 * 1024 * 1024  # one Put Blob up to this size: one atomic request
@@ -210,6 +211,9 @@ async def open_azure_store(
             initial_backoff=1,
             increment_base=2,
             retry_total=AZURE_MAX_RETRIES,
+            retry_status=AZURE_MAX_RETRIES,
+            retry_connect=AZURE_MAX_RETRIES,
+            retry_read=AZURE_MAX_RETRIES,
             random_jitter_range=1,
         ),
         "connection_timeout": AZURE_CONNECT_TIMEOUT_S,

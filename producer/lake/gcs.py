@@ -23,7 +23,7 @@ import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 from gcloud.aio.storage import Storage
@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 # Attempts per call: exponential backoff with full jitter (0.5 s doubling, capped at 8 s) on
-# 408/429/5xx, resets and timeouts: at most about 15 s of waiting between five attempts.
+# 408/429/5xx, resets and timeouts: at most 7.5 s of waiting between five attempts, each
+# bounded by GCS_CONNECT_TIMEOUT_S to connect and the read timeout to answer.
 GCS_MAX_ATTEMPTS = 5
 GCS_CONNECT_TIMEOUT_S = 10.0
 GCS_READ_TIMEOUT_S = 30.0
@@ -60,13 +61,28 @@ class GcsStore:
     """
 
     def __init__(
-        self, client: Storage, bucket: str, root: str = "", *, timeout_s: float = 40.0
+        self,
+        client: Storage,
+        bucket: str,
+        root: str = "",
+        *,
+        read_timeout_s: float = GCS_READ_TIMEOUT_S,
     ) -> None:
         self._client = client
         self.bucket = bucket
         self.root = root.strip("/")
         self.description = f"gs://{bucket}/{self.root}" if self.root else f"gs://{bucket}"
-        self._timeout = max(1, round(timeout_s))
+        # Per attempt: gcloud-aio replaces the session's timeout by the one each call passes
+        # (a bare number would become a total, dropping the connect and read bounds), so every
+        # call passes this one. Its stubs say ``int``; its session takes an aiohttp timeout.
+        self._timeout = cast(
+            "int",
+            aiohttp.ClientTimeout(
+                total=GCS_CONNECT_TIMEOUT_S + read_timeout_s,
+                sock_connect=GCS_CONNECT_TIMEOUT_S,
+                sock_read=read_timeout_s,
+            ),
+        )
 
     async def get(self, key: str) -> StoredObject | None:
         async def download() -> bytes:
@@ -256,7 +272,7 @@ async def open_gcs_store(
         # Its stubs name requests' Session (the sync build); the aio build takes aiohttp's.
         client = Storage(session=session, api_root=emulator or None)  # type: ignore[arg-type]
         try:
-            yield GcsStore(client, bucket, root, timeout_s=GCS_CONNECT_TIMEOUT_S + read_timeout_s)
+            yield GcsStore(client, bucket, root, read_timeout_s=read_timeout_s)
         finally:
             await client.close()
 

@@ -27,6 +27,7 @@ from producer.settings import (
     QualitySettings,
     TelephonySettings,
     WfmSettings,
+    bucket_problem,
     default_contracts_dir,
     lake_prefix,
 )
@@ -46,7 +47,8 @@ class _Port(BaseModel):
     model_config = {"extra": "ignore", "frozen": True}
 
     prefix: str | None = None
-    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # Any cloud's characters; load_output_port applies the lake's own cloud rule.
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
     schema_version: str | None = Field(default=None, pattern=SCHEMA_VERSIONS_PATTERN)
     part_max_records: int | None = Field(default=None, gt=0)
     resweep_hours: float | None = Field(default=None, ge=0)
@@ -138,12 +140,16 @@ def load_output_port(domain: str) -> OutputPort:
             problems.append(f"MESH_{'__'.join(parts)}: {message}")
         raise ConfigError("; ".join(problems)) from None
     port: _Port = getattr(settings, domain)
+    lake = LakeLocation.parse(settings.lake_url)
+    problem = None if port.bucket is None else bucket_problem(lake.scheme, port.bucket)
+    if problem:
+        raise ConfigError(f"MESH_{domain.upper()}__BUCKET: {problem}")
     defaults = _DEFAULTS[domain].model_fields
     prefix = port.prefix if port.prefix is not None else str(defaults["prefix"].default)
     part_max = port.part_max_records or int(defaults["part_max_records"].default)
     return OutputPort(
         domain=domain,
-        lake=LakeLocation.parse(settings.lake_url),
+        lake=lake,
         bucket=port.bucket,
         prefix=prefix,
         contracts_dir=settings.contracts_dir,

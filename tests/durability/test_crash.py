@@ -8,7 +8,10 @@ equal to the lines, part numbers without gaps or leftovers. Trials cycle through
 moves 5 minutes per run: new windows appear and conversations still active at the last export
 end, so re-sweeps rewrite windows while being killed). Azure Blob (Azurite) and GCS
 (fake-gcs-server) get one frozen-source trial each with re-sweeps on (8 kill points each;
-``DURABILITY_CLOUD_TRIALS`` for more). Trials are seeded; the seeds are printed (``-s``) and in
+``DURABILITY_CLOUD_TRIALS`` for more): a clean run into a scratch root first measures how long
+its export takes on that emulator (to its last window landed), and each kill then falls within
+60 % of the export still to do, so at least a quarter of the kills land mid-export whatever the
+emulator's speed. Trials are seeded; the seeds are printed (``-s``) and in
 every failure message. The CI size is 32 kill points on file/S3; a bigger run by hand::
 
     DURABILITY_KILLS=300 DURABILITY_SEED=7 pytest tests/durability/test_crash.py -s
@@ -52,7 +55,11 @@ _KILLS_PER_TRIAL = 8
 _CLOUD_TRIALS = int(os.environ.get("DURABILITY_CLOUD_TRIALS", "1"))  # per Azure/GCS store
 _PARALLEL = 2  # trials at once; each is one process at a time
 _KILL_WINDOW_S = 1.0  # first guess of a run's working time; each trial learns its own
-_CLOUD_KILL_WINDOW_S = 3.0  # the emulators answer slower: a longer first guess, learnt as above
+# A measured trial kills within this share of the export still to do (so one kill lands at most
+# about that share of it, and the export takes three runs or more), and never within less than
+# _MIN_WINDOW_SHARE of the whole (so runs still make progress, and those after it are killed).
+_KILL_SHARE_OF_REST = 0.6
+_MIN_WINDOW_SHARE = 0.25
 _LAG = timedelta(minutes=15)  # the simulator's availability lag
 _WINDOW = timedelta(minutes=15)
 _STEP = timedelta(minutes=5)  # how far a moving source's clock moves per run
@@ -100,6 +107,7 @@ class _Trial:
     source_now: datetime
     start: datetime = field(init=False)
     kill_window_s: float = _KILL_WINDOW_S
+    export_s: float | None = None  # a clean run's time to its last window (cloud trials)
     kills: int = 0
     runs: int = 0
     windows_landed: int = 0
@@ -117,6 +125,19 @@ class _Trial:
     def watermark(self) -> datetime:
         """Where the export ends with the source as it is now."""
         return align_down(self.source_now - _LAG, 900)
+
+    @property
+    def windows(self) -> int:
+        """How many windows the export has to land with the source as it is now."""
+        return int((self.watermark - self.start) / _WINDOW)
+
+    def kill_window(self) -> float:
+        """The span a kill moment is drawn from: the learnt one, or for a measured trial the
+        measured export time scaled by the share of windows still to land."""
+        if self.export_s is None:
+            return self.kill_window_s
+        left = max(0, self.windows - self.windows_landed) / max(1, self.windows)
+        return self.export_s * max(_KILL_SHARE_OF_REST * left, _MIN_WINDOW_SHARE)
 
     @property
     def root(self) -> str:
@@ -165,7 +186,7 @@ async def _run_trial(trial: _Trial, env: dict[str, str], gate: asyncio.Semaphore
             async with await Producer.start(env) as producer:
                 await producer.wait_for_event("daemon_started")
                 started = asyncio.get_running_loop().time()
-                code = await producer.exited_within(rng.uniform(0.0, trial.kill_window_s))
+                code = await producer.exited_within(rng.uniform(0.0, trial.kill_window()))
                 if code is None:
                     producer.kill()
                     await producer.wait()
@@ -176,6 +197,8 @@ async def _run_trial(trial: _Trial, env: dict[str, str], gate: asyncio.Semaphore
                 _account(trial, producer, killed=False)
                 trial.finished_early += 1
                 trial.kill_window_s = asyncio.get_running_loop().time() - started
+                if trial.export_s is not None:  # the rest took this long: rescale from it
+                    trial.export_s = min(trial.export_s, trial.kill_window_s / _MIN_WINDOW_SHARE)
         trial.runs += 1
         if trial.moving:
             trial.source_now += _STEP
@@ -214,8 +237,24 @@ async def _trial_task(
             # Every run re-sweeps what earlier runs landed (the schedule is in the checkpoint).
             MESH_TELEPHONY__RESWEEP_INTERVAL_SECONDS="0.001",
         )
+        if trial.export_s is not None:
+            async with gate:
+                trial.export_s = await _measure_export(
+                    {**env, "MESH_LAKE_URL": f"{lake_url}-probe"}, trial.windows
+                )
+            print(f"durability: {trial.context}: a clean export works {trial.export_s:.2f} s")
         await _run_trial(trial, env, gate)
         audit(trial, source)
+
+
+async def _measure_export(env: dict[str, str], windows: int) -> float:
+    """How long a clean run on a scratch root takes from ``daemon_started`` to its last window
+    landed (its re-sweeps afterwards are not export: the run is then killed)."""
+    async with await Producer.start(env) as producer:
+        await producer.wait_for_event("daemon_started")
+        started = asyncio.get_running_loop().time()
+        await producer.wait_for_event("window_landed", count=windows, timeout_s=300)
+        return asyncio.get_running_loop().time() - started
 
 
 async def test_sigkill_anywhere_loses_and_duplicates_nothing(
@@ -252,9 +291,10 @@ async def test_sigkill_anywhere_on_azure_and_gcs(
     simulator: RunningSimulator, lake_backend: str, lake_url: str, request: pytest.FixtureRequest
 ) -> None:
     """The same harness on Azure Blob (Azurite) and GCS (fake-gcs-server), fewer trials: a
-    frozen source with re-sweeps on, ``DURABILITY_CLOUD_TRIALS`` trials (1 in CI) per store."""
+    frozen source with re-sweeps on, ``DURABILITY_CLOUD_TRIALS`` trials (1 in CI) per store,
+    kill moments from a measured export, a quarter of the kills or more mid-export."""
     trials = [
-        _Trial(i, _SEED + 1000 + i, lake_backend, True, False, _NOW, _CLOUD_KILL_WINDOW_S)
+        _Trial(i, _SEED + 1000 + i, lake_backend, True, False, _NOW, export_s=_KILL_WINDOW_S)
         for i in range(_CLOUD_TRIALS)
     ]
     print(f"\ndurability ({lake_backend}): base seed {_SEED} ({len(trials)} trials)")
@@ -271,17 +311,7 @@ async def test_sigkill_anywhere_on_azure_and_gcs(
         }
         _audit(trial, source, objects, [])
 
-    # One trial on a frozen source: once its export has landed, later runs only re-sweep, so
-    # where the kills fall depends on the emulators' speed. Exactness is asserted; the share of
-    # kills mid-export is reported (-s), not required (the file/S3 harness requires it).
-    await _run_trials(
-        trials,
-        simulator,
-        lake,
-        audit,
-        minimum_kills=_KILLS_PER_TRIAL * len(trials),
-        mid_export_share=0.0,
-    )
+    await _run_trials(trials, simulator, lake, audit, minimum_kills=_KILLS_PER_TRIAL * len(trials))
 
 
 def _audit(
