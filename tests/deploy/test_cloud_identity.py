@@ -87,3 +87,28 @@ def test_gke_pod_acts_as_the_service_account_the_governance_renders(
     member = gcp_producer(layout.ports["telephony"])["workloadIdentity"]["member"]
     meta = account["metadata"]
     assert member.endswith(f".svc.id.goog[{meta['namespace']}/{meta['name']}]")
+
+
+def _egress_to(docs: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """(CIDR, port) of every egress rule of the NetworkPolicy that names an ipBlock."""
+    rules = _one(docs, "NetworkPolicy")["spec"]["egress"]
+    return {
+        (peer["ipBlock"]["cidr"], port["port"])
+        for rule in rules
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+        for port in rule.get("ports", [])
+    }
+
+
+def test_gke_pod_may_reach_the_metadata_server_and_nothing_more(
+    examples: dict[str, list[dict[str, Any]]],
+) -> None:
+    """GKE: Application Default Credentials come from the GKE metadata server, which the base
+    NetworkPolicy (DNS and 443 only) blocks; the component opens exactly 169.254.169.254:80 and
+    169.254.169.252:988. AKS needs none of it: its token exchange goes to Entra ID over 443."""
+    gke = _egress_to(examples["telephony-gke"])
+    assert gke == {("169.254.169.254/32", 80), ("169.254.169.252/32", 988)}
+    assert _egress_to(examples["telephony-aks"]) == set()
+    rules = _one(examples["telephony-gke"], "NetworkPolicy")["spec"]["egress"]
+    assert all(rule.get("to") and rule.get("ports") for rule in rules if "to" in rule)
