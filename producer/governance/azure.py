@@ -62,11 +62,19 @@ _CONTAINER_SCOPE = re.compile(
 )
 _PATH = f"@Resource[{_BLOBS}:path]"
 _LIST_PREFIX = f"@Request[{_BLOBS}:prefix]"
-_STARTS_WITH = re.compile(r"StringStartsWith\s+'(?P<value>[^']*)'")
+_STARTS_WITH = re.compile(r"StringStartsWith\s+'(?P<value>[^'\\]*)'")
+# One clause as ``_clause`` writes it; the lint rebuilds the whole condition from these and
+# compares texts, so anything else in a condition (another OR, another attribute) is refused.
 _CLAUSE = re.compile(
-    r"ActionMatches\{'" + re.escape(_BLOBS) + r"/(?P<action>[^']+)'\}[^()]*\)\)\s*OR\s*"
-    r"\((?P<allowed>[^()]*)\)"
+    r"\(\(!\(ActionMatches\{'" + re.escape(_BLOBS) + r"/(?P<action>[a-z/]+)'\}"
+    r"(?P<sub> AND SubOperationMatches\{'Blob\.List'\}"
+    r"| AND NOT SubOperationMatches\{'Blob\.List'\})?\)\) OR \((?P<allowed>[^()]*)\)\)"
 )
+_SUB_OPERATIONS: dict[str | None, bool | None] = {
+    None: None,
+    " AND SubOperationMatches{'Blob.List'}": True,
+    " AND NOT SubOperationMatches{'Blob.List'}": False,
+}
 _OTHER_OPERATORS = re.compile(r"\b(StringLike|StringNotLike|StringNotStartsWith|StringNotEquals)\b")
 _FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 
@@ -162,9 +170,10 @@ def lint_azure(
     if not isinstance(assignments, list) or not assignments:
         return [Finding("malformed", "policy", "no roleAssignments list: not an Azure document")]
     statements: list[dict[str, Any]] = []
+    identity = _identity_of(principal)
     for index, assignment in enumerate(assignments):
         where = f"roleAssignments[{index}]"
-        equivalent = _statements(where, assignment, config.partition, findings)
+        equivalent = _statements(where, assignment, identity, config.partition, findings)
         statements.extend(equivalent or [])
     if isinstance(document, dict) and principal.kind == "producer":
         findings.extend(_federation(document, principal))
@@ -173,56 +182,75 @@ def lint_azure(
     return findings
 
 
+class _Refused(Exception):
+    """An assignment lint cannot read as statements: its one finding."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
 def _statements(
-    where: str, assignment: Any, partition: str, findings: list[Finding]
+    where: str, assignment: Any, expected: str, partition: str, findings: list[Finding]
 ) -> list[dict[str, Any]] | None:
     """The S3 statements an assignment amounts to (one per data action it grants), or None
-    (with a finding) when it cannot be read as one."""
-    if not isinstance(assignment, dict):
-        findings.append(Finding("malformed", where, "a role assignment must be an object"))
+    (with a finding) when it cannot be read as one or is not for the identity ``expected``."""
+    try:
+        return _read_assignment(where, assignment, expected, partition)
+    except _Refused as refused:
+        findings.append(refused.finding)
         return None
+
+
+def _read_assignment(
+    where: str, assignment: Any, expected: str, partition: str
+) -> list[dict[str, Any]]:
+    """``_statements``'s reading; ``_Refused`` at the first thing that makes it no statement."""
+    if not isinstance(assignment, dict):
+        raise _Refused(Finding("malformed", where, "a role assignment must be an object"))
     sid = assignment.get("name") if isinstance(assignment.get("name"), str) else ""
     where = f"{where} {sid}".rstrip()
     role = assignment.get("roleDefinitionName")
     if role not in ROLES:
-        findings.append(
+        raise _Refused(
             Finding("outside-lake", where, f"role {role!r} is not a blob data role we grant")
         )
-        return None
+    role_id = assignment.get("roleDefinitionId")
+    if role_id != ROLES[role][0]:
+        raise _Refused(
+            Finding(
+                "outside-lake",
+                where,
+                f"roleDefinitionId {role_id!r} is not {role}'s {ROLES[role][0]!r}: "
+                "the assignment would grant another role",
+            )
+        )
     scope = assignment.get("scope")
     match = _CONTAINER_SCOPE.match(scope) if isinstance(scope, str) else None
     if match is None:
-        findings.append(
+        raise _Refused(
             Finding(
                 "wildcard-resource",
                 where,
                 f"scope {scope!r} is not one container: the role would reach every container",
             )
         )
-        return None
     condition = assignment.get("condition")
     if not isinstance(condition, str) or not condition.strip():
-        findings.append(
+        raise _Refused(
             Finding(
                 "wildcard-resource",
                 where,
                 f"no ABAC condition: {role} reaches every blob of container {match['container']!r}",
             )
         )
-        return None
-    other = _OTHER_OPERATORS.search(condition)
-    clauses: dict[str, list[str]] = {}
-    for clause in _CLAUSE.finditer(condition):
-        allowed = clause["allowed"]
-        if _PATH not in allowed and _LIST_PREFIX not in allowed:
-            continue  # restricts something else than the blob's path: no prefix
-        prefixes = [found["value"] for found in _STARTS_WITH.finditer(allowed)]
-        clauses.setdefault(clause["action"], []).extend(prefixes)
+    clauses = _clauses(condition)
     granted = ROLES[role][1]
-    loose = [action for action in granted if not clauses.get(action)]
+    other = _OTHER_OPERATORS.search(condition)
+    loose = [action for action in granted if not _restricted(action, clauses)]
     if other is not None or loose:
         detail = f"found {other[0]}" if other else f"{', '.join(loose)} not restricted"
-        findings.append(
+        raise _Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -230,7 +258,32 @@ def _statements(
                 f"StringStartsWith on exact prefixes ({detail})",
             )
         )
-        return None
+    canonical = " AND ".join(
+        _clause(f"{_BLOBS}/{action}", prefixes, sub_operation=sub)
+        for action, sub, prefixes in clauses
+    )
+    if canonical != condition:
+        raise _Refused(
+            Finding(
+                "wildcard-resource",
+                where,
+                "not the condition render writes for its prefixes: only clauses "
+                "'((!(ActionMatches{...})) OR (<path> StringStartsWith ...))' joined by AND "
+                "may restrict a blob data role (anything else may open the container)",
+            )
+        )
+    principal_found = assignment.get("principal")
+    if principal_found != expected:
+        raise _Refused(
+            Finding(
+                "foreign-principal",
+                where,
+                f"principal {principal_found!r} is not this document's identity {expected!r}",
+            )
+        )
+    actions: dict[str, list[str]] = {}
+    for action, _, prefixes in clauses:
+        actions.setdefault(action, []).extend(prefixes)
     return [
         {
             "Sid": f"{sid} {action}".strip(),
@@ -238,15 +291,42 @@ def _statements(
             "Action": [_S3_ACTIONS[action]],
             "Resource": [
                 arn(partition, match["container"], prefix + "*")
-                for prefix in dict.fromkeys(clauses[action])
+                for prefix in dict.fromkeys(actions[action])
             ],
         }
         for action in granted
     ]
 
 
+def _clauses(condition: str) -> list[tuple[str, bool | None, list[str]]]:
+    """Each clause of ``condition`` that ``_clause`` could have written, in order, as (action,
+    sub-operation, prefixes): the pieces ``_statements`` rebuilds the condition from."""
+    return [
+        (
+            clause["action"],
+            _SUB_OPERATIONS[clause["sub"]],
+            [found["value"] for found in _STARTS_WITH.finditer(clause["allowed"])],
+        )
+        for clause in _CLAUSE.finditer(condition)
+    ]
+
+
+def _restricted(action: str, clauses: list[tuple[str, bool | None, list[str]]]) -> bool:
+    """Whether some clause restricts every use of ``action``: one clause for all of it, or
+    one for its listings and one for the rest."""
+    subs = {sub for found, sub, prefixes in clauses if found == action and prefixes}
+    return None in subs or {True, False} <= subs
+
+
+def _identity_of(principal: Principal) -> str:
+    if principal.kind == "consumer":
+        return consumer_role(principal.name)
+    return producer_role(principal.name)
+
+
 def _federation(document: dict[str, Any], principal: Principal) -> list[Finding]:
     expected = f"system:serviceaccount:{AKS_NAMESPACE}:{principal.name}-mesh-producer"
+    identity = _identity_of(principal)
     credentials = document.get("federatedCredentials")
     if not isinstance(credentials, list):
         return []
@@ -254,6 +334,16 @@ def _federation(document: dict[str, Any], principal: Principal) -> list[Finding]
     for index, credential in enumerate(credentials):
         where = f"federatedCredentials[{index}]"
         subject = credential.get("subject") if isinstance(credential, dict) else None
+        trusted = credential.get("identity") if isinstance(credential, dict) else None
+        if trusted != identity:
+            findings.append(
+                Finding(
+                    "foreign-principal",
+                    where,
+                    f"identity {trusted!r} is not this document's identity {identity!r}: "
+                    "its service account would act as another principal",
+                )
+            )
         if subject != expected:
             findings.append(
                 Finding(

@@ -24,6 +24,7 @@ __all__ = [
     "CLOUDS",
     "Cloud",
     "check_lake",
+    "cloud_of",
     "lint_document",
     "lint_rendered",
     "render_documents",
@@ -33,6 +34,17 @@ __all__ = [
 Cloud = Literal["aws", "azure", "gcp"]
 CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
 _SCHEMES: dict[str, str] = {"aws": "s3", "azure": "az", "gcp": "gs"}
+
+
+def cloud_of(layout: LakeLayout, given: str | None = None) -> Cloud:
+    """The cloud ``policies`` works for: the lake's own (``s3://`` is aws, ``az://`` azure,
+    ``gs://`` gcp); ``given`` (``--cloud``) must be that one (``check_lake``)."""
+    if given is not None:
+        check_lake(given, layout)
+    for cloud in CLOUDS:
+        if _SCHEMES[cloud] == layout.scheme:
+            return cloud
+    raise ConfigError("MESH_LAKE_URL: access policies need an s3://, az:// or gs:// lake")
 
 
 def check_lake(cloud: str, layout: LakeLayout) -> None:

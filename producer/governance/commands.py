@@ -4,7 +4,8 @@
 from ``consumers.yaml`` and the ``MESH_*`` lake variables, but only when lint finds nothing in
 them: an unapproved cross-domain read or a third party reading an internal domain prints lint's
 lines, writes nothing and exits 1 (``_reviewed`` is the one gate of both commands). ``lint``
-checks rendered or hand-written policies and prints one line per finding. Exit codes: 0 clean,
+checks rendered or hand-written policies and prints one line per finding. ``--cloud`` is the
+lake's cloud unless given (``clouds.cloud_of``; a given one must match it). Exit codes: 0 clean,
 1 findings, 2 bad input (``ConfigError``, raised to ``producer.cli``). Holds no policy logic of
 its own.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from producer.errors import ConfigError
 from producer.governance.clouds import (
     CLOUDS,
+    cloud_of,
     lint_document,
     lint_rendered,
     render_files,
@@ -54,8 +56,11 @@ def add_parser(subparsers: Any) -> None:
         "--out", type=Path, default=Path("policies"), help="output folder (./policies)"
     )
     make.add_argument("--as-of", metavar="YYYY-MM-DD", help=as_of_help)
-    cloud_help = "aws (IAM policies), azure (role assignments), gcp (IAM bindings)"
-    make.add_argument("--cloud", choices=CLOUDS, default="aws", help=cloud_help)
+    cloud_help = (
+        "aws (IAM policies), azure (role assignments), gcp (IAM bindings); "
+        "default: the cloud of MESH_LAKE_URL"
+    )
+    make.add_argument("--cloud", choices=CLOUDS, help=cloud_help)
     make.set_defaults(func=_render)
 
     check = commands.add_parser(
@@ -76,7 +81,7 @@ def add_parser(subparsers: Any) -> None:
         help="whose policy a single file is (default: from its name)",
     )
     check.add_argument("--as-of", metavar="YYYY-MM-DD", help=as_of_help)
-    check.add_argument("--cloud", choices=CLOUDS, default="aws", help=cloud_help)
+    check.add_argument("--cloud", choices=CLOUDS, help=cloud_help)
     check.set_defaults(func=_lint)
 
 
@@ -92,7 +97,8 @@ def _reviewed(
 
 def _render(args: argparse.Namespace) -> int:
     config = load_governance(args.config)
-    files, refusals, _ = _reviewed(args.cloud, config, read_layout(), _day(args.as_of))
+    layout = read_layout()
+    files, refusals, _ = _reviewed(cloud_of(layout, args.cloud), config, layout, _day(args.as_of))
     if refusals:
         for line in refusals:
             print(line)
@@ -111,15 +117,16 @@ def _render(args: argparse.Namespace) -> int:
 def _lint(args: argparse.Namespace) -> int:
     config = load_governance(args.config)
     layout = read_layout()
+    cloud = cloud_of(layout, args.cloud)
     today = _day(args.as_of)
     if not args.paths:
-        _, lines, count = _reviewed(args.cloud, config, layout, today)
+        _, lines, count = _reviewed(cloud, config, layout, today)
     else:
         targets = _targets(args.paths, args.principal)
         lines = []
         for source, principal, document in targets:
             findings: list[Finding] = lint_document(
-                args.cloud,
+                cloud,
                 document,
                 principal=principal,
                 config=config,

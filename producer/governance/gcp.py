@@ -43,8 +43,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "roles/storage.admin": ("s3:*",),
 }
 _LIST_PREFIX = 'api.getAttribute("storage.googleapis.com/objectListPrefix", "")'
-_STARTS_WITH = re.compile(r'resource\.name\.startsWith\("(?P<value>[^"]*)"\)')
-_LIST_STARTS_WITH = re.compile(re.escape(_LIST_PREFIX) + r'\.startsWith\("(?P<value>[^"]*)"\)')
+_STARTS_WITH = re.compile(r'resource\.name\.startsWith\("(?P<value>[^"\\]*)"\)')
+_LIST_STARTS_WITH = re.compile(re.escape(_LIST_PREFIX) + r'\.startsWith\("(?P<value>[^"\\]*)"\)')
 _LOOSE = re.compile(r"\b(matches|endsWith|contains)\(|!=|\|\|\s*true\b")
 _ACCOUNT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
@@ -140,13 +140,25 @@ def lint_gcp(
         return [Finding("malformed", "policy", "no bindings list: not a GCP document")]
     findings: list[Finding] = []
     statements: list[dict[str, Any]] = []
+    account = service_account(principal.kind, principal.name)
     for index, binding in enumerate(bindings):
-        statement = _statement(f"bindings[{index}]", binding, config.partition, findings)
+        where = f"bindings[{index}]"
+        statement = _statement(where, binding, account, config.partition, findings)
         if statement is not None:
             statements.append(statement)
     if principal.kind == "producer" and isinstance(document, dict):
         binding = document.get("workloadIdentity")
         member = binding.get("member") if isinstance(binding, dict) else None
+        impersonated = binding.get("serviceAccount") if isinstance(binding, dict) else None
+        if binding is not None and impersonated != account:
+            findings.append(
+                Finding(
+                    "foreign-principal",
+                    "workloadIdentity",
+                    f"serviceAccount {impersonated!r} is not this document's {account!r}: "
+                    "the Kubernetes service account would act as another principal",
+                )
+            )
         if binding is not None and member != _workload_member(principal.name):
             findings.append(
                 Finding(
@@ -161,49 +173,64 @@ def lint_gcp(
     return findings
 
 
+class _Refused(Exception):
+    """A binding lint cannot read as a statement: its one finding."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
 def _statement(
-    where: str, binding: Any, partition: str, findings: list[Finding]
+    where: str, binding: Any, account: str, partition: str, findings: list[Finding]
 ) -> dict[str, Any] | None:
-    """The S3 statement a binding amounts to, or None (with a finding) when it has none."""
-    if not isinstance(binding, dict):
-        findings.append(Finding("malformed", where, "a binding must be an object"))
+    """The S3 statement a binding amounts to, or None (with a finding) when it has none or is
+    not for ``account`` alone."""
+    try:
+        return _read_binding(where, binding, account, partition)
+    except _Refused as refused:
+        findings.append(refused.finding)
         return None
+
+
+def _read_binding(where: str, binding: Any, account: str, partition: str) -> dict[str, Any]:
+    """``_statement``'s reading; ``_Refused`` at the first thing that makes it no statement."""
+    if not isinstance(binding, dict):
+        raise _Refused(Finding("malformed", where, "a binding must be an object"))
     condition = binding.get("condition")
     title = condition.get("title", "") if isinstance(condition, dict) else ""
     where = f"{where} {title}".rstrip()
     role = binding.get("role")
     if role not in ROLES:
-        findings.append(Finding("outside-lake", where, f"role {role!r} is not a storage role"))
-        return None
+        raise _Refused(Finding("outside-lake", where, f"role {role!r} is not a storage role"))
     resource = binding.get("resource")
     bucket = resource.removeprefix("projects/_/buckets/") if isinstance(resource, str) else ""
     if not bucket or "/" in bucket or "*" in bucket:
-        findings.append(
+        raise _Refused(
             Finding(
                 "wildcard-resource",
                 where,
                 f"resource {resource!r} is not one bucket: the binding would reach every bucket",
             )
         )
-        return None
     expression = condition.get("expression") if isinstance(condition, dict) else None
     if not isinstance(expression, str) or not expression.strip():
-        findings.append(
+        raise _Refused(
             Finding(
                 "wildcard-resource",
                 where,
                 f"no IAM Condition: {role} reaches every object of bucket {bucket!r}",
             )
         )
-        return None
     objects = f"projects/_/buckets/{bucket}/objects/"
-    prefixes = [found["value"] for found in _STARTS_WITH.finditer(expression)]
-    prefixes += [objects + found["value"] for found in _LIST_STARTS_WITH.finditer(expression)]
+    reads = [found["value"] for found in _STARTS_WITH.finditer(expression)]
+    listings = [found["value"] for found in _LIST_STARTS_WITH.finditer(expression)]
+    prefixes = reads + [objects + listing for listing in listings]
     foreign = [prefix for prefix in prefixes if not prefix.startswith(objects)]
     loose = _LOOSE.search(expression)
     if loose is not None or foreign or not prefixes:
         detail = f"found {loose[0]!r}" if loose else f"not in {objects!r}: {foreign}"
-        findings.append(
+        raise _Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -211,7 +238,27 @@ def _statement(
                 f"with startsWith ({detail if loose or foreign else 'none found'})",
             )
         )
-        return None
+    read_keys = [prefix[len(objects) :] for prefix in reads]
+    if _expression(bucket, read_keys, listings) != expression:
+        raise _Refused(
+            Finding(
+                "wildcard-resource",
+                where,
+                "not the condition render writes for its prefixes: only "
+                'resource.name.startsWith("...") terms, then one listing term on the bucket, '
+                "joined by || may restrict a storage role (anything else may open the bucket)",
+            )
+        )
+    members = binding.get("members")
+    if members != [f"serviceAccount:{account}"]:
+        raise _Refused(
+            Finding(
+                "foreign-principal",
+                where,
+                f"members {members!r} are not this document's service account "
+                f"['serviceAccount:{account}'] alone",
+            )
+        )
     keys = dict.fromkeys(prefix[len(objects) :] for prefix in prefixes)
     return {
         "Sid": title,
@@ -224,12 +271,6 @@ def _statement(
 def _binding(
     title: str, account: str, role: str, bucket: str, prefixes: list[str]
 ) -> dict[str, Any]:
-    objects = f"projects/_/buckets/{bucket}/objects/"
-    reads = [f'resource.name.startsWith("{objects}{prefix}")' for prefix in prefixes]
-    listing = " || ".join(f'{_LIST_PREFIX}.startsWith("{prefix}")' for prefix in prefixes)
-    expression = " || ".join(
-        [*reads, f'(resource.name == "projects/_/buckets/{bucket}" && ({listing}))']
-    )
     return {
         "resource": f"projects/_/buckets/{bucket}",
         "role": role,
@@ -237,9 +278,18 @@ def _binding(
         "condition": {
             "title": title,
             "description": f"{role} on {', '.join(prefixes)} only",
-            "expression": expression,
+            "expression": _expression(bucket, prefixes, prefixes),
         },
     }
+
+
+def _expression(bucket: str, reads: list[str], listings: list[str]) -> str:
+    """Objects under ``reads``, and listings of the bucket by a prefix under ``listings``: the
+    one form of condition render writes and lint accepts (lint rebuilds it and compares)."""
+    objects = f"projects/_/buckets/{bucket}/objects/"
+    terms = [f'resource.name.startsWith("{objects}{prefix}")' for prefix in reads]
+    listing = " || ".join(f'{_LIST_PREFIX}.startsWith("{prefix}")' for prefix in listings)
+    return " || ".join([*terms, f'(resource.name == "projects/_/buckets/{bucket}" && ({listing}))'])
 
 
 def _workload_member(domain: str) -> str:

@@ -38,6 +38,7 @@ FindingKind = Literal[
     "cross-domain-write",
     "third-party-internal",
     "registry-delete",
+    "foreign-principal",
 ]
 
 _FILE_RE = re.compile(r"^(?P<kind>consumer|producer)-(?P<name>[a-z0-9][a-z0-9-]*)\.json$")

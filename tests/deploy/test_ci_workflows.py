@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.deploy.tools import PROJECT_ROOT
@@ -96,3 +97,35 @@ def test_only_the_repository_variables_that_are_set_reach_the_commands(tmp_path:
         "MESH_LAKE_URL=s3://genesys-data-lake",
         "MESH_WFM__BUCKET=wfm-schedules-lake",
     ]
+
+
+@pytest.mark.parametrize(
+    ("lake", "marker"),
+    [
+        ("s3://genesys-data-lake", '"Statement"'),
+        ("az://genesys-data-lake", '"roleAssignments"'),
+        ("gs://genesys-data-lake", '"bindings"'),
+    ],
+)
+def test_the_gate_runs_on_every_clouds_lake(tmp_path: Path, lake: str, marker: str) -> None:
+    """The workflow's lint and render steps, run with bash as written, pass on the shipped
+    governance file for a lake on each cloud: they name no ``--cloud``, the lake decides."""
+    runs = [run for run in _runs(_workflow("governance.yml")) if "mesh-producer policies" in run]
+    assert len(runs) == 2
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MESH_")} | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MESH_LAKE_URL": lake,
+    }
+    for run in runs:
+        done = subprocess.run(
+            [_BASH, "-e", "-c", run],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    consumer = tmp_path / "policies" / "consumer-analytics-engineering.json"
+    assert marker in consumer.read_text()

@@ -19,7 +19,7 @@ from producer.governance.gcp import gcp_producer
 from producer.governance.ports import build_layout
 from producer.settings import LakeLocation
 from tests.deploy.artifacts import render
-from tests.deploy.tools import run_tool
+from tests.deploy.tools import K8S_VERSIONS, run_tool
 
 EXAMPLES = ("telephony-aks", "telephony-gke")
 
@@ -37,7 +37,8 @@ def examples() -> dict[str, list[dict[str, Any]]]:
 def test_examples_validate_strictly(
     examples: dict[str, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
-    """The core objects of both examples pass kubernetes-validate --strict."""
+    """The core objects of both examples pass kubernetes-validate --strict, on the oldest and
+    the newest Kubernetes version the overlays are validated against."""
     files, count = [], 0
     for name, docs in examples.items():
         core = [doc for doc in docs if not doc["apiVersion"].startswith("monitoring.coreos.com/")]
@@ -45,10 +46,12 @@ def test_examples_validate_strictly(
         path.write_text(yaml.safe_dump_all(core))
         files.append(str(path))
         count += len(core)
-    result = run_tool("kubernetes-validate", "--strict", "-k", "1.37.0", *files)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert output.count(" passed ") == count, output
+    for version in K8S_VERSIONS:
+        result = run_tool("kubernetes-validate", "--strict", "-k", version, *files)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert "WARN" not in output, output
+        assert output.count(" passed ") == count, output
 
 
 def test_aks_pod_federates_the_identity_the_governance_renders(
@@ -87,3 +90,28 @@ def test_gke_pod_acts_as_the_service_account_the_governance_renders(
     member = gcp_producer(layout.ports["telephony"])["workloadIdentity"]["member"]
     meta = account["metadata"]
     assert member.endswith(f".svc.id.goog[{meta['namespace']}/{meta['name']}]")
+
+
+def _egress_to(docs: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """(CIDR, port) of every egress rule of the NetworkPolicy that names an ipBlock."""
+    rules = _one(docs, "NetworkPolicy")["spec"]["egress"]
+    return {
+        (peer["ipBlock"]["cidr"], port["port"])
+        for rule in rules
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+        for port in rule.get("ports", [])
+    }
+
+
+def test_gke_pod_may_reach_the_metadata_server_and_nothing_more(
+    examples: dict[str, list[dict[str, Any]]],
+) -> None:
+    """GKE: Application Default Credentials come from the GKE metadata server, which the base
+    NetworkPolicy (DNS and 443 only) blocks; the component opens exactly 169.254.169.254:80 and
+    169.254.169.252:988. AKS needs none of it: its token exchange goes to Entra ID over 443."""
+    gke = _egress_to(examples["telephony-gke"])
+    assert gke == {("169.254.169.254/32", 80), ("169.254.169.252/32", 988)}
+    assert _egress_to(examples["telephony-aks"]) == set()
+    rules = _one(examples["telephony-gke"], "NetworkPolicy")["spec"]["egress"]
+    assert all(rule.get("to") and rule.get("ports") for rule in rules if "to" in rule)

@@ -20,7 +20,7 @@ from producer.errors import ConfigError
 from producer.settings import Settings, load_settings
 from producer.settings_doc import variable_names
 from tests.deploy.artifacts import OVERLAYS, render
-from tests.deploy.tools import PROJECT_ROOT, run_tool
+from tests.deploy.tools import K8S_VERSIONS, PROJECT_ROOT, run_tool
 
 Docs = list[dict[str, Any]]
 
@@ -244,7 +244,7 @@ def test_core_objects_validate_strictly(rendered: dict[str, Docs], tmp_path: Pat
         path.write_text(yaml.safe_dump_all(core))
         files.append(str(path))
         count += len(core)
-    for version in ("1.29.0", "1.37.0"):
+    for version in K8S_VERSIONS:
         result = run_tool("kubernetes-validate", "--strict", "-k", version, *files)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output

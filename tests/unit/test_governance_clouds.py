@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from producer.governance.azure import lint_azure, render_azure
+from producer.governance.azure import ROLES, lint_azure, render_azure
 from producer.governance.files import default_governance_file, load_governance
 from producer.governance.gcp import lint_gcp, render_gcp, service_account
 from producer.governance.lint import Finding, Principal
@@ -121,6 +121,9 @@ class TestAzureLint:
     def test_a_consumer_with_a_write_role_is_refused(self) -> None:
         document = _azure("consumer-analytics-engineering.json")
         document["roleAssignments"][0]["roleDefinitionName"] = "Storage Blob Data Contributor"
+        document["roleAssignments"][0]["roleDefinitionId"] = ROLES["Storage Blob Data Contributor"][
+            0
+        ]
         findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
         assert "wildcard-resource" in _kinds(findings)  # write/delete not restricted
 
@@ -199,7 +202,9 @@ class TestGcpLint:
     def test_third_party_reading_internal_data_is_refused(self) -> None:
         document = _gcp("consumer-speech-analytics-vendor.json")
         vendor = Principal("consumer", "speech-analytics-vendor")
-        document["bindings"].append(_gcp("consumer-compliance-team.json")["bindings"][1])
+        borrowed = _gcp("consumer-compliance-team.json")["bindings"][1]
+        borrowed["members"] = document["bindings"][0]["members"]
+        document["bindings"].append(borrowed)
         assert "third-party-internal" in _kinds(lint_gcp(document, vendor, CONFIG, GS, ON))
 
     def test_a_wrong_workload_identity_member_is_refused(self) -> None:
@@ -231,3 +236,120 @@ def test_policies_commands_per_cloud(
     assert "ok: 7 policies, no findings" in capsys.readouterr().out
     monkeypatch.setenv("MESH_LAKE_URL", "s3://lake-b")
     assert main(["policies", "lint", "--cloud", cloud]) == 2
+
+
+_CONTAINER_NAME = (
+    "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] "
+    "StringEquals 'genesys-data-lake'"
+)
+
+
+class TestHandEditedBypasses:
+    """Edits that keep every granted prefix in place but add a way around them: lint rebuilds
+    the condition from the prefixes it found and refuses any text that differs, and checks
+    that each assignment or binding is for the document's own identity."""
+
+    def test_azure_an_or_inside_the_allowed_paths_is_refused(self) -> None:
+        document = _azure("consumer-analytics-engineering.json")
+        assignment = document["roleAssignments"][0]
+        assignment["condition"] = assignment["condition"].replace(
+            "StringStartsWith 'telephony-cdr-export/v1/'",
+            f"StringStartsWith 'telephony-cdr-export/v1/' OR {_CONTAINER_NAME}",
+            1,
+        )
+        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        assert _kinds(findings) == {"wildcard-resource"}
+        assert "not the condition" in findings[0].message
+
+    def test_azure_an_or_around_the_whole_condition_is_refused(self) -> None:
+        document = _azure("consumer-analytics-engineering.json")
+        assignment = document["roleAssignments"][0]
+        assignment["condition"] = f"({assignment['condition']}) OR ({_CONTAINER_NAME})"
+        assert _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON)) == {"wildcard-resource"}
+
+    def test_azure_a_list_clause_restricted_by_the_blob_path_is_refused(self) -> None:
+        """``Blob.List`` has no blob path: it must be restricted by the request's prefix."""
+        document = _azure("consumer-analytics-engineering.json")
+        assignment = document["roleAssignments"][0]
+        assignment["condition"] = assignment["condition"].replace(
+            "@Request[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:prefix]",
+            "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]",
+        )
+        assert _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON)) == {"wildcard-resource"}
+
+    def test_azure_an_assignment_to_another_identity_is_refused(self) -> None:
+        document = _azure("consumer-analytics-engineering.json")
+        document["roleAssignments"][0]["principal"] = "mesh-producer-telephony"
+        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        assert _kinds(findings) == {"foreign-principal"}
+        assert "'mesh-consumer-analytics-engineering'" in findings[0].message
+
+    def test_azure_a_federated_credential_of_another_identity_is_refused(self) -> None:
+        """Telephony's service account federated to wfm's identity would write wfm's data."""
+        document = _azure("producer-telephony.json")
+        document["federatedCredentials"][0]["identity"] = "mesh-producer-wfm"
+        assert _kinds(lint_azure(document, TELEPHONY, CONFIG, AZ, ON)) == {"foreign-principal"}
+
+    @pytest.mark.parametrize(
+        "widening", [" || 1 == 1", ' || resource.type == "storage.googleapis.com/Object"']
+    )
+    def test_gcp_an_or_after_the_prefixes_is_refused(self, widening: str) -> None:
+        document = _gcp("consumer-analytics-engineering.json")
+        document["bindings"][0]["condition"]["expression"] += widening
+        findings = lint_gcp(document, ANALYTICS, CONFIG, GS, ON)
+        assert _kinds(findings) == {"wildcard-resource"}
+        assert "not the condition" in findings[0].message
+
+    def test_gcp_a_listing_of_the_whole_bucket_is_refused(self) -> None:
+        document = _gcp("consumer-analytics-engineering.json")
+        condition = document["bindings"][0]["condition"]
+        condition["expression"] = condition["expression"].replace(
+            '.startsWith("telephony-cdr-export/v1/")', '.startsWith("")'
+        )
+        assert _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON)) == {"wildcard-resource"}
+
+    @pytest.mark.parametrize(
+        "members",
+        [
+            ["allUsers"],
+            ["allAuthenticatedUsers"],
+            [
+                "serviceAccount:mesh-c-analytics-engineering@${PROJECT_ID}.iam.gserviceaccount.com",
+                "allUsers",
+            ],
+            ["serviceAccount:mesh-p-telephony@${PROJECT_ID}.iam.gserviceaccount.com"],
+        ],
+    )
+    def test_gcp_a_binding_for_anyone_else_is_refused(self, members: list[str]) -> None:
+        document = _gcp("consumer-analytics-engineering.json")
+        document["bindings"][0]["members"] = members
+        findings = lint_gcp(document, ANALYTICS, CONFIG, GS, ON)
+        assert _kinds(findings) == {"foreign-principal"}
+
+    def test_gcp_workload_identity_on_another_service_account_is_refused(self) -> None:
+        """Telephony's Kubernetes account impersonating wfm's service account."""
+        document = _gcp("producer-telephony.json")
+        document["workloadIdentity"]["serviceAccount"] = service_account("producer", "wfm")
+        assert _kinds(lint_gcp(document, TELEPHONY, CONFIG, GS, ON)) == {"foreign-principal"}
+
+    def test_azure_a_role_id_of_another_role_is_refused(self) -> None:
+        """The name says Reader; the id, which the deployment uses, is Owner's."""
+        document = _azure("consumer-analytics-engineering.json")
+        document["roleAssignments"][0]["roleDefinitionId"] = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        assert _kinds(findings) == {"outside-lake"}
+
+    def test_a_prefix_with_a_backslash_is_refused(self) -> None:
+        """An escaped quote would let a prefix swallow the text after it into its string."""
+        document = _gcp("consumer-analytics-engineering.json")
+        condition = document["bindings"][0]["condition"]
+        condition["expression"] = condition["expression"].replace(
+            "telephony-cdr-export/v1/", "telephony-cdr-export/v1/\\\\"
+        )
+        assert _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON)) == {"wildcard-resource"}
+        document = _azure("consumer-analytics-engineering.json")
+        assignment = document["roleAssignments"][0]
+        assignment["condition"] = assignment["condition"].replace(
+            "'telephony-cdr-export/v1/'", "'telephony-cdr-export/v1/\\\\'"
+        )
+        assert _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON)) == {"wildcard-resource"}

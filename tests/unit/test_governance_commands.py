@@ -151,20 +151,33 @@ consumers:
 """
 
 
-@pytest.mark.usefixtures("s3_lake")
+@pytest.mark.parametrize(
+    ("cloud", "lake"),
+    [
+        ("aws", "s3://genesys-data-lake"),
+        ("azure", "az://genesys-data-lake"),
+        ("gcp", "gs://lake-b"),
+    ],
+)
 def test_render_refuses_unapproved_access_with_the_findings_of_lint(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cloud: str,
+    lake: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A group reading two domains without an approval and a third party reading an internal
-    domain: render writes nothing, prints exactly lint's findings and exits 1."""
+    domain: on every cloud render writes nothing, prints exactly lint's findings and exits 1."""
+    monkeypatch.setenv("MESH_LAKE_URL", lake)
     config = tmp_path / "consumers.yaml"
     config.write_text(_UNAPPROVED)
     out = tmp_path / "policies"
-    code = main(["policies", "render", "--config", str(config), "--out", str(out)])
+    args = ["--config", str(config), "--cloud", cloud]
+    code = main(["policies", "render", *args, "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 1
     assert not out.exists()
-    assert main(["policies", "lint", "--config", str(config)]) == 1
+    assert main(["policies", "lint", *args]) == 1
     linted = capsys.readouterr().out.splitlines()
     assert captured.out.splitlines() == linted
     assert [line.split(": ")[:2] for line in linted] == [
@@ -205,3 +218,65 @@ def test_render_writes_once_the_approval_is_in_the_config(
         "quality, telephony together without an approval "
         "(approval 'handle time against scores' expired 2027-03-31)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("lake", "cloud", "key"),
+    [
+        ("s3://genesys-data-lake", "aws", "Statement"),
+        ("az://genesys-data-lake", "azure", "roleAssignments"),
+        ("gs://genesys-data-lake", "gcp", "bindings"),
+    ],
+)
+def test_without_cloud_the_lake_decides(
+    *,
+    lake: str,
+    cloud: str,
+    key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No ``--cloud``: the lake's scheme picks the cloud (the CI gate passes none), for render,
+    lint of what render writes, and lint of files."""
+    monkeypatch.setenv("MESH_LAKE_URL", lake)
+    out = tmp_path / "policies"
+    assert main(["policies", "render", "--out", str(out), "--as-of", "2027-01-15"]) == 0
+    document = json.loads((out / "consumer-analytics-engineering.json").read_text())
+    assert key in document
+    assert document.get("cloud", "aws") == cloud
+    capsys.readouterr()
+    assert main(["policies", "lint", "--as-of", "2027-01-15"]) == 0
+    assert main(["policies", "lint", str(out), "--as-of", "2027-01-15"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["ok: 7 policies, no findings"] * 2
+
+
+@pytest.mark.parametrize(
+    ("lake", "cloud", "scheme"),
+    [
+        ("az://genesys-data-lake", "aws", "s3"),
+        ("gs://genesys-data-lake", "azure", "az"),
+        ("s3://genesys-data-lake", "gcp", "gs"),
+    ],
+)
+@pytest.mark.parametrize("command", ["render", "lint", "lint-files"])
+def test_a_cloud_that_is_not_the_lakes_is_refused(
+    *,
+    lake: str,
+    cloud: str,
+    scheme: str,
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An explicit ``--cloud`` that does not match the lake is one line naming MESH_LAKE_URL."""
+    monkeypatch.setenv("MESH_LAKE_URL", lake)
+    out = tmp_path / "policies"
+    extra = {"render": ["--out", str(out)], "lint": [], "lint-files": [str(tmp_path)]}[command]
+    name = command.removesuffix("-files")
+    assert main(["policies", name, "--cloud", cloud, *extra]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert f"MESH_LAKE_URL: --cloud {cloud} needs a {scheme}:// lake" in err[0]
+    assert not out.exists()
