@@ -275,7 +275,7 @@ def _tune_allocator() -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from producer.logs import configure_logging
-    from producer.simulator import SimulatorConfig, serve_forever
+    from producer.platforms.genesys.simulator import SimulatorConfig, serve_forever
 
     clients: dict[str, str] = {}
     default = _DEFAULT_NICE_KEY if args.platform == "nice" else _DEFAULT_SIM_CLIENT

@@ -29,6 +29,8 @@ from prometheus_client import CollectorRegistry
 
 from producer.alert_email import email_channel
 from producer.alerts import AlertMonitor
+from producer.api.client import ApiClient, open_session
+from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.budget import PriorityBudget
 from producer.bus.port import EventPort
@@ -46,8 +48,6 @@ from producer.migration import watch_subscribers
 from producer.ratelimit import DomainLimiter
 from producer.reports import DomainReport
 from producer.settings import DomainSettings, Settings
-from producer.source.client import ApiClient, open_session
-from producer.source.retry import RetryPolicy
 from producer.telemetry.health import Health
 from producer.telemetry.metrics import DomainMetrics, Metrics
 from producer.telemetry.server import serve_http

@@ -17,14 +17,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from producer.api.client import ApiClient
 from producer.clock import Clock
 from producer.domains import quality, telephony, wfm
 from producer.domains.mapped import Mapped
+from producer.platforms.genesys.evaluations import EvaluationSearch
+from producer.platforms.genesys.jobs import ConversationJobs
+from producer.platforms.genesys.schedules import ScheduleSearch
 from producer.settings import DomainSettings, QualitySettings, WfmSettings
-from producer.source.client import ApiClient
-from producer.source.evaluations import EvaluationSearch
-from producer.source.jobs import ConversationJobs
-from producer.source.schedules import ScheduleSearch
 from producer.windows import IncrementalPlanner, Planner, SnapshotPlanner, Window
 
 __all__ = ["DomainSpec", "Extractor", "Mapped", "domain_spec"]

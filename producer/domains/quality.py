@@ -20,7 +20,7 @@ from typing import Any
 
 from producer.contracts.validate import Issue
 from producer.domains.mapped import Mapped, never_raises, parse_utc
-from producer.source.evaluations import EvaluationSearch
+from producer.platforms.genesys.evaluations import EvaluationSearch
 
 __all__ = [
     "MEDIA_TYPES",

@@ -19,7 +19,7 @@ from typing import Any
 
 from producer.contracts.validate import Issue
 from producer.domains.mapped import Mapped, never_raises, parse_utc
-from producer.source.schedules import ScheduleSearch
+from producer.platforms.genesys.schedules import ScheduleSearch
 
 __all__ = ["Mapped", "ScheduleSearch", "map_shift", "shift_id", "shift_start"]
 

@@ -36,16 +36,16 @@ from typing import Any
 
 import structlog
 
+from producer.api.client import ApiClient
 from producer.clock import Clock
 from producer.errors import TransientSourceError
 from producer.platforms.nice import shapes
-from producer.source.client import ApiClient
 from producer.windows import Window
 
 __all__ = ["COMPLETED", "CompletedContacts", "iso_z"]
 
 COMPLETED = "/contacts/completed"
-_log = structlog.get_logger("producer.source")
+_log = structlog.get_logger("producer.api")
 
 
 def iso_z(instant: datetime) -> str:

@@ -17,8 +17,8 @@ from functools import lru_cache
 from random import Random
 from typing import Literal
 
-from producer.simulator import data
-from producer.simulator.timeline import new_uuid
+from producer.platforms.genesys.simulator import data
+from producer.platforms.genesys.simulator.timeline import new_uuid
 
 __all__ = [
     "DATE_FIELDS",

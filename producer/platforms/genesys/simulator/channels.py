@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from producer.simulator.legs import (
+from producer.platforms.genesys.simulator.legs import (
     AgentLeg,
     acd_leg,
     agent_leg,
@@ -22,7 +22,7 @@ from producer.simulator.legs import (
     random_agent,
     room_id,
 )
-from producer.simulator.timeline import DIRECTORY, Timeline, new_uuid
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, Timeline, new_uuid
 
 __all__ = ["Parts", "callback", "digital", "odd"]
 

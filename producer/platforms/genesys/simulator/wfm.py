@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from producer.simulator.responses import SIMULATOR, error_response, json_response
-from producer.simulator.schedules import BusinessUnit, WeekSchedule, week_start
-from producer.simulator.state import Simulator
+from producer.platforms.genesys.simulator.responses import SIMULATOR, error_response, json_response
+from producer.platforms.genesys.simulator.schedules import BusinessUnit, WeekSchedule, week_start
+from producer.platforms.genesys.simulator.state import Simulator
 
 __all__ = ["BUSINESS_UNITS_PATH", "DOWNLOAD_PATH", "add_routes"]
 

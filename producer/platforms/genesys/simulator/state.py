@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from producer.simulator import data, evaluations, scorecards
-from producer.simulator.faults import BAD_PAGES, BadPage, Fault, FaultPlan
-from producer.simulator.jobs import Job, JobOutcome
-from producer.simulator.timeline import epoch_ms
-from producer.simulator.workforce import SearchShape, Workforce
+from producer.platforms.genesys.simulator import data, evaluations, scorecards
+from producer.platforms.genesys.simulator.faults import BAD_PAGES, BadPage, Fault, FaultPlan
+from producer.platforms.genesys.simulator.jobs import Job, JobOutcome
+from producer.platforms.genesys.simulator.timeline import epoch_ms
+from producer.platforms.genesys.simulator.workforce import SearchShape, Workforce
 
 __all__ = [
     "RateDecision",

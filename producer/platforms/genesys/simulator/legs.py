@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from producer.simulator.timeline import DIRECTORY, Agent, Timeline, new_uuid
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, Agent, Timeline, new_uuid
 
 __all__ = [
     "AgentLeg",

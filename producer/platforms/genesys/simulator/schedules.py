@@ -16,7 +16,7 @@ from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from producer.simulator.timeline import DIRECTORY, new_uuid
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, new_uuid
 
 __all__ = [
     "CHANGED_DAY",

@@ -15,9 +15,9 @@ from functools import lru_cache
 from random import Random
 from typing import Any
 
-from producer.simulator import data
-from producer.simulator.evaluations import Plan, Revision
-from producer.simulator.timeline import DIRECTORY, format_ms, new_uuid
+from producer.platforms.genesys.simulator import data
+from producer.platforms.genesys.simulator.evaluations import Plan, Revision
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, format_ms, new_uuid
 
 __all__ = ["EVALUATORS", "FORMS", "ODD_STATUS", "Form", "build"]
 

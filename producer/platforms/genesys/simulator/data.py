@@ -19,8 +19,12 @@ from itertools import accumulate
 from random import Random
 from typing import Any, Literal
 
-from producer.simulator.conversations import KIND_WEIGHTS, MEDIAN_DURATION_SECONDS, build
-from producer.simulator.timeline import format_ms
+from producer.platforms.genesys.simulator.conversations import (
+    KIND_WEIGHTS,
+    MEDIAN_DURATION_SECONDS,
+    build,
+)
+from producer.platforms.genesys.simulator.timeline import format_ms
 
 __all__ = [
     "MAX_DURATION_MS",

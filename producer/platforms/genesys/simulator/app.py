@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from producer.simulator import analytics, oauth, quality, wfm
-from producer.simulator.faults import Fault
-from producer.simulator.permissions import missing_permission
-from producer.simulator.responses import (
+from producer.platforms.genesys.simulator import analytics, oauth, quality, wfm
+from producer.platforms.genesys.simulator.faults import Fault
+from producer.platforms.genesys.simulator.permissions import missing_permission
+from producer.platforms.genesys.simulator.responses import (
     BEARER_TOKEN,
     CLIENT_ID,
     CORRELATION_ID,
@@ -28,7 +28,7 @@ from producer.simulator.responses import (
     json_response,
     too_many_requests,
 )
-from producer.simulator.state import RequestRecord, Simulator
+from producer.platforms.genesys.simulator.state import RequestRecord, Simulator
 
 __all__ = ["create_app"]
 

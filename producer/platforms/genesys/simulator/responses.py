@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from producer.simulator.state import Simulator
+from producer.platforms.genesys.simulator.state import Simulator
 
 __all__ = [
     "BEARER_TOKEN",

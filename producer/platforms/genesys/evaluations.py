@@ -21,10 +21,10 @@ from typing import Any
 
 import structlog
 
+from producer.api import pages
+from producer.api.client import ApiClient
 from producer.clock import Clock
 from producer.errors import TransientSourceError
-from producer.source import pages
-from producer.source.client import ApiClient
 from producer.windows import Window
 
 __all__ = ["MAX_SEARCH_RANGE", "SEARCH_PATH", "EvaluationSearch", "search_ranges"]
@@ -35,7 +35,7 @@ SEARCH_PATH = "/api/v2/quality/evaluations/search"
 MAX_SEARCH_RANGE = timedelta(days=89)
 _MAX_PASSES = 4
 _MAX_PAGES = 10_000
-_log = structlog.get_logger("producer.source")
+_log = structlog.get_logger("producer.api")
 
 
 def search_ranges(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

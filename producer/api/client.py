@@ -27,6 +27,8 @@ import aiohttp
 import orjson
 import structlog
 
+from producer.api.pages import Shape
+from producer.api.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from producer.auth.scrub import scrub
 from producer.clock import Clock
 from producer.errors import (
@@ -37,15 +39,13 @@ from producer.errors import (
     QuotaExceededError,
     TransientSourceError,
 )
+from producer.platforms.genesys.permissions import required_permission
 from producer.ratelimit import DomainLimiter
-from producer.source.pages import Shape
-from producer.source.permissions import required_permission
-from producer.source.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from producer.telemetry.metrics import DomainMetrics
 
 __all__ = ["ApiClient", "ApiResponse", "TokenProvider", "open_session"]
 
-_log = structlog.get_logger("producer.source")
+_log = structlog.get_logger("producer.api")
 _MAX_UNAUTHORIZED = 3
 _DETAIL_CHARS = 300  # of an error body's text in our errors and logs
 

@@ -17,17 +17,17 @@ from typing import Any, get_args
 
 from aiohttp import web
 
-from producer.simulator import data
-from producer.simulator.filters import RecordFilter, compile_filters
-from producer.simulator.jobs import Job
-from producer.simulator.responses import (
+from producer.platforms.genesys.simulator import data
+from producer.platforms.genesys.simulator.filters import RecordFilter, compile_filters
+from producer.platforms.genesys.simulator.jobs import Job
+from producer.platforms.genesys.simulator.responses import (
     SIMULATOR,
     error_response,
     json_response,
     too_many_requests,
 )
-from producer.simulator.state import Simulator
-from producer.simulator.timeline import epoch_ms, format_ms
+from producer.platforms.genesys.simulator.state import Simulator
+from producer.platforms.genesys.simulator.timeline import epoch_ms, format_ms
 
 __all__ = ["JOBS_PATH", "add_routes"]
 

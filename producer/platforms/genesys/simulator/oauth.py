@@ -13,7 +13,12 @@ import binascii
 
 from aiohttp import web
 
-from producer.simulator.responses import BEARER_TOKEN, CLIENT_ID, SIMULATOR, json_response
+from producer.platforms.genesys.simulator.responses import (
+    BEARER_TOKEN,
+    CLIENT_ID,
+    SIMULATOR,
+    json_response,
+)
 
 __all__ = ["add_routes"]
 

@@ -24,16 +24,16 @@ from typing import Any
 
 import structlog
 
+from producer.api import pages
+from producer.api.client import ApiClient, ApiResponse
 from producer.clock import Clock
 from producer.errors import SourceError, TransientSourceError
-from producer.source import pages
-from producer.source.client import ApiClient, ApiResponse
 from producer.windows import Window
 
 __all__ = ["ConversationJobs", "parse_platform_time"]
 
 _JOBS = "/api/v2/analytics/conversations/details/jobs"
-_log = structlog.get_logger("producer.source")
+_log = structlog.get_logger("producer.api")
 _DELETE_TIMEOUT_S = 10.0
 
 

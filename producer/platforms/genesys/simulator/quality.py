@@ -18,10 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from producer.simulator import evaluations, scorecards
-from producer.simulator.responses import SIMULATOR, error_response, json_response
-from producer.simulator.state import Simulator, SimulatorConfig
-from producer.simulator.timeline import epoch_ms
+from producer.platforms.genesys.simulator import evaluations, scorecards
+from producer.platforms.genesys.simulator.responses import SIMULATOR, error_response, json_response
+from producer.platforms.genesys.simulator.state import Simulator, SimulatorConfig
+from producer.platforms.genesys.simulator.timeline import epoch_ms
 
 __all__ = ["SEARCH_PATH", "add_routes"]
 

@@ -8,9 +8,9 @@ Used by the tests (served on 127.0.0.1, port 0), ``mesh-producer simulate`` and 
 
 from __future__ import annotations
 
-from producer.simulator.app import create_app
-from producer.simulator.server import RunningSimulator, serve, serve_forever
-from producer.simulator.state import (
+from producer.platforms.genesys.simulator.app import create_app
+from producer.platforms.genesys.simulator.server import RunningSimulator, serve, serve_forever
+from producer.platforms.genesys.simulator.state import (
     RequestRecord,
     Simulator,
     SimulatorConfig,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from producer.simulator.schedules import (
+from producer.platforms.genesys.simulator.schedules import (
     BusinessUnit,
     WeekSchedule,
     business_units,

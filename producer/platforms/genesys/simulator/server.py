@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from producer.simulator.app import create_app
-from producer.simulator.state import Simulator, SimulatorConfig
+from producer.platforms.genesys.simulator.app import create_app
+from producer.platforms.genesys.simulator.state import Simulator, SimulatorConfig
 
 __all__ = ["RunningSimulator", "serve", "serve_forever"]
 

@@ -21,17 +21,17 @@ from typing import Any
 
 import structlog
 
+from producer.api import pages
+from producer.api.client import ApiClient
 from producer.clock import Clock
 from producer.errors import PermanentSourceError, TransientSourceError
-from producer.source import pages
-from producer.source.client import ApiClient
-from producer.source.jobs import parse_platform_time
+from producer.platforms.genesys.jobs import parse_platform_time
 from producer.windows import Window
 
 __all__ = ["BUSINESS_UNITS_PATH", "ScheduleSearch", "flatten_result"]
 
 BUSINESS_UNITS_PATH = "/api/v2/workforcemanagement/businessunits"
-_log = structlog.get_logger("producer.source")
+_log = structlog.get_logger("producer.api")
 _DAY = timedelta(days=1)
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from random import Random
 from typing import Any
 
-from producer.simulator.channels import Parts, callback, digital, odd
-from producer.simulator.legs import (
+from producer.platforms.genesys.simulator.channels import Parts, callback, digital, odd
+from producer.platforms.genesys.simulator.legs import (
     AgentLeg,
     acd_leg,
     agent_leg,
@@ -26,7 +26,7 @@ from producer.simulator.legs import (
     phone_number,
     random_agent,
 )
-from producer.simulator.timeline import DIRECTORY, Timeline, format_ms, new_uuid
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, Timeline, format_ms, new_uuid
 
 __all__ = ["KIND_WEIGHTS", "MEDIAN_DURATION_SECONDS", "build"]
 

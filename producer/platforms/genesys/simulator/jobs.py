@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from producer.simulator.data import Arrival
+from producer.platforms.genesys.simulator.data import Arrival
 
 __all__ = ["Job", "JobOutcome", "JobState", "format_instant"]
 
