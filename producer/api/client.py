@@ -45,7 +45,7 @@ from producer.telemetry.metrics import DomainMetrics
 
 __all__ = ["ApiClient", "ApiResponse", "TokenProvider", "open_session"]
 
-_log = structlog.get_logger("producer.api")
+_log = structlog.get_logger("producer.source")
 _MAX_UNAUTHORIZED = 3
 _DETAIL_CHARS = 300  # of an error body's text in our errors and logs
 

@@ -35,7 +35,7 @@ SEARCH_PATH = "/api/v2/quality/evaluations/search"
 MAX_SEARCH_RANGE = timedelta(days=89)
 _MAX_PASSES = 4
 _MAX_PAGES = 10_000
-_log = structlog.get_logger("producer.api")
+_log = structlog.get_logger("producer.source")
 
 
 def search_ranges(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

@@ -33,7 +33,7 @@ from producer.windows import Window
 __all__ = ["ConversationJobs", "parse_platform_time"]
 
 _JOBS = "/api/v2/analytics/conversations/details/jobs"
-_log = structlog.get_logger("producer.api")
+_log = structlog.get_logger("producer.source")
 _DELETE_TIMEOUT_S = 10.0
 
 

@@ -31,7 +31,7 @@ from producer.windows import Window
 __all__ = ["BUSINESS_UNITS_PATH", "ScheduleSearch", "flatten_result"]
 
 BUSINESS_UNITS_PATH = "/api/v2/workforcemanagement/businessunits"
-_log = structlog.get_logger("producer.api")
+_log = structlog.get_logger("producer.source")
 _DAY = timedelta(days=1)
 
 

@@ -45,7 +45,7 @@ from producer.windows import Window
 __all__ = ["COMPLETED", "CompletedContacts", "iso_z"]
 
 COMPLETED = "/contacts/completed"
-_log = structlog.get_logger("producer.api")
+_log = structlog.get_logger("producer.source")
 
 
 def iso_z(instant: datetime) -> str:

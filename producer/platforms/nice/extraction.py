@@ -61,7 +61,7 @@ __all__ = [
 JOBS = "/data-extraction/v1/jobs"
 _FINAL_FAILURES = frozenset({"FAILED", "CANCELLED", "EXPIRED"})
 _WORD_BREAK = re.compile(r"[()]|-(?= )")
-_log = structlog.get_logger("producer.api")
+_log = structlog.get_logger("producer.source")
 
 
 class IntervalGate(DomainLimiter):
