@@ -18,6 +18,6 @@ One window of one domain flows top to bottom (each step names its module)::
 
 ``worker.py`` runs those steps per window, ``daemon.py`` wires one worker per domain (the
 composition root), ``cli.py`` is the command line, ``telemetry/`` the metrics, health and admin
-port, ``alerts.py`` the dead-letter webhook; ``audit.py``, ``replay.py``, ``consumer.py`` and
-``governance/`` serve operators and consumers around the lake.
+port, ``alerts.py`` the dead-letter webhook; ``ops/`` (audit, replay, status, backfill),
+``contracts/consumer.py`` and ``governance/`` serve operators and consumers around the lake.
 """

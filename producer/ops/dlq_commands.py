@@ -17,14 +17,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from producer.audit import AuditReport, audit_product
 from producer.clock import SystemClock
 from producer.contracts.registry import load_domain_contracts, select_contracts
 from producer.errors import ConfigError, ProducerError
 from producer.lake.location import OutputPort, load_output_port
 from producer.lake.store import open_store
 from producer.logs import configure_logging
-from producer.replay import ReplayReport, replay_dead_letters
+from producer.ops.audit import AuditReport, audit_product
+from producer.ops.replay import ReplayReport, replay_dead_letters
 from producer.settings import DOMAIN_NAMES
 from producer.telemetry.metrics import DomainMetrics, Metrics
 
