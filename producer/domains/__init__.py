@@ -3,7 +3,7 @@
 A ``DomainSpec`` names a domain's planner (which windows are due: consecutive windows or weekly
 snapshots), its extractor (how its source objects are fetched for a window), its mapper (source
 object → contract record or rejection), and how to read a source object's time and identity (to
-assign it to exactly one window and drop repeats). Each domain's module
+assign it to exactly one window and drop repeats). Each domain's folder (one mapper per platform)
 is owned by that domain's team; this registry only wires them. ``domain_spec(name, platform)``
 gives a domain's spec on its configured source platform: on NICE CXone the mapper, window key
 and identity come from ``producer.platforms.nice.registry`` (the extractor is built there too,
@@ -19,8 +19,10 @@ from typing import Any, Protocol
 
 from producer.api.client import ApiClient
 from producer.clock import Clock
-from producer.domains import quality, telephony, wfm
 from producer.domains.mapped import Mapped
+from producer.domains.quality import genesys as genesys_quality
+from producer.domains.telephony import genesys as genesys_telephony
+from producer.domains.wfm import genesys as genesys_wfm
 from producer.platforms.genesys.evaluations import EvaluationSearch
 from producer.platforms.genesys.jobs import ConversationJobs
 from producer.platforms.genesys.schedules import ScheduleSearch
@@ -100,8 +102,8 @@ def _conversation_id(source: Any) -> str | None:
 _SPECS = {
     "telephony": DomainSpec(
         name="telephony",
-        map_record=telephony.map_conversation,
-        record_time=telephony.conversation_start,
+        map_record=genesys_telephony.map_conversation,
+        record_time=genesys_telephony.conversation_start,
         record_id=_conversation_id,
         make_extractor=_telephony_extractor,
         make_planner=_incremental,
@@ -109,17 +111,17 @@ _SPECS = {
     ),
     "quality": DomainSpec(
         name="quality",
-        map_record=quality.map_evaluation,
-        record_time=quality.evaluation_changed,
-        record_id=quality.evaluation_id,
+        map_record=genesys_quality.map_evaluation,
+        record_time=genesys_quality.evaluation_changed,
+        record_id=genesys_quality.evaluation_id,
         make_extractor=_quality_extractor,
         make_planner=_incremental,
     ),
     "wfm": DomainSpec(
         name="wfm",
-        map_record=wfm.map_shift,
-        record_time=wfm.shift_start,
-        record_id=wfm.shift_id,
+        map_record=genesys_wfm.map_shift,
+        record_time=genesys_wfm.shift_start,
+        record_id=genesys_wfm.shift_id,
         make_extractor=_wfm_extractor,
         make_planner=_weekly,
     ),

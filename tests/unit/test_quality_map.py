@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from producer.contracts.registry import load_contracts, select_contract
 from producer.contracts.validate import Validator
-from producer.domains.quality import (
+from producer.domains.quality.genesys import (
     EvaluationSearch,
     Mapped,
     evaluation_changed,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from producer.contracts.registry import load_contracts, select_contract
 from producer.contracts.validate import Validator
-from producer.domains.telephony import (
+from producer.domains.telephony.genesys import (
     ACTIVE_RULE,
     Mapped,
     conversation_start,
