@@ -4,12 +4,12 @@ One window of one domain flows top to bottom (each step names its module)::
 
     plan       windows.py            planners: consecutive windows up to availability, or weekly
                                      snapshots; worker.py adds re-sweeps of recent windows
-    extract    source/client.py      ApiClient: limiter, bearer token, x-priority, retries, 401
+    extract    api/client.py         ApiClient: limiter, bearer token, x-priority, retries, 401
                auth/                 TokenManager: client-credentials grant, refresh ahead
                ratelimit.py          DomainLimiter: own quota, Retry-After pauses, adaptive rate
                budget.py             PriorityBudget: org-wide budget served by priority
-               source/jobs.py        analytics async jobs (Telephony)
-               source/evaluations.py, source/schedules.py   (Quality, WFM)
+               platforms/genesys/    jobs.py (Telephony), evaluations.py, schedules.py (Quality,
+                                     WFM), simulator/; platforms/nice/ the same for CXone
     map        domains/              one mapper per domain: source object -> record or rejection
                routing.py            window membership, de-duplication, map + validate per object
     validate   contracts/            versioned JSON Schema, compiled once; compat gate, registry
@@ -18,6 +18,6 @@ One window of one domain flows top to bottom (each step names its module)::
 
 ``worker.py`` runs those steps per window, ``daemon.py`` wires one worker per domain (the
 composition root), ``cli.py`` is the command line, ``telemetry/`` the metrics, health and admin
-port, ``alerts.py`` the dead-letter webhook; ``audit.py``, ``replay.py``, ``consumer.py`` and
-``governance/`` serve operators and consumers around the lake.
+port, ``alerts.py`` the dead-letter webhook; ``ops/`` (audit, replay, status, backfill),
+``contracts/consumer.py`` and ``governance/`` serve operators and consumers around the lake.
 """

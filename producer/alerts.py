@@ -23,9 +23,9 @@ import orjson
 import structlog
 
 from producer.alert_email import EmailChannel
+from producer.api.retry import RetryPolicy, parse_retry_after
 from producer.checkpoint import Counts
 from producer.clock import Clock
-from producer.source.retry import RetryPolicy, parse_retry_after
 from producer.telemetry.metrics import Metrics
 from producer.windows import Window
 

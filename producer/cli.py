@@ -162,11 +162,11 @@ def _command_groups() -> list[Callable[[Any], None]]:
     A group's ``add_parser(subparsers)`` registers its commands and sets ``func`` (a callable
     taking the parsed ``argparse.Namespace`` and returning an exit code) as the parser default.
     """
-    from producer.backfill import add_parser as add_backfill
     from producer.contracts.commands import add_parser as add_contracts
-    from producer.dlq_commands import add_parser as add_dlq
     from producer.governance.commands import add_parser as add_policies
-    from producer.status import add_parser as add_status
+    from producer.ops.backfill import add_parser as add_backfill
+    from producer.ops.dlq_commands import add_parser as add_dlq
+    from producer.ops.status import add_parser as add_status
 
     return [add_contracts, add_policies, add_dlq, add_status, add_backfill]
 
@@ -275,7 +275,7 @@ def _tune_allocator() -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from producer.logs import configure_logging
-    from producer.simulator import SimulatorConfig, serve_forever
+    from producer.platforms.genesys.simulator import SimulatorConfig, serve_forever
 
     clients: dict[str, str] = {}
     default = _DEFAULT_NICE_KEY if args.platform == "nice" else _DEFAULT_SIM_CLIENT

@@ -29,11 +29,14 @@ from prometheus_client import CollectorRegistry
 
 from producer.alert_email import email_channel
 from producer.alerts import AlertMonitor
+from producer.api.client import ApiClient, open_session
+from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.budget import PriorityBudget
 from producer.bus.port import EventPort
 from producer.checkpoint import CheckpointStore
 from producer.clock import Clock, SystemClock
+from producer.contracts.migration import watch_subscribers
 from producer.contracts.registry import Contract, load_domain_contracts, select_contracts
 from producer.contracts.validate import Validator
 from producer.domains import DomainSpec, Extractor, domain_spec
@@ -42,12 +45,9 @@ from producer.lake.lease import DomainLease, Fence, new_owner
 from producer.lake.store import ObjectStore, load_store_code, open_store
 from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
-from producer.migration import watch_subscribers
 from producer.ratelimit import DomainLimiter
 from producer.reports import DomainReport
 from producer.settings import DomainSettings, Settings
-from producer.source.client import ApiClient, open_session
-from producer.source.retry import RetryPolicy
 from producer.telemetry.health import Health
 from producer.telemetry.metrics import DomainMetrics, Metrics
 from producer.telemetry.server import serve_http

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from producer import daemon
 from producer.errors import ConfigError
 from producer.logs import configure_logging
+from producer.platforms.genesys.simulator import SimulatorConfig, serve
 from producer.platforms.nice.simulator import NiceSimulatorConfig, RequestRecord
 from producer.platforms.nice.simulator import data as nice_data
 from producer.platforms.nice.simulator import serve as serve_nice
@@ -39,7 +40,6 @@ from producer.settings import (
     TelephonySettings,
     WfmSettings,
 )
-from producer.simulator import SimulatorConfig, serve
 from producer.summary import render_text, run_summary
 
 __all__ = ["run_demo"]

@@ -3,7 +3,7 @@
 Owns the held token, its schedule (monotonic deadlines from ``schedule``), readiness and the
 background refresher task ``{domain}:token``; the request itself is ``grant.TokenEndpoint``.
 Time comes only from the injected ``Clock``. Never logs, raises or reprs a secret or token value,
-and never retries API calls: ``source/client.py`` calls ``invalidate`` and ``token`` again.
+and never retries API calls: ``api/client.py`` calls ``invalidate`` and ``token`` again.
 """
 
 from __future__ import annotations

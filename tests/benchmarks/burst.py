@@ -25,6 +25,7 @@ from producer import daemon
 from producer.checkpoint import CheckpointStore
 from producer.lake.store import open_store
 from producer.logs import configure_logging
+from producer.platforms.genesys.simulator import SimulatorConfig, serve
 from producer.settings import (
     DOMAIN_NAMES,
     LakeLocation,
@@ -33,7 +34,6 @@ from producer.settings import (
     TelephonySettings,
     WfmSettings,
 )
-from producer.simulator import SimulatorConfig, serve
 from producer.telemetry.metrics import Metrics
 
 _WINDOW_S = 300

@@ -26,7 +26,7 @@ import jsonschema
 import orjson
 
 from producer.contracts.registry import SCHEMA_FORMATS, Contract, compile_schema
-from producer.domains.telephony import map_conversation
+from producer.domains.telephony.genesys import map_conversation
 from producer.lake.encode import GZIP_LEVEL, ZSTD_LEVEL
 
 __all__ = [

@@ -22,8 +22,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from producer.platforms.genesys.simulator import SimulatorConfig, serve
 from producer.settings import DOMAIN_NAMES
-from producer.simulator import SimulatorConfig, serve
 from producer.windows import align_down
 from tests.benchmarks.runs import Measured, producer_env, run_producer
 

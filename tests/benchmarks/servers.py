@@ -90,7 +90,7 @@ class Server:
 
 
 async def _serve_simulator(raw: dict[str, Any]) -> None:
-    from producer.simulator import SimulatorConfig, serve
+    from producer.platforms.genesys.simulator import SimulatorConfig, serve
 
     frozen = raw.pop("frozen_now", None)
     config = SimulatorConfig(**raw)

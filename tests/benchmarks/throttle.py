@@ -45,7 +45,7 @@ _RESULTS = "/results"
 
 async def _serve(raw: dict[str, Any]) -> None:
     """Serve the simulator with the periodic 429 armed; on SIGTERM print what it observed."""
-    from producer.simulator import SimulatorConfig, serve
+    from producer.platforms.genesys.simulator import SimulatorConfig, serve
 
     every, retry_after = int(raw.pop("every")), float(raw.pop("retry_after"))
     config = SimulatorConfig(**raw)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from producer.simulator import RunningSimulator, serve
+from producer.platforms.genesys.simulator import RunningSimulator, serve
 from producer.windows import align_down, parse_instant
 from tests.durability.audit import LakeAudit, audit_lake, read_file_lake, read_s3_lake
 from tests.durability.process import Producer, producer_env

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import aiohttp
 import yaml
 
-from producer.simulator import RunningSimulator
+from producer.platforms.genesys.simulator import RunningSimulator
 from tests.deploy.artifacts import RULES, alert_rules, dashboard_exprs
 from tests.deploy.tools import require_tool
 from tests.fixtures.simulator import TELEPHONY_CLIENT

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from producer.simulator import RunningSimulator, Simulator, SimulatorConfig, serve
+from producer.platforms.genesys.simulator import RunningSimulator, Simulator, SimulatorConfig, serve
 from producer.windows import align_down
 from tests.durability.audit import (
     assert_exactly_once,

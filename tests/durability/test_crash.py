@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from producer.simulator import RunningSimulator, SimulatorConfig, serve
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig, serve
 from producer.windows import align_down
 from tests.durability.audit import (
     assert_exactly_once,

@@ -18,8 +18,8 @@ import pytest
 from producer.errors import StoreError
 from producer.lake.keys import checkpoint_key
 from producer.lake.store import ObjectStore, open_store
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.settings import LakeLocation
-from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.durability.inprocess import daemon_settings
 from tests.fixtures.lake import lake_lines, lake_objects

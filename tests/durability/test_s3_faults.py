@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from producer.lake.keys import checkpoint_key
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.durability.audit import (
     PREFIX,

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from producer import daemon
-from producer.simulator import RunningSimulator, Simulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, Simulator, SimulatorConfig
 from producer.windows import align_down
 from tests.durability.audit import (
     assert_exactly_once,

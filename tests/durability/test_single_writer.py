@@ -21,9 +21,9 @@ import pytest
 
 from producer.lake.keys import checkpoint_key
 from producer.lake.store import FileStore, open_store
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import serve as serve_simulator
 from producer.settings import LakeLocation
-from producer.simulator import RunningSimulator, SimulatorConfig
-from producer.simulator import serve as serve_simulator
 from producer.windows import align_down, parse_instant
 from tests.durability.audit import (
     PREFIX,

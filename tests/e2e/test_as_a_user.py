@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.process import clean_env, process_env, run_once_process
 from tests.fixtures.simulator import TELEPHONY_CLIENT, telephony_config

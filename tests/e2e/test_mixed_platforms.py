@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from producer.contracts.registry import load_domain_contracts, select_contract
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.platforms.nice import ids
 from producer.platforms.nice.simulator import (
     NiceSimulatorConfig,
@@ -29,7 +30,6 @@ from producer.platforms.nice.simulator import (
 )
 from producer.platforms.nice.simulator import serve as serve_nice
 from producer.settings import default_contracts_dir
-from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
 from tests.fixtures.process import process_env, run_cli, run_once_process

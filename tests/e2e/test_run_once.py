@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
 from tests.fixtures.process import clean_env, process_env, run_once_process

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down, week_start
 from tests.fixtures.lake import assert_each_once, lake_lines
 from tests.fixtures.process import process_env, run_cli, run_once_process

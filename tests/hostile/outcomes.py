@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
-from producer.audit import AuditReport, audit_product
 from producer.lake.encode import decode_part
 from producer.lake.keys import checkpoint_key, parse_part_key
 from producer.lake.store import ObjectStore
+from producer.ops.audit import AuditReport, audit_product
 from producer.telemetry.metrics import Metrics
 from tests.fixtures.lake import assert_each_once, lake_objects
 

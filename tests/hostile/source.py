@@ -31,8 +31,8 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
-from producer.simulator import data
-from producer.simulator.timeline import epoch_ms, format_ms
+from producer.platforms.genesys.simulator import data
+from producer.platforms.genesys.simulator.timeline import epoch_ms, format_ms
 from tests.fixtures.simulator import TELEPHONY_CLIENT
 
 __all__ = [

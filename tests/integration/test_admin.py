@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from producer.simulator import RunningSimulator
+from producer.platforms.genesys.simulator import RunningSimulator
 from tests.fixtures.runs import daemon_running, free_port, telephony_domain, telephony_settings
 
 _ADMIN = "admin-token-for-tests"

@@ -15,7 +15,7 @@ import pytest
 from producer import cli
 from producer.lake.encode import decode_part, encode_part
 from producer.lake.store import ObjectStore
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.product import audit
 from tests.fixtures.runs import run_once, telephony_domain, telephony_settings

@@ -26,13 +26,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from producer.api.client import ApiClient
+from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.clock import SystemClock
 from producer.errors import AuthError
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig, serve
 from producer.ratelimit import DomainLimiter
-from producer.simulator import RunningSimulator, SimulatorConfig, serve
-from producer.source.client import ApiClient
-from producer.source.retry import RetryPolicy
 from producer.telemetry.metrics import Metrics
 
 CLIENT, SECRET = "telephony-client", "telephony-secret"

@@ -21,12 +21,12 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from producer.audit import audit_product
 from producer.cli import main
 from producer.lake.encode import decode_part
 from producer.lake.store import open_store
+from producer.ops.audit import audit_product
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.settings import LakeLocation
-from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
 from tests.fixtures.process import process_env

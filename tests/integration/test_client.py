@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from producer.api.client import ApiClient
+from producer.api.retry import RetryPolicy
 from producer.clock import SystemClock
 from producer.errors import PermanentSourceError, QuotaExceededError, TransientSourceError
-from producer.simulator import RunningSimulator
-from producer.source.client import ApiClient
-from producer.source.jobs import ConversationJobs
-from producer.source.retry import RetryPolicy
+from producer.platforms.genesys.jobs import ConversationJobs
+from producer.platforms.genesys.simulator import RunningSimulator
 from producer.windows import Window, align_down
 from tests.fixtures.api import open_api_client
 from tests.fixtures.simulator import TELEPHONY_CLIENT

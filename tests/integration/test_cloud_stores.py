@@ -24,8 +24,8 @@ from producer.errors import ConfigError, PreconditionFailedError, StoreError
 from producer.lake.azure import AzureBlobStore
 from producer.lake.gcs import GcsStore
 from producer.lake.store import md5_etag, open_store
+from producer.platforms.genesys.simulator import RunningSimulator
 from producer.settings import LakeLocation, load_settings
-from producer.simulator import RunningSimulator
 from tests.fixtures.azure import read_container
 from tests.fixtures.gcs import gcs_request, read_gcs_bucket
 from tests.fixtures.runs import daemon_running, free_port, telephony_domain, telephony_settings

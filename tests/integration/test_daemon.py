@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from producer import daemon
 from producer.checkpoint import CheckpointStore
 from producer.lake.store import open_store
+from producer.platforms.genesys.simulator import RunningSimulator
 from producer.settings import LakeLocation, Settings
-from producer.simulator import RunningSimulator
 from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
 from tests.fixtures.runs import (

@@ -19,8 +19,8 @@ import aiohttp
 import orjson
 import pytest
 
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.settings import default_contracts_dir
-from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from producer.worker import UNREADY_AFTER_FAILURES
 from tests.durability.process import Producer, producer_env

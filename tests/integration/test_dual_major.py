@@ -21,14 +21,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from producer.consumer import LakeConsumer
 from producer.contracts.compat import check_contracts
+from producer.contracts.consumer import LakeConsumer
 from producer.contracts.publish import publish_contracts, subscribe
 from producer.contracts.registry import load_contracts
 from producer.lake.keys import OLDER_MAJOR_DLQ_FIRST_PART, parse_part_key
 from producer.lake.store import ObjectStore
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.settings import Settings
-from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import lake_lines, lake_objects
 from tests.fixtures.product import audit

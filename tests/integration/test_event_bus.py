@@ -27,8 +27,8 @@ from prometheus_client import CollectorRegistry
 from producer import daemon
 from producer.checkpoint import Checkpoint, CheckpointStore
 from producer.lake.store import open_store
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.settings import LakeLocation, Settings
-from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
 from tests.fixtures.kinesis import KinesisFaultProxy, StreamRecord, read_stream

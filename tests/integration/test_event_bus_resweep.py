@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from producer import daemon
 from producer.clock import SystemClock
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.kinesis import StreamRecord, read_stream
 from tests.fixtures.lake import lake_lines

@@ -19,7 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from producer.lake.store import ObjectStore
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines, lake_objects
 from tests.fixtures.product import audit

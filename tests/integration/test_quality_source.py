@@ -21,19 +21,19 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from producer.api.client import ApiClient
+from producer.api.retry import RetryPolicy
 from producer.clock import SystemClock
 from producer.errors import PermanentSourceError
-from producer.simulator import RunningSimulator, SimulatorConfig, evaluations
-from producer.simulator.scorecards import ODD_STATUS
-from producer.simulator.timeline import epoch_ms
-from producer.source.client import ApiClient
-from producer.source.evaluations import (
+from producer.platforms.genesys.evaluations import (
     MAX_SEARCH_RANGE,
     SEARCH_PATH,
     EvaluationSearch,
     search_ranges,
 )
-from producer.source.retry import RetryPolicy
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig, evaluations
+from producer.platforms.genesys.simulator.scorecards import ODD_STATUS
+from producer.platforms.genesys.simulator.timeline import epoch_ms
 from producer.windows import Window
 from tests.fixtures.api import open_api_client
 from tests.fixtures.clock import ManualClock

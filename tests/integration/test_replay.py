@@ -16,7 +16,7 @@ import pytest
 
 from producer import cli
 from producer.lake.store import ObjectStore
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import lake_lines, lake_objects
 from tests.fixtures.product import (

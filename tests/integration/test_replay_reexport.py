@@ -20,7 +20,7 @@ from producer.errors import AccountingError
 from producer.lake.inventory import REPLAY_FIRST_PART
 from producer.lake.keys import parse_part_key
 from producer.lake.store import ObjectStore
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import lake_lines, lake_objects
 from tests.fixtures.product import (

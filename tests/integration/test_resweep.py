@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from producer import daemon
 from producer.clock import SystemClock
-from producer.simulator import RunningSimulator, SimulatorConfig
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
 from tests.fixtures.runs import telephony_domain, telephony_settings

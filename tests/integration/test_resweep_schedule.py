@@ -20,8 +20,8 @@ from pydantic import SecretStr
 
 from producer import daemon
 from producer.clock import SystemClock
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.settings import Settings, WfmSettings
-from producer.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import align_down
 from tests.fixtures.runs import telephony_domain, telephony_settings
 from tests.fixtures.simulator import TELEPHONY_CLIENT, telephony_config

@@ -20,7 +20,7 @@ import pytest
 from multidict import CIMultiDictProxy
 from structlog.testing import capture_logs
 
-from producer.simulator import (
+from producer.platforms.genesys.simulator import (
     RunningSimulator,
     SimulatorConfig,
     serve_forever,

@@ -30,9 +30,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from producer import daemon
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig, serve
+from producer.platforms.genesys.simulator.faults import BadPage
 from producer.settings import QualitySettings, Settings, WfmSettings
-from producer.simulator import RunningSimulator, SimulatorConfig, serve
-from producer.simulator.faults import BadPage
 from producer.windows import align_down, week_start
 from tests.durability.audit import assert_exactly_once, audit_lake, read_file_lake
 from tests.fixtures.lake import assert_each_once, lake_lines

@@ -20,12 +20,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from producer.api.client import ApiClient, open_session
+from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
+from producer.platforms.genesys.jobs import ConversationJobs
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.ratelimit import DomainLimiter
-from producer.simulator import RunningSimulator, SimulatorConfig
-from producer.source.client import ApiClient, open_session
-from producer.source.jobs import ConversationJobs
-from producer.source.retry import RetryPolicy
 from producer.telemetry.metrics import Metrics
 from producer.windows import Window
 from tests.fixtures.simulator import TELEPHONY_CLIENT, telephony_config

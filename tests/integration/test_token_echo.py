@@ -26,13 +26,13 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from producer import daemon
+from producer.api.client import ApiClient
+from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.clock import SystemClock
 from producer.errors import SourceError
+from producer.platforms.genesys.jobs import ConversationJobs
 from producer.ratelimit import DomainLimiter
-from producer.source.client import ApiClient
-from producer.source.jobs import ConversationJobs
-from producer.source.retry import RetryPolicy
 from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
 from tests.fixtures.gateway import EchoGateway, serve_echo_gateway

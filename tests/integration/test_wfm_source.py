@@ -20,12 +20,12 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from producer.api.client import ApiClient
+from producer.api.retry import RetryPolicy
 from producer.clock import SystemClock
 from producer.errors import TransientSourceError
-from producer.simulator import RunningSimulator, SimulatorConfig
-from producer.source.client import ApiClient
-from producer.source.retry import RetryPolicy
-from producer.source.schedules import ScheduleSearch
+from producer.platforms.genesys.schedules import ScheduleSearch
+from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.windows import Window
 from tests.fixtures.api import open_api_client
 from tests.fixtures.clock import ManualClock

@@ -18,6 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from producer.api.client import open_session
+from producer.api.retry import RetryPolicy
 from producer.clock import SystemClock
 from producer.platforms.nice.auth import NiceClients, open_nice_clients
 from producer.platforms.nice.extraction import TenantGates
@@ -27,8 +29,6 @@ from producer.platforms.nice.simulator import (
     serve,
 )
 from producer.ratelimit import DomainLimiter
-from producer.source.client import open_session
-from producer.source.retry import RetryPolicy
 from producer.telemetry.metrics import Metrics
 
 KEY, SECRET = "tel-key", "tel-secret-0123456789"

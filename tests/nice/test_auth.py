@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
+from producer.api.client import open_session
 from producer.clock import SystemClock
 from producer.errors import AuthError, PermanentSourceError
 from producer.platforms.nice.contacts import COMPLETED, CompletedContacts
 from producer.platforms.nice.simulator import RunningNiceSimulator, serve
-from producer.source.client import open_session
 from producer.windows import Window
 from tests.nice.conftest import KEY, SECRET, Connect, connector, sim_config
 

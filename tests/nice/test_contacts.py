@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from producer.clock import SystemClock
+from producer.domains.telephony.nice import contact_start
 from producer.errors import PermanentSourceError, TransientSourceError
+from producer.platforms.genesys.simulator.faults import Fault
 from producer.platforms.nice.contacts import CompletedContacts
-from producer.platforms.nice.map_telephony import contact_start
 from producer.platforms.nice.simulator import RunningNiceSimulator, data, serve
-from producer.simulator.faults import Fault
 from producer.windows import Window
 from tests.nice.conftest import Connect, connector, fast_retry, sim_config
 

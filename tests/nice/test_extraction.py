@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from producer.clock import SystemClock
+from producer.domains.quality.nice import workflow_submitted
 from producer.errors import TransientSourceError
 from producer.platforms.nice.auth import NiceClients
 from producer.platforms.nice.extraction import CsvError, QmWorkflowExtraction, csv_key, parse_csv
-from producer.platforms.nice.map_quality import workflow_submitted
 from producer.platforms.nice.simulator import RunningNiceSimulator, data, serve
 from producer.windows import Window
 from tests.nice.conftest import (

@@ -15,13 +15,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from producer.api.client import open_session
 from producer.clock import SystemClock
 from producer.platforms.nice.registry import NiceOptions
 from producer.platforms.nice.simulator import RunningNiceSimulator
 from producer.platforms.nice.wiring import nice_options, open_nice_source, tenant_gates
 from producer.ratelimit import DomainLimiter
 from producer.settings import QualitySettings, Settings, TelephonySettings
-from producer.source.client import open_session
 from producer.telemetry.metrics import Metrics
 from producer.windows import Window
 from tests.nice.conftest import INTERVAL, KEY, OTHER_KEY, OTHER_SECRET, SECRET, fast_retry

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from producer.audit import IDENTITY
+from producer.ops.audit import IDENTITY
 
 
 def test_telephony_is_one_conversation() -> None:

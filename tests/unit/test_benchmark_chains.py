@@ -14,10 +14,10 @@ import orjson
 from producer.contracts.registry import load_domain_contracts, select_contract
 from producer.contracts.validate import Validator
 from producer.domains import domain_spec
+from producer.platforms.genesys.simulator import data
+from producer.platforms.genesys.simulator.timeline import epoch_ms
 from producer.routing import Route, WindowRouter
 from producer.settings import default_contracts_dir
-from producer.simulator import data
-from producer.simulator.timeline import epoch_ms
 from producer.windows import Window
 from tests.benchmarks.chains import (
     WindowPages,

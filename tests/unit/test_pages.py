@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from producer.source import pages
+from producer.api import pages
 
 _WHEN = "2025-03-10T12:00:00.000Z"
 _GATEWAY = {"message": "upstream request timeout", "status": 504}

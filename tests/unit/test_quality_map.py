@@ -13,15 +13,15 @@ from hypothesis import strategies as st
 
 from producer.contracts.registry import load_contracts, select_contract
 from producer.contracts.validate import Validator
-from producer.domains.quality import (
+from producer.domains.quality.genesys import (
     EvaluationSearch,
     Mapped,
     evaluation_changed,
     evaluation_id,
     map_evaluation,
 )
+from producer.platforms.genesys.simulator import evaluations, scorecards
 from producer.settings import default_contracts_dir
-from producer.simulator import evaluations, scorecards
 
 EVAL = "3b2f6c1e-8d4a-4f0b-9c7e-5a1d2e3f4a5b"
 CONV = "7a3c9a1e-5b7d-4c3e-9f51-2d4b8e6a0c11"
@@ -239,7 +239,7 @@ class TestMapEvaluation:
 
     def test_extractor_is_exported_with_the_mapper(self) -> None:
         """The domain module names its extractor, as DomainSpec wiring expects."""
-        assert EvaluationSearch.__module__ == "producer.source.evaluations"
+        assert EvaluationSearch.__module__ == "producer.platforms.genesys.evaluations"
 
 
 _JSON = st.recursive(

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producer.source.retry import RetryPolicy, parse_retry_after
+from producer.api.retry import RetryPolicy, parse_retry_after
 
 
 def test_retry_after_forms() -> None:

@@ -1,6 +1,6 @@
 """The simulator's data generator: deterministic, interval-independent, shaped like §5.4.
 
-Pure functions of ``producer.simulator.data``; no server, no event loop.
+Pure functions of ``producer.platforms.genesys.simulator.data``; no server, no event loop.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from producer.simulator import data
-from producer.simulator.filters import compile_filters
-from producer.simulator.timeline import epoch_ms, format_ms
+from producer.platforms.genesys.simulator import data
+from producer.platforms.genesys.simulator.filters import compile_filters
+from producer.platforms.genesys.simulator.timeline import epoch_ms, format_ms
 
 DAY = epoch_ms(datetime(2025, 3, 10, tzinfo=UTC))
 HOUR = 3_600_000

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from producer.contracts.registry import load_contracts, select_contract
 from producer.contracts.validate import Validator
-from producer.domains.telephony import (
+from producer.domains.telephony.genesys import (
     ACTIVE_RULE,
     Mapped,
     conversation_start,
@@ -417,7 +417,7 @@ def test_simulated_conversations_map_and_validate() -> None:
     Rejections show up at both stages: still-active conversations at mapping, and media the
     contract does not carry (email, message, ...) or sip/anonymous numbers at validation.
     """
-    from producer.simulator.data import arrivals_between, record
+    from producer.platforms.genesys.simulator.data import arrivals_between, record
 
     start_ms = int(datetime(2025, 3, 10, 9, tzinfo=UTC).timestamp() * 1000)
     end_ms = start_ms + 3_600_000

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from producer.contracts.registry import load_contracts, select_contract
 from producer.contracts.validate import Issue, Validator
-from producer.domains.wfm import map_shift, shift_id, shift_start
+from producer.domains.wfm.genesys import map_shift, shift_id, shift_start
+from producer.platforms.genesys.schedules import flatten_result
+from producer.platforms.genesys.simulator import Simulator, SimulatorConfig
 from producer.settings import default_contracts_dir
-from producer.simulator import Simulator, SimulatorConfig
-from producer.source.schedules import flatten_result
 
 UNIT = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 AGENT = "0f4e2d1c-8b7a-4c6d-9e5f-3a2b1c0d9e8f"

@@ -26,6 +26,8 @@ import orjson
 import structlog
 from pydantic import SecretStr
 
+from producer.api.client import ApiClient
+from producer.api.retry import RetryPolicy
 from producer.auth.grant import GrantRefused, SecretSource, grant_rotating
 from producer.auth.manager import TokenManager
 from producer.clock import Clock
@@ -33,8 +35,6 @@ from producer.errors import TransientSourceError
 from producer.platforms.nice import shapes
 from producer.platforms.nice.extraction import TenantGates
 from producer.ratelimit import DomainLimiter
-from producer.source.client import ApiClient
-from producer.source.retry import RetryPolicy
 from producer.telemetry.metrics import DomainMetrics
 
 __all__ = [

@@ -36,10 +36,10 @@ from typing import Any
 
 import structlog
 
+from producer.api.client import ApiClient
 from producer.clock import Clock
 from producer.errors import TransientSourceError
 from producer.platforms.nice import shapes
-from producer.source.client import ApiClient
 from producer.windows import Window
 
 __all__ = ["COMPLETED", "CompletedContacts", "iso_z"]

@@ -41,11 +41,11 @@ from typing import Any
 
 import structlog
 
+from producer.api.client import ApiClient, ApiResponse
 from producer.clock import Clock
 from producer.errors import PermanentSourceError, PermissionDeniedError, TransientSourceError
 from producer.platforms.nice import shapes
 from producer.ratelimit import DomainLimiter
-from producer.source.client import ApiClient, ApiResponse
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 

@@ -18,8 +18,9 @@ from typing import Any
 from producer.clock import Clock
 from producer.domains import Extractor
 from producer.domains.mapped import Mapped
+from producer.domains.quality import nice as map_quality
+from producer.domains.telephony import nice as map_telephony
 from producer.errors import ConfigError
-from producer.platforms.nice import map_quality, map_telephony
 from producer.platforms.nice.auth import NiceClients
 from producer.platforms.nice.contacts import CompletedContacts
 from producer.platforms.nice.extraction import QmWorkflowExtraction

@@ -1,6 +1,6 @@
 """Step 2 (extract) for NICE CXone: the documented shape of each answer we read.
 
-Like ``producer.source.pages``: a 2xx answer is data only if it has the shape the reference
+Like ``producer.api.pages``: a 2xx answer is data only if it has the shape the reference
 sheet documents (sections in brackets); otherwise ``ApiClient`` retries the same request with
 backoff and then fails the window. Each check returns None or a short reason in our words. Pure.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from producer.source.pages import Shape
+from producer.api.pages import Shape
 
 __all__ = ["Shape", "contacts_page", "discovery", "job_created", "job_status"]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from producer.api.retry import RetryPolicy
 from producer.auth.manager import TokenManager
 from producer.clock import Clock
 from producer.domains import Extractor
@@ -23,7 +24,6 @@ from producer.platforms.nice.extraction import TenantGates
 from producer.platforms.nice.registry import NiceOptions, nice_spec
 from producer.ratelimit import DomainLimiter
 from producer.settings import DomainSettings, QualitySettings, Settings, TelephonySettings
-from producer.source.retry import RetryPolicy
 from producer.telemetry.metrics import DomainMetrics
 
 __all__ = ["GATE_METRICS_LABEL", "nice_options", "open_nice_source", "tenant_gates"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from producer.simulator.faults import FaultPlan
+from producer.platforms.genesys.simulator.faults import FaultPlan
 
 __all__ = [
     "ExtractionCall",
