@@ -45,6 +45,7 @@ from producer.lake.lease import DomainLease, Fence, new_owner
 from producer.lake.store import ObjectStore, load_store_code, open_store
 from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
+from producer.platforms.genesys.permissions import required_permission
 from producer.ratelimit import DomainLimiter
 from producer.reports import DomainReport
 from producer.settings import DomainSettings, Settings
@@ -381,6 +382,7 @@ class _Runtime:
             retry=retry,
             request_timeout_s=self.settings.request_timeout_seconds,
             max_retry_after_s=self.settings.max_retry_after_seconds,
+            permission_of=required_permission,
         )
         return tokens, spec.make_extractor(api, domain, self.clock)
 

@@ -18,7 +18,7 @@ request (its bearer token, say) is logged and raised without the credential.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,7 +39,6 @@ from producer.errors import (
     QuotaExceededError,
     TransientSourceError,
 )
-from producer.platforms.genesys.permissions import required_permission
 from producer.ratelimit import DomainLimiter
 from producer.telemetry.metrics import DomainMetrics
 
@@ -104,7 +103,10 @@ class ApiClient:
         retry: RetryPolicy,
         request_timeout_s: float = 30.0,
         max_retry_after_s: float = 180.0,
+        permission_of: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``permission_of`` is the platform's table of the permission each API path needs
+        (None: the platform names none), so a 403 says what the domain's client lacks."""
         self._domain = domain
         self._base_url = base_url.rstrip("/")
         self._session = session
@@ -115,6 +117,7 @@ class ApiClient:
         self._retry = retry
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._max_retry_after_s = max_retry_after_s
+        self._permission_of = permission_of
 
     async def call(
         self,
@@ -164,7 +167,7 @@ class ApiClient:
                         reason="bad_credentials",
                     )
             if outcome.reason is FailureReason.FORBIDDEN:
-                permission = required_permission(path)
+                permission = self._permission_of(path) if self._permission_of else None
                 if permission is None:
                     message = f"the platform refused {what} ({outcome.detail})"
                 else:  # the permission is what to act on: keep the line short enough to show
