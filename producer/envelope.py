@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from producer.contracts.registry import Contract
-from producer.contracts.validate import Issue
+from producer.issues import Issue
 from producer.windows import Window
 
 __all__ = ["DLQ_STAGES", "PUBLISH_STAGE", "dead_letter_line", "envelope_line", "iso_instant"]

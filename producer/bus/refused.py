@@ -19,8 +19,8 @@ from datetime import datetime
 import orjson
 
 from producer.bus.port import Event
-from producer.contracts.validate import Issue
 from producer.envelope import PUBLISH_STAGE, dead_letter_line
+from producer.issues import Issue
 from producer.lake.writer import BatchWriter
 from producer.windows import Window
 

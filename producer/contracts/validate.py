@@ -1,6 +1,6 @@
 """Step 4, validate: check a mapped record against its domain contract.
 
-Owns ``Issue`` (one reason a record is rejected) and ``Validator``: the fast path is the
+Owns ``Validator`` (a record's ``Issue`` list, ``producer.issues``): the fast path is the
 fastjsonschema function compiled once per contract; only a rejected record pays for jsonschema,
 which lists every problem (same draft, same formats, same ``$``-means-end-of-string patterns),
 and only for the properties that fail their own compiled check. Pure: no I/O, never mutates the
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
@@ -20,8 +19,9 @@ from fastjsonschema import JsonSchemaValueException
 from jsonschema.exceptions import ValidationError
 
 from producer.contracts.registry import SCHEMA_FORMATS, Contract, compile_schema
+from producer.issues import Issue
 
-__all__ = ["Issue", "Validator", "json_path"]
+__all__ = ["Validator", "json_path"]
 
 _MESSAGE_MAX = 300
 _CACHED_VALUES = 4096  # explanations kept per property, for the scalar values that failed
@@ -30,21 +30,6 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # fastjsonschema reads an unescaped "$" in a pattern as end of string (ECMA-262), not Python's
 # "end or before a final newline"; the explaining validator must agree with it.
 _DOLLAR = re.compile(r"(?<!\\)\$")
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One reason a record is rejected.
-
-    ``path`` is a JSON path into the record (``$``, ``$.metadata.agent_id``, ``$.items[0]``);
-    ``rule`` is the JSON Schema keyword that failed (``type``, ``enum``, ``pattern``,
-    ``required``, ``minimum``, ``format``, ...) or a mapping rule name; ``message`` says what is
-    wrong in words (it may quote the offending value, truncated).
-    """
-
-    path: str
-    rule: str
-    message: str
 
 
 def json_path(parts: Sequence[str | int]) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
-from producer.contracts.validate import Issue
+from producer.issues import Issue
 
 __all__ = ["Mapped", "never_raises", "parse_utc"]
 

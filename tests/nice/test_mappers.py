@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from producer.contracts.registry import load_domain_contracts, select_contract
-from producer.contracts.validate import Issue, Validator
+from producer.contracts.validate import Validator
 from producer.domains.quality.nice import map_workflow, workflow_id, workflow_submitted
 from producer.domains.telephony.nice import contact_id, contact_start, map_contact
 from producer.errors import ConfigError
+from producer.issues import Issue
 from producer.platforms.nice.extraction import csv_key
 from producer.platforms.nice.ids import contact_uuid
 from producer.platforms.nice.registry import SUPPORTED, nice_spec

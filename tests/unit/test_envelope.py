@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from producer.contracts.registry import load_contracts, select_contract
-from producer.contracts.validate import Issue
 from producer.envelope import dead_letter_line, envelope_line, iso_instant
+from producer.issues import Issue
 from producer.settings import default_contracts_dir
 from producer.windows import Window
 

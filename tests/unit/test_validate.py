@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from producer.contracts.registry import DRAFT_07, Contract, load_contracts, select_contract
-from producer.contracts.validate import Issue, Validator, json_path
+from producer.contracts.validate import Validator, json_path
+from producer.issues import Issue
 from producer.settings import default_contracts_dir
 
 UUID = "550e8400-e29b-41d4-a716-446655440000"

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from producer.contracts.registry import load_contracts, select_contract
-from producer.contracts.validate import Issue, Validator
+from producer.contracts.validate import Validator
 from producer.domains.wfm.genesys import map_shift, shift_id, shift_start
+from producer.issues import Issue
 from producer.platforms.genesys.schedules import flatten_result
 from producer.platforms.genesys.simulator import Simulator, SimulatorConfig
 from producer.settings import default_contracts_dir

@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.contracts.validate import Issue
 from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.issues import Issue
 from producer.platforms.genesys.evaluations import EvaluationSearch
 
 __all__ = [

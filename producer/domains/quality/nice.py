@@ -30,8 +30,8 @@ import math
 from datetime import datetime
 from typing import Any
 
-from producer.contracts.validate import Issue
 from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.issues import Issue
 from producer.platforms.nice.ids import contact_number, contact_uuid
 
 __all__ = ["MEDIA_TYPES", "STATUSES", "map_workflow", "workflow_id", "workflow_submitted"]

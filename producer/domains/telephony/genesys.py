@@ -22,8 +22,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.contracts.validate import Issue
 from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.issues import Issue
 
 __all__ = ["ACTIVE_RULE", "Mapped", "conversation_start", "map_conversation"]
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.contracts.validate import Issue
 from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.issues import Issue
 from producer.platforms.nice.ids import contact_number, contact_uuid
 
 __all__ = ["MEDIA_TYPES", "contact_id", "contact_start", "map_contact"]

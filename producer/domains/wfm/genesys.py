@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.contracts.validate import Issue
 from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.issues import Issue
 from producer.platforms.genesys.schedules import ScheduleSearch
 
 __all__ = ["Mapped", "ScheduleSearch", "map_shift", "shift_id", "shift_start"]
