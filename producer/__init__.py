@@ -14,10 +14,11 @@ One window of one domain flows top to bottom (each step names its module)::
                routing.py            window membership, de-duplication, map + validate per object
     validate   contracts/            versioned JSON Schema, compiled once; compat gate, registry
     write      lake/                 gzip NDJSON parts with deterministic keys; DLQ parts
+               catalog/              the contract registry in the lake, subscriptions, readers
     commit     checkpoint.py         watermark advanced by compare-and-swap, after the data
 
 ``worker.py`` runs those steps per window, ``daemon.py`` wires one worker per domain (the
 composition root), ``cli.py`` is the command line, ``telemetry/`` the metrics, health and admin
 port, ``alerts.py`` the dead-letter webhook; ``ops/`` (audit, replay, status, backfill),
-``contracts/consumer.py`` and ``governance/`` serve operators and consumers around the lake.
+``catalog/consumer.py`` and ``governance/`` serve operators and consumers around the lake.
 """

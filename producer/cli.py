@@ -162,9 +162,9 @@ def _command_groups() -> list[Callable[[Any], None]]:
     A group's ``add_parser(subparsers)`` registers its commands and sets ``func`` (a callable
     taking the parsed ``argparse.Namespace`` and returning an exit code) as the parser default.
     """
-    from producer.contracts.commands import add_parser as add_contracts
     from producer.governance.commands import add_parser as add_policies
     from producer.ops.backfill import add_parser as add_backfill
+    from producer.ops.contracts_commands import add_parser as add_contracts
     from producer.ops.dlq_commands import add_parser as add_dlq
     from producer.ops.status import add_parser as add_status
 

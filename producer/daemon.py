@@ -34,9 +34,9 @@ from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.budget import PriorityBudget
 from producer.bus.port import EventPort
+from producer.catalog.migration import watch_subscribers
 from producer.checkpoint import CheckpointStore
 from producer.clock import Clock, SystemClock
-from producer.contracts.migration import watch_subscribers
 from producer.contracts.registry import Contract, load_domain_contracts, select_contracts
 from producer.contracts.validate import Validator
 from producer.domains import DomainSpec, Extractor, domain_spec

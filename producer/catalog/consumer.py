@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from producer.contracts.publish import fetch_contract, subscriptions
+from producer.catalog.publish import fetch_contract, subscriptions
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
 from producer.errors import ConfigError, ContractViolationError

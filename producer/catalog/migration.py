@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from producer.contracts.publish import subscriptions
+from producer.catalog.publish import subscriptions
 from producer.contracts.registry import Contract
 from producer.errors import ProducerError
 from producer.lake.store import ObjectStore

@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from producer.contracts.compat import check_contracts, released_changes
-from producer.contracts.environment import RegistrySettings, load_registry_settings
-from producer.contracts.publish import (
+from producer.catalog.publish import (
     ContractConflictError,
     Subscription,
     publish_contracts,
@@ -28,6 +26,8 @@ from producer.contracts.publish import (
     subscriptions,
     unsubscribe,
 )
+from producer.contracts.compat import check_contracts, released_changes
+from producer.contracts.environment import RegistrySettings, load_registry_settings
 from producer.contracts.registry import Contract, load_contracts
 from producer.errors import ConfigError, StoreError
 from producer.lake.store import ObjectStore, open_store

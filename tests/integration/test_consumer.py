@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from producer.contracts.consumer import ContractViolationError, LakeConsumer, project
-from producer.contracts.publish import publish_contracts, subscribe
+from producer.catalog.consumer import ContractViolationError, LakeConsumer, project
+from producer.catalog.publish import publish_contracts, subscribe
 from producer.contracts.registry import Contract, load_contracts
 from producer.envelope import envelope_line
 from producer.errors import ConfigError

@@ -21,9 +21,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from producer.catalog.consumer import LakeConsumer
+from producer.catalog.publish import publish_contracts, subscribe
 from producer.contracts.compat import check_contracts
-from producer.contracts.consumer import LakeConsumer
-from producer.contracts.publish import publish_contracts, subscribe
 from producer.contracts.registry import load_contracts
 from producer.lake.keys import OLDER_MAJOR_DLQ_FIRST_PART, parse_part_key
 from producer.lake.store import ObjectStore

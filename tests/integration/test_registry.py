@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from producer.cli import main
-from producer.contracts.publish import (
+from producer.catalog.publish import (
     ContractConflictError,
     fetch_contract,
     publish_contracts,
@@ -30,6 +29,7 @@ from producer.contracts.publish import (
     subscriptions,
     unsubscribe,
 )
+from producer.cli import main
 from producer.contracts.registry import Contract, contract_document, load_contracts
 from producer.errors import ConfigError
 from producer.lake.keys import registry_key

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from producer.catalog.consumer import project
 from producer.contracts.compat import RULES, check_contracts, compare, released_changes
-from producer.contracts.consumer import project
 from producer.contracts.registry import DRAFT_07, Contract, load_contracts
 from producer.contracts.validate import Validator
 from producer.settings import default_contracts_dir

@@ -19,8 +19,8 @@ from fastjsonschema import JsonSchemaValueException
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from producer.catalog.consumer import project
 from producer.contracts.compat import compare
-from producer.contracts.consumer import project
 from producer.contracts.registry import DRAFT_07, Contract, compile_schema
 
 
