@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from producer.governance.areas import arn
-from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
 from producer.governance.render import consumer_file, consumer_role, producer_file, producer_role
@@ -165,59 +165,39 @@ def lint_azure(
 ) -> list[Finding]:
     """Findings for an Azure document read as ``principal``'s: its own structural rules, then
     the AWS lint's rules on the equivalent S3 statements (``Statement[i]`` = assignment ``i``)."""
-    findings: list[Finding] = []
-    assignments = document.get("roleAssignments") if isinstance(document, dict) else None
-    if not isinstance(assignments, list) or not assignments:
-        return [Finding("malformed", "policy", "no roleAssignments list: not an Azure document")]
-    statements: list[dict[str, Any]] = []
     identity = _identity_of(principal)
-    for index, assignment in enumerate(assignments):
-        where = f"roleAssignments[{index}]"
-        equivalent = _statements(where, assignment, identity, config.partition, findings)
-        statements.extend(equivalent or [])
-    if isinstance(document, dict) and principal.kind == "producer":
-        findings.extend(_federation(document, principal))
-    if statements:
-        findings.extend(lint_policy({"Statement": statements}, principal, config, layout, today))
-    return findings
-
-
-class _Refused(Exception):
-    """An assignment lint cannot read as statements: its one finding."""
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.message)
-        self.finding = finding
-
-
-def _statements(
-    where: str, assignment: Any, expected: str, partition: str, findings: list[Finding]
-) -> list[dict[str, Any]] | None:
-    """The S3 statements an assignment amounts to (one per data action it grants), or None
-    (with a finding) when it cannot be read as one or is not for the identity ``expected``."""
-    try:
-        return _read_assignment(where, assignment, expected, partition)
-    except _Refused as refused:
-        findings.append(refused.finding)
-        return None
+    return lint_equivalent(
+        document,
+        principal,
+        config,
+        layout,
+        today,
+        entries="roleAssignments",
+        cloud="an Azure",
+        read=lambda where, assignment: _read_assignment(
+            where, assignment, identity, config.partition
+        ),
+        producer_rules=lambda whole: _federation(whole, principal),
+    )
 
 
 def _read_assignment(
     where: str, assignment: Any, expected: str, partition: str
 ) -> list[dict[str, Any]]:
-    """``_statements``'s reading; ``_Refused`` at the first thing that makes it no statement."""
+    """The S3 statements an assignment amounts to (one per data action it grants);
+    ``Refused`` at the first thing that makes it none, or not for the identity ``expected``."""
     if not isinstance(assignment, dict):
-        raise _Refused(Finding("malformed", where, "a role assignment must be an object"))
+        raise Refused(Finding("malformed", where, "a role assignment must be an object"))
     sid = assignment.get("name") if isinstance(assignment.get("name"), str) else ""
     where = f"{where} {sid}".rstrip()
     role = assignment.get("roleDefinitionName")
     if role not in ROLES:
-        raise _Refused(
+        raise Refused(
             Finding("outside-lake", where, f"role {role!r} is not a blob data role we grant")
         )
     role_id = assignment.get("roleDefinitionId")
     if role_id != ROLES[role][0]:
-        raise _Refused(
+        raise Refused(
             Finding(
                 "outside-lake",
                 where,
@@ -228,7 +208,7 @@ def _read_assignment(
     scope = assignment.get("scope")
     match = _CONTAINER_SCOPE.match(scope) if isinstance(scope, str) else None
     if match is None:
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -237,7 +217,7 @@ def _read_assignment(
         )
     condition = assignment.get("condition")
     if not isinstance(condition, str) or not condition.strip():
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -250,7 +230,7 @@ def _read_assignment(
     loose = [action for action in granted if not _restricted(action, clauses)]
     if other is not None or loose:
         detail = f"found {other[0]}" if other else f"{', '.join(loose)} not restricted"
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -263,7 +243,7 @@ def _read_assignment(
         for action, sub, prefixes in clauses
     )
     if canonical != condition:
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -274,7 +254,7 @@ def _read_assignment(
         )
     principal_found = assignment.get("principal")
     if principal_found != expected:
-        raise _Refused(
+        raise Refused(
             Finding(
                 "foreign-principal",
                 where,
@@ -300,7 +280,7 @@ def _read_assignment(
 
 def _clauses(condition: str) -> list[tuple[str, bool | None, list[str]]]:
     """Each clause of ``condition`` that ``_clause`` could have written, in order, as (action,
-    sub-operation, prefixes): the pieces ``_statements`` rebuilds the condition from."""
+    sub-operation, prefixes): the pieces ``_read_assignment`` rebuilds the condition from."""
     return [
         (
             clause["action"],

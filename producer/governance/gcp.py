@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from producer.governance.areas import arn
-from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
 from producer.governance.render import consumer_file, producer_file
@@ -135,78 +135,64 @@ def lint_gcp(
 ) -> list[Finding]:
     """Findings for a GCP document read as ``principal``'s: its own rules, then the AWS lint's
     rules on the equivalent S3 statements."""
-    bindings = document.get("bindings") if isinstance(document, dict) else None
-    if not isinstance(bindings, list) or not bindings:
-        return [Finding("malformed", "policy", "no bindings list: not a GCP document")]
-    findings: list[Finding] = []
-    statements: list[dict[str, Any]] = []
     account = service_account(principal.kind, principal.name)
-    for index, binding in enumerate(bindings):
-        where = f"bindings[{index}]"
-        statement = _statement(where, binding, account, config.partition, findings)
-        if statement is not None:
-            statements.append(statement)
-    if principal.kind == "producer" and isinstance(document, dict):
-        binding = document.get("workloadIdentity")
-        member = binding.get("member") if isinstance(binding, dict) else None
-        impersonated = binding.get("serviceAccount") if isinstance(binding, dict) else None
-        if binding is not None and impersonated != account:
-            findings.append(
-                Finding(
-                    "foreign-principal",
-                    "workloadIdentity",
-                    f"serviceAccount {impersonated!r} is not this document's {account!r}: "
-                    "the Kubernetes service account would act as another principal",
-                )
+    return lint_equivalent(
+        document,
+        principal,
+        config,
+        layout,
+        today,
+        entries="bindings",
+        cloud="a GCP",
+        read=lambda where, binding: [_read_binding(where, binding, account, config.partition)],
+        producer_rules=lambda whole: _workload_identity(whole, principal, account),
+    )
+
+
+def _workload_identity(
+    document: dict[str, Any], principal: Principal, account: str
+) -> list[Finding]:
+    """A producer's GKE workload-identity binding: its own account, its domain's member."""
+    findings: list[Finding] = []
+    binding = document.get("workloadIdentity")
+    member = binding.get("member") if isinstance(binding, dict) else None
+    impersonated = binding.get("serviceAccount") if isinstance(binding, dict) else None
+    if binding is not None and impersonated != account:
+        findings.append(
+            Finding(
+                "foreign-principal",
+                "workloadIdentity",
+                f"serviceAccount {impersonated!r} is not this document's {account!r}: "
+                "the Kubernetes service account would act as another principal",
             )
-        if binding is not None and member != _workload_member(principal.name):
-            findings.append(
-                Finding(
-                    "cross-domain-write",
-                    "workloadIdentity",
-                    f"member {member!r} is not producer {principal.name}'s service account "
-                    f"{_workload_member(principal.name)!r}",
-                )
+        )
+    if binding is not None and member != _workload_member(principal.name):
+        findings.append(
+            Finding(
+                "cross-domain-write",
+                "workloadIdentity",
+                f"member {member!r} is not producer {principal.name}'s service account "
+                f"{_workload_member(principal.name)!r}",
             )
-    if statements:
-        findings.extend(lint_policy({"Statement": statements}, principal, config, layout, today))
+        )
     return findings
 
 
-class _Refused(Exception):
-    """A binding lint cannot read as a statement: its one finding."""
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.message)
-        self.finding = finding
-
-
-def _statement(
-    where: str, binding: Any, account: str, partition: str, findings: list[Finding]
-) -> dict[str, Any] | None:
-    """The S3 statement a binding amounts to, or None (with a finding) when it has none or is
-    not for ``account`` alone."""
-    try:
-        return _read_binding(where, binding, account, partition)
-    except _Refused as refused:
-        findings.append(refused.finding)
-        return None
-
-
 def _read_binding(where: str, binding: Any, account: str, partition: str) -> dict[str, Any]:
-    """``_statement``'s reading; ``_Refused`` at the first thing that makes it no statement."""
+    """The S3 statement a binding amounts to; ``Refused`` at the first thing that makes it none,
+    or not for ``account`` alone."""
     if not isinstance(binding, dict):
-        raise _Refused(Finding("malformed", where, "a binding must be an object"))
+        raise Refused(Finding("malformed", where, "a binding must be an object"))
     condition = binding.get("condition")
     title = condition.get("title", "") if isinstance(condition, dict) else ""
     where = f"{where} {title}".rstrip()
     role = binding.get("role")
     if role not in ROLES:
-        raise _Refused(Finding("outside-lake", where, f"role {role!r} is not a storage role"))
+        raise Refused(Finding("outside-lake", where, f"role {role!r} is not a storage role"))
     resource = binding.get("resource")
     bucket = resource.removeprefix("projects/_/buckets/") if isinstance(resource, str) else ""
     if not bucket or "/" in bucket or "*" in bucket:
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -215,7 +201,7 @@ def _read_binding(where: str, binding: Any, account: str, partition: str) -> dic
         )
     expression = condition.get("expression") if isinstance(condition, dict) else None
     if not isinstance(expression, str) or not expression.strip():
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -230,7 +216,7 @@ def _read_binding(where: str, binding: Any, account: str, partition: str) -> dic
     loose = _LOOSE.search(expression)
     if loose is not None or foreign or not prefixes:
         detail = f"found {loose[0]!r}" if loose else f"not in {objects!r}: {foreign}"
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -240,7 +226,7 @@ def _read_binding(where: str, binding: Any, account: str, partition: str) -> dic
         )
     read_keys = [prefix[len(objects) :] for prefix in reads]
     if _expression(bucket, read_keys, listings) != expression:
-        raise _Refused(
+        raise Refused(
             Finding(
                 "wildcard-resource",
                 where,
@@ -251,7 +237,7 @@ def _read_binding(where: str, binding: Any, account: str, partition: str) -> dic
         )
     members = binding.get("members")
     if members != [f"serviceAccount:{account}"]:
-        raise _Refused(
+        raise Refused(
             Finding(
                 "foreign-principal",
                 where,

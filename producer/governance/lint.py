@@ -12,6 +12,7 @@ reads the files and prints ``Finding.line()``; Deny statements only restrict.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from producer.governance.areas import Area, Unplaced, parse_s3_arn, place
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import LakeLayout
 
-__all__ = ["Finding", "FindingKind", "Principal", "lint_policy"]
+__all__ = ["Finding", "FindingKind", "Principal", "Refused", "lint_equivalent", "lint_policy"]
 
 FindingKind = Literal[
     "malformed",
@@ -118,6 +119,47 @@ def lint_policy(
         check.statement(index, statement)
     check.finish()
     return check.findings
+
+
+class Refused(Exception):
+    """An entry of a cloud's document that cannot be read as S3 statements: its one finding."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
+def lint_equivalent(
+    document: Any,
+    principal: Principal,
+    config: GovernanceConfig,
+    layout: LakeLayout,
+    today: date,
+    *,
+    entries: str,
+    cloud: str,
+    read: Callable[[str, Any], Sequence[dict[str, Any]]],
+    producer_rules: Callable[[dict[str, Any]], list[Finding]],
+) -> list[Finding]:
+    """Findings for another cloud's document (its grants in the list ``document[entries]``) read
+    as ``principal``'s: ``read(where, entry)`` gives the S3 statements one entry amounts to or
+    raises ``Refused``; then ``producer_rules(document)`` for a producer; then ``lint_policy``
+    on the equivalent statements."""
+    listed = document.get(entries) if isinstance(document, dict) else None
+    if not isinstance(document, dict) or not isinstance(listed, list) or not listed:
+        return [Finding("malformed", "policy", f"no {entries} list: not {cloud} document")]
+    findings: list[Finding] = []
+    statements: list[dict[str, Any]] = []
+    for index, entry in enumerate(listed):
+        try:
+            statements.extend(read(f"{entries}[{index}]", entry))
+        except Refused as refused:
+            findings.append(refused.finding)
+    if principal.kind == "producer":
+        findings.extend(producer_rules(document))
+    if statements:
+        findings.extend(lint_policy({"Statement": statements}, principal, config, layout, today))
+    return findings
 
 
 @dataclass
