@@ -213,59 +213,49 @@ class AlertMonitor:
         are (e.g. ``s3://bucket/prefix/failed-records/``). Never blocks, never raises.
         """
         try:
-            self._observe(domain, window, counts, top_rules, dlq_prefix)
+            now = self._clock.monotonic()
+            state = self._domains.setdefault(domain, _Domain())
+            state.seen.append(_Seen(now, counts.fetched, counts.dead_lettered, dict(top_rules)))
+            while state.seen and state.seen[0].at <= now - self._window_s:
+                state.seen.popleft()
+            fetched = sum(s.fetched for s in state.seen)
+            dead = sum(s.dead_lettered for s in state.seen)
+            if fetched < self._min_records or dead < self._ratio * fetched:
+                return
+            if state.last_alert is not None and now - state.last_alert < self._cooldown_s:
+                return
+            state.last_alert = now
+            rules: Counter[str] = Counter()
+            for seen in state.seen:
+                rules.update(seen.rules)
+            message = AlertMessage(
+                domain=domain,
+                fetched=fetched,
+                dead_lettered=dead,
+                threshold_ratio=self._ratio,
+                min_records=self._min_records,
+                window_seconds=self._window_s,
+                top_rules=tuple(rules.most_common(_TOP_RULES)),
+                dlq_prefix=dlq_prefix,
+                last_window=window.label,
+            )
+            self._metrics.for_domain(domain).alert("triggered")
+            _log.warning(
+                "dead_letter_alert",
+                domain=domain,
+                fetched=fetched,
+                dead_lettered=dead,
+                ratio=round(message.ratio, 4),
+                top_rules=dict(message.top_rules),
+                webhook=self._url is not None,
+                email=self._email is not None and bool(self._email.recipients_for(domain)),
+            )
+            if self._url is not None:
+                self._enqueue("webhook", message)
+            if self._email is not None and self._email.recipients_for(domain):
+                self._enqueue("email", message)
         except Exception as exc:  # alerting must never break the pipeline that feeds it
             _log.warning("alert_observe_failed", error_type=type(exc).__name__)
-
-    def _observe(
-        self,
-        domain: str,
-        window: Window,
-        counts: Counts,
-        top_rules: Mapping[str, int],
-        dlq_prefix: str,
-    ) -> None:
-        now = self._clock.monotonic()
-        state = self._domains.setdefault(domain, _Domain())
-        state.seen.append(_Seen(now, counts.fetched, counts.dead_lettered, dict(top_rules)))
-        while state.seen and state.seen[0].at <= now - self._window_s:
-            state.seen.popleft()
-        fetched = sum(s.fetched for s in state.seen)
-        dead = sum(s.dead_lettered for s in state.seen)
-        if fetched < self._min_records or dead < self._ratio * fetched:
-            return
-        if state.last_alert is not None and now - state.last_alert < self._cooldown_s:
-            return
-        state.last_alert = now
-        rules: Counter[str] = Counter()
-        for seen in state.seen:
-            rules.update(seen.rules)
-        message = AlertMessage(
-            domain=domain,
-            fetched=fetched,
-            dead_lettered=dead,
-            threshold_ratio=self._ratio,
-            min_records=self._min_records,
-            window_seconds=self._window_s,
-            top_rules=tuple(rules.most_common(_TOP_RULES)),
-            dlq_prefix=dlq_prefix,
-            last_window=window.label,
-        )
-        self._metrics.for_domain(domain).alert("triggered")
-        _log.warning(
-            "dead_letter_alert",
-            domain=domain,
-            fetched=fetched,
-            dead_lettered=dead,
-            ratio=round(message.ratio, 4),
-            top_rules=dict(message.top_rules),
-            webhook=self._url is not None,
-            email=self._email is not None and bool(self._email.recipients_for(domain)),
-        )
-        if self._url is not None:
-            self._enqueue("webhook", message)
-        if self._email is not None and self._email.recipients_for(domain):
-            self._enqueue("email", message)
 
     def _enqueue(self, channel: Channel, message: AlertMessage) -> None:
         if len(self._queue) >= self._queue_size:
