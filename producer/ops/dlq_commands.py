@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -21,14 +22,16 @@ from producer.clock import SystemClock
 from producer.contracts.registry import load_domain_contracts, select_contracts
 from producer.errors import ConfigError, ProducerError
 from producer.lake.location import OutputPort, load_output_port
-from producer.lake.store import open_store
+from producer.lake.store import ObjectStore, open_store
 from producer.logs import configure_logging
 from producer.ops.audit import AuditReport, audit_product
-from producer.ops.replay import ReplayReport, replay_dead_letters
+from producer.ops.replay import replay_dead_letters
 from producer.settings import DOMAIN_NAMES
 from producer.telemetry.metrics import DomainMetrics, Metrics
 
 __all__ = ["add_parser"]
+
+_R = TypeVar("_R")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -90,26 +93,41 @@ def _metrics(domain: str) -> DomainMetrics:
     return Metrics(CollectorRegistry()).for_domain(domain)
 
 
+def _on_lake(
+    port: OutputPort, command: str, work: Callable[[ObjectStore], Awaitable[_R]]
+) -> _R | None:
+    """``work`` on the port's lake, run to the end; None once a one-line message says why the
+    lake (or the work) failed it."""
+
+    async def run() -> _R:
+        async with open_store(port.lake, bucket=port.bucket) as store:
+            return await work(store)
+
+    try:
+        return asyncio.run(run())
+    except ProducerError as exc:
+        print(f"mesh-producer: {command} {port.domain}: {exc}", file=sys.stderr)
+        return None
+
+
 def _audit(args: argparse.Namespace) -> int:
     port = load_output_port(args.domain)
     start, end = _range(args)
     configure_logging("WARNING", "console")
 
-    async def run() -> AuditReport:
-        async with open_store(port.lake, bucket=port.bucket) as store:
-            return await audit_product(
-                store,
-                domain=port.domain,
-                prefix=port.prefix,
-                metrics=_metrics(port.domain),
-                start=start,
-                end=end,
-            )
-
-    try:
-        report = asyncio.run(run())
-    except ProducerError as exc:
-        print(f"mesh-producer: lake audit {port.domain}: {exc}", file=sys.stderr)
+    report = _on_lake(
+        port,
+        "lake audit",
+        lambda store: audit_product(
+            store,
+            domain=port.domain,
+            prefix=port.prefix,
+            metrics=_metrics(port.domain),
+            start=start,
+            end=end,
+        ),
+    )
+    if report is None:
         return 1
     _print_audit(report, port, show_windows=args.windows)
     return 0 if report.consistent else 1
@@ -158,29 +176,27 @@ def _replay(args: argparse.Namespace) -> int:
         raise ConfigError(f"--domain: {port.domain} has no mapper in this version") from None
     configure_logging("INFO", "console")
 
-    async def run() -> ReplayReport:
-        async with open_store(port.lake, bucket=port.bucket) as store:
-            return await replay_dead_letters(
-                store,
-                domain=port.domain,
-                prefix=port.prefix,
-                contract=contract,
-                map_record=spec.map_record,
-                compression=port.compression,
-                part_max_records=port.part_max_records,
-                resweep_hours=port.resweep_hours,
-                metrics=_metrics(port.domain),
-                clock=SystemClock(),
-                start=start,
-                end=end,
-                include_recent=args.include_recent,
-                dry_run=args.dry_run,
-            )
-
-    try:
-        report = asyncio.run(run())
-    except ProducerError as exc:
-        print(f"mesh-producer: dlq replay {port.domain}: {exc}", file=sys.stderr)
+    report = _on_lake(
+        port,
+        "dlq replay",
+        lambda store: replay_dead_letters(
+            store,
+            domain=port.domain,
+            prefix=port.prefix,
+            contract=contract,
+            map_record=spec.map_record,
+            compression=port.compression,
+            part_max_records=port.part_max_records,
+            resweep_hours=port.resweep_hours,
+            metrics=_metrics(port.domain),
+            clock=SystemClock(),
+            start=start,
+            end=end,
+            include_recent=args.include_recent,
+            dry_run=args.dry_run,
+        ),
+    )
+    if report is None:
         return 1
     for window in report.windows:
         if window.skipped is not None:
