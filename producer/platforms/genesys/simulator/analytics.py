@@ -22,7 +22,9 @@ from producer.platforms.genesys.simulator.filters import RecordFilter, compile_f
 from producer.platforms.genesys.simulator.jobs import Job
 from producer.platforms.genesys.simulator.responses import (
     SIMULATOR,
+    BadRequest,
     error_response,
+    json_object,
     json_response,
     too_many_requests,
 )
@@ -43,14 +45,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{JOBS_PATH}/{{job_id}}/results", _results)
 
 
-class _BadRequest(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
 def _instant(text: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text)
@@ -60,35 +54,23 @@ def _instant(text: str) -> datetime | None:
 
 
 def _interval(value: Any) -> tuple[int, int]:
-    """``start/end`` ISO-8601 (with an offset) → epoch ms; raises _BadRequest."""
+    """``start/end`` ISO-8601 (with an offset) → epoch ms; raises BadRequest."""
     if not isinstance(value, str) or not value:
-        raise _BadRequest("bad.request", "interval is required, as 'start/end' in ISO-8601")
+        raise BadRequest("bad.request", "interval is required, as 'start/end' in ISO-8601")
     start_text, _, end_text = value.partition("/")
     start, end = _instant(start_text), _instant(end_text)
     if start is None or end is None:
-        raise _BadRequest("invalid.date", f"Invalid interval {value!r}")
+        raise BadRequest("invalid.date", f"Invalid interval {value!r}")
     start_ms, end_ms = epoch_ms(start), epoch_ms(end)
     if end_ms <= start_ms:
-        raise _BadRequest("invalid.date", "The interval end must be after its start")
+        raise BadRequest("invalid.date", "The interval end must be after its start")
     return start_ms, end_ms
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise _BadRequest("unsupported.media.type", "Content-Type must be application/json", 415)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _BadRequest("bad.request", "The request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _BadRequest("bad.request", "The request body must be a JSON object")
-    return body
 
 
 def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> Any:
     value = body.get(name, allowed[0])
     if value not in allowed:
-        raise _BadRequest("invalid.value", f"{name} must be one of {', '.join(allowed)}")
+        raise BadRequest("invalid.value", f"{name} must be one of {', '.join(allowed)}")
     return value
 
 
@@ -102,14 +84,14 @@ class _Query:
 
 
 def _query(body: dict[str, Any]) -> _Query:
-    """Validate a job body; raises _BadRequest as the platform would answer 400."""
+    """Validate a job body; raises BadRequest as the platform would answer 400."""
     start_ms, end_ms = _interval(body.get("interval"))
     order = _choice(body, "order", get_args(data.Order))
     order_by = _choice(body, "orderBy", get_args(data.OrderBy))
     try:
         matcher = compile_filters(body)
     except ValueError as exc:
-        raise _BadRequest("bad.request", str(exc)) from None
+        raise BadRequest("bad.request", str(exc)) from None
     return _Query(start_ms, end_ms, order, order_by, matcher)
 
 
@@ -137,8 +119,8 @@ def _over_cap(request: web.Request, sim: Simulator) -> web.Response | None:
 async def _submit(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
     try:
-        query = _query(await _json_object(request))
-    except _BadRequest as exc:
+        query = _query(await json_object(request))
+    except BadRequest as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     refused = _over_cap(request, sim)
     if refused is not None:
@@ -194,7 +176,7 @@ def _page_size(request: web.Request, sim: Simulator) -> int:
         return sim.config.results_page_size_default
     maximum = sim.config.results_page_size_max
     if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise _BadRequest("invalid.value", f"pageSize must be an integer from 1 to {maximum}")
+        raise BadRequest("invalid.value", f"pageSize must be an integer from 1 to {maximum}")
     return int(text)
 
 
@@ -216,7 +198,7 @@ async def _results(request: web.Request) -> web.Response:
         return error_response(request, 400, "bad.request", "The cursor is not valid for this job")
     try:
         size = _page_size(request, sim)
-    except _BadRequest as exc:
+    except BadRequest as exc:
         return error_response(request, 400, exc.code, exc.message)
     page = job.arrivals[offset : offset + size]
     distinct = sim.config.distinct_conversations

@@ -34,6 +34,7 @@ __all__ = [
     "OrderBy",
     "arrivals_between",
     "order_arrivals",
+    "poisson",
     "record",
     "select",
 ]
@@ -70,7 +71,7 @@ class Arrival:
 def _minute(seed: int, per_hour: float, minute: int) -> tuple[Arrival, ...]:
     """The arrivals of one UTC minute (``minute`` = epoch ms // 60000), by start time."""
     rng = Random(f"ccaas-sim:{seed}:{per_hour!r}:{minute}")
-    count = _poisson(rng, per_hour / 60.0)
+    count = poisson(rng, per_hour / 60.0)
     base = minute * _MINUTE_MS
     total = _CUMULATIVE[-1]
     found: list[Arrival] = []
@@ -84,7 +85,8 @@ def _minute(seed: int, per_hour: float, minute: int) -> tuple[Arrival, ...]:
     return tuple(found)
 
 
-def _poisson(rng: Random, lam: float) -> int:
+def poisson(rng: Random, lam: float) -> int:
+    """A Poisson draw of mean ``lam`` (Knuth below 30, the normal approximation above)."""
     if lam <= 0:
         return 0
     if lam < 30:

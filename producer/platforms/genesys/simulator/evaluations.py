@@ -10,7 +10,6 @@ revision at its cutoff. ``scorecards.py`` builds the bodies. Pure: no I/O, no cl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -182,23 +181,11 @@ def _plan(pop: Population, created_ms: int, seed: int) -> Plan:
 def _hour(pop: Population, hour: int) -> tuple[Plan, ...]:
     """The evaluations created in one UTC hour (``hour`` = epoch ms // 3600000), by creation."""
     rng = Random(f"ccaas-sim-evaluations:{pop.seed}:{pop.evaluations_per_hour!r}:{hour}")
-    count = _poisson(rng, pop.evaluations_per_hour)
+    count = data.poisson(rng, pop.evaluations_per_hour)
     draws = sorted(
         (hour * _HOUR_MS + int(rng.random() * _HOUR_MS), rng.getrandbits(64)) for _ in range(count)
     )
     return tuple(_plan(pop, created, seed) for created, seed in draws)
-
-
-def _poisson(rng: Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam < 30:
-        limit, k, product = math.exp(-lam), 0, rng.random()
-        while product > limit:
-            k += 1
-            product *= rng.random()
-        return k
-    return max(0, round(rng.gauss(lam, math.sqrt(lam))))
 
 
 def plans_created_between(pop: Population, start_ms: int, end_ms: int) -> Iterator[Plan]:

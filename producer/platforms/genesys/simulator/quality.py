@@ -19,7 +19,13 @@ from typing import Any
 from aiohttp import web
 
 from producer.platforms.genesys.simulator import evaluations, scorecards
-from producer.platforms.genesys.simulator.responses import SIMULATOR, error_response, json_response
+from producer.platforms.genesys.simulator.responses import (
+    SIMULATOR,
+    BadRequest,
+    error_response,
+    json_object,
+    json_response,
+)
 from producer.platforms.genesys.simulator.state import Simulator, SimulatorConfig
 from producer.platforms.genesys.simulator.timeline import epoch_ms
 
@@ -40,14 +46,6 @@ _NOT_SIMULATED = (
 def add_routes(app: web.Application) -> None:
     """Register the evaluation search."""
     app.router.add_post(SEARCH_PATH, _search)
-
-
-class _BadRequest(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +82,13 @@ def _add_months(when: datetime, months: int) -> datetime:
 
 def _instant(value: Any, name: str) -> datetime:
     if not isinstance(value, str) or not value:
-        raise _BadRequest("invalid.date", f"{name} is required, as yyyy-MM-ddTHH:mm:ss.SSSZ")
+        raise BadRequest("invalid.date", f"{name} is required, as yyyy-MM-ddTHH:mm:ss.SSSZ")
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise _BadRequest("invalid.date", f"{name} {value!r} is not a valid date") from None
+        raise BadRequest("invalid.date", f"{name} {value!r} is not a valid date") from None
     if when.tzinfo is None:
-        raise _BadRequest("invalid.date", f"{name} {value!r} has no time zone")
+        raise BadRequest("invalid.date", f"{name} {value!r} has no time zone")
     return when
 
 
@@ -99,14 +97,14 @@ def _date_range(
 ) -> evaluations.DateRange:
     field = predicate.get("field")
     if field not in cfg.evaluation_search_date_fields:
-        raise _BadRequest("invalid.value", f"DATE_RANGE on {field!r} is not supported")
+        raise BadRequest("invalid.value", f"DATE_RANGE on {field!r} is not supported")
     start = _instant(predicate.get("startValue"), "startValue")
     end = _instant(predicate.get("endValue"), "endValue")
     if end < start:
-        raise _BadRequest("invalid.date", "endValue must not be before startValue")
+        raise BadRequest("invalid.date", "endValue must not be before startValue")
     months = cfg.evaluation_search_max_months
     if end > _add_months(start, months):
-        raise _BadRequest("invalid.value", f"The date range must not exceed {months} months")
+        raise BadRequest("invalid.value", f"The date range must not exceed {months} months")
     inclusive = cfg.evaluation_search_end_inclusive
     return evaluations.DateRange(field, epoch_ms(start), epoch_ms(end), inclusive, negate)
 
@@ -114,15 +112,15 @@ def _date_range(
 def _exact(predicate: dict[str, Any], negate: bool) -> _Exact:
     field = predicate.get("field")
     if not isinstance(field, str) or not field:
-        raise _BadRequest("bad.request", "EXACT needs a field")
+        raise BadRequest("bad.request", "EXACT needs a field")
     if "values" in predicate:
         values = predicate["values"]
         if not isinstance(values, list) or not values:
-            raise _BadRequest("bad.request", "values must be a non-empty list")
+            raise BadRequest("bad.request", "values must be a non-empty list")
     elif "value" in predicate:
         values = [predicate["value"]]
     else:
-        raise _BadRequest("bad.request", "EXACT needs value or values")
+        raise BadRequest("bad.request", "EXACT needs value or values")
     return _Exact(tuple(field.split(".")), tuple(values), negate)
 
 
@@ -131,38 +129,38 @@ def _positive_int(body: dict[str, Any], name: str, default: int, maximum: int | 
     too_big = maximum is not None and isinstance(value, int) and value > maximum
     if not isinstance(value, int) or isinstance(value, bool) or value < 1 or too_big:
         bound = f" to {maximum}" if maximum is not None else " or more"
-        raise _BadRequest("invalid.value", f"{name} must be an integer from 1{bound}")
+        raise BadRequest("invalid.value", f"{name} must be an integer from 1{bound}")
     return value
 
 
 def _parse(sim: Simulator, body: dict[str, Any]) -> _Search:
-    """Validate a search body; raises _BadRequest as the platform answers 400."""
+    """Validate a search body; raises BadRequest as the platform answers 400."""
     cfg = sim.config
     query = body.get("query")
     if not isinstance(query, list) or not all(isinstance(p, dict) for p in query):
-        raise _BadRequest("bad.request", "query must be a list of predicates")
+        raise BadRequest("bad.request", "query must be a list of predicates")
     ranges: list[evaluations.DateRange] = []
     exact: list[_Exact] = []
     for predicate in query:
         kind, operator = predicate.get("type"), predicate.get("operator", "AND")
         if operator not in ("AND", "NOT"):
-            raise _BadRequest("invalid.value", "operator must be AND or NOT")
+            raise BadRequest("invalid.value", "operator must be AND or NOT")
         if kind == "DATE_RANGE":
             ranges.append(_date_range(cfg, predicate, operator == "NOT"))
         elif kind == "EXACT":
             exact.append(_exact(predicate, operator == "NOT"))
         elif kind in _NOT_SIMULATED:
-            raise _BadRequest("invalid.value", f"query type {kind} is not simulated")
+            raise BadRequest("invalid.value", f"query type {kind} is not simulated")
         else:
-            raise _BadRequest("invalid.value", f"Unknown query type {kind!r}")
+            raise BadRequest("invalid.value", f"Unknown query type {kind!r}")
     if not any(not r.negate for r in ranges):
-        raise _BadRequest("bad.request", "A DATE_RANGE predicate of at most 3 months is required")
+        raise BadRequest("bad.request", "A DATE_RANGE predicate of at most 3 months is required")
     sort_by = body.get("sortBy", "createdDate")
     if sort_by not in _SORT_FIELDS:
-        raise _BadRequest("invalid.value", f"sortBy must be one of {', '.join(_SORT_FIELDS)}")
+        raise BadRequest("invalid.value", f"sortBy must be one of {', '.join(_SORT_FIELDS)}")
     sort_order = body.get("sortOrder", "ASC")
     if not isinstance(sort_order, str) or sort_order.upper() not in ("ASC", "DESC"):
-        raise _BadRequest("invalid.value", "sortOrder must be ASC or DESC")
+        raise BadRequest("invalid.value", "sortOrder must be ASC or DESC")
     page_size = _positive_int(
         body,
         "pageSize",
@@ -189,23 +187,11 @@ def _page(sim: Simulator, search: _Search) -> list[dict[str, Any]]:
     return matching[offset : offset + search.page_size]
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise _BadRequest("unsupported.media.type", "Content-Type must be application/json", 415)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _BadRequest("bad.request", "The request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _BadRequest("bad.request", "The request body must be a JSON object")
-    return body
-
-
 async def _search(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
     try:
-        search = _parse(sim, await _json_object(request))
-    except _BadRequest as exc:
+        search = _parse(sim, await json_object(request))
+    except BadRequest as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     results = await asyncio.to_thread(_page, sim, search)
     return json_response(

@@ -22,8 +22,10 @@ __all__ = [
     "CORRELATION_ID",
     "SIMULATOR",
     "TOKEN_FINGERPRINT",
+    "BadRequest",
     "error_response",
     "format_retry_after",
+    "json_object",
     "json_response",
     "too_many_requests",
 ]
@@ -53,6 +55,29 @@ _DEFAULTS: dict[int, tuple[str, str]] = {
     503: ("service.unavailable", "Service Unavailable - The server is currently unavailable."),
     504: ("request.timeout", "The request timed out at the gateway."),
 }
+
+
+class BadRequest(Exception):
+    """A request a route refuses: the ``code``, ``message`` and ``status`` of its error body."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object; ``BadRequest`` (415 or 400) as the platform answers."""
+    if request.content_type != "application/json":
+        raise BadRequest("unsupported.media.type", "Content-Type must be application/json", 415)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("bad.request", "The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("bad.request", "The request body must be a JSON object")
+    return body
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

@@ -17,7 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from producer.platforms.genesys.simulator.responses import SIMULATOR, error_response, json_response
+from producer.platforms.genesys.simulator.responses import (
+    SIMULATOR,
+    BadRequest,
+    error_response,
+    json_object,
+    json_response,
+)
 from producer.platforms.genesys.simulator.schedules import BusinessUnit, WeekSchedule, week_start
 from producer.platforms.genesys.simulator.state import Simulator
 
@@ -39,14 +45,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{BUSINESS_UNITS_PATH}/{{unit_id}}/weeks/{{week_id}}/schedules", _weeks)
     app.router.add_post(f"{BUSINESS_UNITS_PATH}/{{unit_id}}/agentschedules/search", _search)
     app.router.add_get(f"{DOWNLOAD_PATH}/{{download_id}}", _download)
-
-
-class _BadRequest(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 def _unit_body(unit: BusinessUnit, *, settings: bool) -> dict[str, Any]:
@@ -72,7 +70,7 @@ def _unit(request: web.Request) -> BusinessUnit:
     unit_id = request.match_info["unit_id"]
     unit = request.app[SIMULATOR].workforce.unit(unit_id)
     if unit is None:
-        raise _BadRequest("not.found", f"Business unit {unit_id} was not found", 404)
+        raise BadRequest("not.found", f"Business unit {unit_id} was not found", 404)
     return unit
 
 
@@ -84,7 +82,7 @@ async def _list_units(request: web.Request) -> web.Response:
 async def _get_unit(request: web.Request) -> web.Response:
     try:
         unit = _unit(request)
-    except _BadRequest as exc:
+    except BadRequest as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     expand = request.query.getall("expand", [])
     return json_response(_unit_body(unit, settings="settings" in expand))
@@ -115,7 +113,7 @@ async def _weeks(request: web.Request) -> web.Response:
     try:
         unit = _unit(request)
         weeks = _week_dates(unit, request.match_info["week_id"], sim)
-    except _BadRequest as exc:
+    except BadRequest as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     now = sim.config.now()
     entities = [
@@ -134,48 +132,41 @@ def _week_dates(unit: BusinessUnit, week_id: str, sim: Simulator) -> list[date]:
     try:
         day = date.fromisoformat(week_id)
     except ValueError:
-        raise _BadRequest("invalid.date", f"weekId {week_id!r} is not yyyy-MM-dd") from None
+        raise BadRequest("invalid.date", f"weekId {week_id!r} is not yyyy-MM-dd") from None
     if week_start(unit, day) != day:
         message = f"weekId {week_id} must be a {unit.start_day_of_week}, the unit's week start"
-        raise _BadRequest("invalid.value", message)
+        raise BadRequest("invalid.value", message)
     return [day]
 
 
 def _instant(body: dict[str, Any], name: str) -> datetime:
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise _BadRequest("bad.request", f"{name} is required")
+        raise BadRequest("bad.request", f"{name} is required")
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise _BadRequest("invalid.date", f"{name} {value!r} is not an ISO-8601 instant") from None
+        raise BadRequest("invalid.date", f"{name} {value!r} is not an ISO-8601 instant") from None
     if when.tzinfo is None:
-        raise _BadRequest("invalid.date", f"{name} {value!r} has no offset")
+        raise BadRequest("invalid.date", f"{name} {value!r} has no offset")
     return when
 
 
 async def _search_query(
     request: web.Request, sim: Simulator
 ) -> tuple[datetime, datetime, frozenset[str] | None]:
-    if request.content_type != "application/json":
-        raise _BadRequest("unsupported.media.type", "Content-Type must be application/json", 415)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _BadRequest("bad.request", "The request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _BadRequest("bad.request", "The request body must be a JSON object")
+    body = await json_object(request)
     start, end = _instant(body, "startDate"), _instant(body, "endDate")
     if end <= start:
-        raise _BadRequest("invalid.date", "endDate must be after startDate")
+        raise BadRequest("invalid.date", "endDate must be after startDate")
     if end - start > timedelta(days=sim.config.wfm_search_max_days):
         days = sim.config.wfm_search_max_days
-        raise _BadRequest("invalid.date", f"The date range must not exceed {days} days")
+        raise BadRequest("invalid.date", f"The date range must not exceed {days} days")
     users = body.get("userIds")
     if users is None:
         return start, end, None
     if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
-        raise _BadRequest("bad.request", "userIds must be a list of strings")
+        raise BadRequest("bad.request", "userIds must be a list of strings")
     return start, end, frozenset(users)
 
 
@@ -189,7 +180,7 @@ async def _search(request: web.Request) -> web.Response:
     try:
         unit = _unit(request)
         start, end, users = await _search_query(request, sim)
-    except _BadRequest as exc:
+    except BadRequest as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     operation = str(uuid.uuid4())
     armed = sim.workforce.take_processing()
