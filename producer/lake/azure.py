@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from azure.core import MatchConditions
@@ -36,7 +35,14 @@ from azure.storage.blob.aio import BlobServiceClient, ContainerClient, Exponenti
 
 from producer.errors import PreconditionFailedError, StoreError
 from producer.lake.azure_account import azure_account
-from producer.lake.objects import StoredObject, check_conditions, md5_etag
+from producer.lake.objects import (
+    StoredObject,
+    check_conditions,
+    content_etag,
+    content_type,
+    md5_etag,
+    store_error,
+)
 
 __all__ = [
     "AZURE_CONNECT_TIMEOUT_S",
@@ -54,7 +60,6 @@ AZURE_CONNECT_TIMEOUT_S = 10.0
 AZURE_READ_TIMEOUT_S = 30.0
 _SINGLE_PUT_BYTES = 256 * 1024 * 1024  # one Put Blob up to this size: one atomic request
 _METADATA_NAME = re.compile(r"[^A-Za-z0-9_]")
-_TYPES = {".gz": "application/gzip", ".zst": "application/zstd", ".json": "application/json"}
 
 
 class AzureBlobStore:
@@ -94,8 +99,7 @@ class AzureBlobStore:
         stored = _stored_md5(properties)
         if stored is not None:
             return stored
-        found = await self.get(key)  # a blob written without Content-MD5 (not by this store)
-        return None if found is None else found.etag
+        return await content_etag(self, key)  # a blob written without Content-MD5 (not by us)
 
     async def put(
         self,
@@ -112,7 +116,7 @@ class AzureBlobStore:
         request: dict[str, Any] = {
             "overwrite": not if_none_match,  # False sends If-None-Match: *
             "content_settings": ContentSettings(
-                content_type=_content_type(key), content_md5=bytearray(digest)
+                content_type=content_type(key), content_md5=bytearray(digest)
             ),
             "metadata": {_METADATA_NAME.sub("_", k): v for k, v in (metadata or {}).items()},
         }
@@ -187,7 +191,7 @@ class AzureBlobStore:
             reason = f"{_code(exc)}: {exc.reason or ''}".rstrip(": ")
         else:
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return StoreError(f"{self.description}: {operation} {key!r} failed: {reason}")
+        return store_error(self.description, operation, key, reason)
 
 
 @contextlib.asynccontextmanager
@@ -245,7 +249,3 @@ def _code(exc: Exception) -> str:
     if isinstance(exc, HttpResponseError):
         return str(getattr(exc, "error_code", None) or exc.status_code or type(exc).__name__)
     return str(exc) or type(exc).__name__
-
-
-def _content_type(key: str) -> str:
-    return _TYPES.get(Path(key).suffix, "application/octet-stream")

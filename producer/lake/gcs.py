@@ -22,14 +22,20 @@ import contextlib
 import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiohttp
 from gcloud.aio.storage import Storage
 
 from producer.errors import PreconditionFailedError, StoreError
-from producer.lake.objects import StoredObject, check_conditions, md5_etag
+from producer.lake.objects import (
+    StoredObject,
+    check_conditions,
+    content_etag,
+    content_type,
+    md5_etag,
+    store_error,
+)
 
 __all__ = [
     "GCS_CONNECT_TIMEOUT_S",
@@ -48,7 +54,6 @@ GCS_READ_TIMEOUT_S = 30.0
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 8.0
 _RETRIED_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-_TYPES = {".gz": "application/gzip", ".zst": "application/zstd", ".json": "application/json"}
 _T = TypeVar("_T")
 
 
@@ -108,8 +113,7 @@ class GcsStore:
         stored = _stored_md5(metadata)
         if stored is not None:
             return stored
-        found = await self.get(key)  # a composite object has no MD5: hash its content
-        return None if found is None else found.etag
+        return await content_etag(self, key)  # a composite object has no MD5: hash its content
 
     async def put(
         self,
@@ -137,7 +141,7 @@ class GcsStore:
                     self.bucket,
                     self._key(key),
                     data,
-                    content_type=_content_type(key),
+                    content_type=content_type(key),
                     parameters=dict(parameters),
                     metadata=dict(resource),  # with metadata: always a multipart upload
                     force_resumable_upload=False,
@@ -218,8 +222,7 @@ class GcsStore:
             raise _StaleError
         current = _stored_md5(metadata)
         if current is None:  # no MD5 (composite): hash the content of that generation
-            found = await self.get(key)
-            current = None if found is None else found.etag
+            current = await content_etag(self, key)
         if current != expected:
             raise _StaleError
         return str(metadata["generation"])
@@ -247,7 +250,7 @@ class GcsStore:
             reason = f"{exc.status}: {_first_line(exc.message)}"
         else:
             reason = f"{type(exc).__name__}: {_first_line(str(exc))}"
-        return StoreError(f"{self.description}: {operation} {key!r} failed: {reason}".rstrip())
+        return store_error(self.description, operation, key, reason.rstrip())
 
 
 @contextlib.asynccontextmanager
@@ -284,10 +287,6 @@ class _StaleError(Exception):
 def _stored_md5(metadata: Mapping[str, Any]) -> str | None:
     stored = metadata.get("md5Hash")
     return '"' + base64.b64decode(stored).hex() + '"' if stored else None
-
-
-def _content_type(key: str) -> str:
-    return _TYPES.get(Path(key).suffix, "application/octet-stream")
 
 
 def _first_line(text: str) -> str:

@@ -1,8 +1,10 @@
 """Step 5, sink: the object-store seam the writer and the checkpoint build on. No I/O.
 
 Owns the ``ObjectStore`` protocol (whole-object get/put/delete/list with S3 ETags and conditional
-puts), the ``StoredObject`` value and the MD5 ETag rule. The implementations live in
-``store.py`` (``file://``, and ``open_store``) and ``s3.py`` (``s3://``); this module knows none.
+puts), the ``StoredObject`` value, the MD5 ETag rule, and what every implementation shares: the
+content type a key is stored with and the one-line ``StoreError`` naming the key. The
+implementations live in ``store.py`` (``file://``, and ``open_store``), ``s3.py``, ``gcs.py`` and
+``azure.py``; this module knows none.
 """
 
 from __future__ import annotations
@@ -10,9 +12,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Protocol
 
-__all__ = ["ObjectStore", "StoredObject", "check_conditions", "md5_etag"]
+from producer.errors import StoreError
+
+__all__ = [
+    "ObjectStore",
+    "StoredObject",
+    "check_conditions",
+    "content_etag",
+    "content_type",
+    "md5_etag",
+    "store_error",
+]
+
+_TYPES = {".gz": "application/gzip", ".zst": "application/zstd", ".json": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -74,3 +89,19 @@ def check_conditions(if_match: str | None, if_none_match: bool) -> None:
     """``ValueError`` when a put asks for both conditions (they exclude each other)."""
     if if_match is not None and if_none_match:
         raise ValueError("if_match and if_none_match exclude each other")
+
+
+async def content_etag(store: ObjectStore, key: str) -> str | None:
+    """The ETag of the object's content, read whole: for an object stored without an MD5."""
+    found = await store.get(key)
+    return None if found is None else found.etag
+
+
+def content_type(key: str) -> str:
+    """The ``Content-Type`` a key is stored with, by its suffix."""
+    return _TYPES.get(PurePosixPath(key).suffix, "application/octet-stream")
+
+
+def store_error(description: str, operation: str, key: str, reason: str) -> StoreError:
+    """The ``StoreError`` of a failed call: ``{store}: {operation} {key!r} failed: {reason}``."""
+    return StoreError(f"{description}: {operation} {key!r} failed: {reason}")

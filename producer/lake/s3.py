@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiobotocore.config import AioConfig
@@ -21,7 +20,7 @@ from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from producer.errors import PreconditionFailedError, StoreError
-from producer.lake.objects import StoredObject, check_conditions
+from producer.lake.objects import StoredObject, check_conditions, content_type, store_error
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -46,7 +45,6 @@ _T = TypeVar("_T")
 
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 _ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_TYPES = {".gz": "application/gzip", ".zst": "application/zstd", ".json": "application/json"}
 
 
 class S3Store:
@@ -114,7 +112,7 @@ class S3Store:
             "Bucket": self.bucket,
             "Key": self._key(key),
             "Body": data,
-            "ContentType": _content_type(key),
+            "ContentType": content_type(key),
         }
         if metadata:
             request["Metadata"] = dict(metadata)
@@ -195,7 +193,7 @@ class S3Store:
             reason = f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
         else:
             reason = f"{type(exc).__name__}: {exc}"
-        return StoreError(f"{self.description}: {operation} {key!r} failed: {reason}")
+        return store_error(self.description, operation, key, reason)
 
 
 @contextlib.asynccontextmanager
@@ -244,7 +242,3 @@ def _code(exc: Exception) -> str:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return code or str(status or "")
     return ""
-
-
-def _content_type(key: str) -> str:
-    return _TYPES.get(Path(key).suffix, "application/octet-stream")

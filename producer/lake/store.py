@@ -20,8 +20,15 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
-from producer.errors import ConfigError, PreconditionFailedError, StoreError
-from producer.lake.objects import ObjectStore, StoredObject, check_conditions, md5_etag
+from producer.errors import ConfigError, PreconditionFailedError
+from producer.lake.objects import (
+    ObjectStore,
+    StoredObject,
+    check_conditions,
+    content_etag,
+    md5_etag,
+    store_error,
+)
 from producer.lake.s3 import S3_READ_TIMEOUT_S, S3Store, open_s3_store
 from producer.settings import LakeLocation
 
@@ -65,8 +72,7 @@ class FileStore:
         return await asyncio.to_thread(self._get, key)
 
     async def etag(self, key: str) -> str | None:
-        found = await self.get(key)
-        return None if found is None else found.etag
+        return await content_etag(self, key)
 
     async def put(
         self,
@@ -99,7 +105,7 @@ class FileStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         except OSError as exc:
-            raise StoreError(f"{self.description}: get {key!r} failed: {exc.strerror}") from exc
+            raise store_error(self.description, "get", key, str(exc.strerror)) from exc
         return StoredObject(data, md5_etag(data))
 
     def _put(self, key: str, data: bytes, if_match: str | None, if_none_match: bool) -> str:
@@ -131,7 +137,7 @@ class FileStore:
         except PreconditionFailedError:
             raise
         except OSError as exc:
-            raise StoreError(f"{self.description}: put {key!r} failed: {exc.strerror}") from exc
+            raise store_error(self.description, "put", key, str(exc.strerror)) from exc
         _sweep_orphans(path.parent)
         return md5_etag(data)
 
@@ -144,7 +150,7 @@ class FileStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return
         except OSError as exc:
-            raise StoreError(f"{self.description}: delete {key!r} failed: {exc.strerror}") from exc
+            raise store_error(self.description, "delete", key, str(exc.strerror)) from exc
 
     def _list(self, prefix: str) -> list[str]:
         folder = prefix.rpartition("/")[0]
