@@ -171,13 +171,19 @@ def _b64(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(value)).rstrip(b"=").decode()
 
 
-async def _access_key(request: web.Request) -> web.Response:
-    sim = request.app[NICE_SIMULATOR]
+async def _json_object(request: web.Request) -> dict[str, Any] | None:
+    """The request's body as a JSON object, or None when it is not one."""
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def _access_key(request: web.Request) -> web.Response:
+    sim = request.app[NICE_SIMULATOR]
+    body = await _json_object(request)
+    if body is None:
         return _error(400, "invalid_request", "Body must be JSON")
     key_id, secret = body.get("accessKeyId"), body.get("accessKeySecret")
     expected = sim.config.access_keys.get(key_id) if isinstance(key_id, str) else None
@@ -255,11 +261,8 @@ async def _create_job(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     sim = request.app[NICE_SIMULATOR]
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
+    body = await _json_object(request)
+    if body is None:
         return _error(400, "invalid_request", "Body must be JSON")
     if (
         body.get("entityName") != "qm-workflows"
