@@ -20,7 +20,12 @@ from producer.governance.areas import arn
 from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
-from producer.governance.render import consumer_file, consumer_role, producer_file, producer_role
+from producer.governance.render import (
+    consumer_role,
+    granted_prefixes,
+    producer_role,
+    render_documents,
+)
 from producer.lake.keys import LEASE_FILE, PUBLISHED_DIR
 
 __all__ = [
@@ -81,12 +86,7 @@ _FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 
 def render_azure(config: GovernanceConfig, layout: LakeLayout) -> dict[str, dict[str, Any]]:
     """File name → document, for every consumer group and every producer (same names as AWS)."""
-    documents: dict[str, dict[str, Any]] = {}
-    for name in sorted(config.consumers):
-        documents[consumer_file(name)] = azure_consumer(name, config.consumers[name], layout)
-    for domain, port in layout.ports.items():
-        documents[producer_file(domain)] = azure_producer(port)
-    return documents
+    return render_documents(config, layout, azure_consumer, azure_producer)
 
 
 def azure_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[str, Any]:
@@ -95,8 +95,7 @@ def azure_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[
     assignments = []
     for grant in sorted(group.reads, key=lambda grant: grant.domain):
         port = layout.ports[grant.domain]
-        prefixes = [port.data(major) for major in grant.majors]
-        prefixes += [f"{port.registry_dir}{major}." for major in grant.majors]
+        prefixes = granted_prefixes(grant, port)
         assignments.append(
             _assignment(
                 f"Read{grant.domain.capitalize()}",

@@ -21,7 +21,7 @@ from producer.governance.areas import arn
 from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
-from producer.governance.render import consumer_file, producer_file
+from producer.governance.render import granted_prefixes, render_documents
 
 __all__ = [
     "GKE_NAMESPACE",
@@ -61,12 +61,7 @@ def service_account(kind: str, name: str) -> str:
 
 def render_gcp(config: GovernanceConfig, layout: LakeLayout) -> dict[str, dict[str, Any]]:
     """File name → document, for every consumer group and every producer (same names as AWS)."""
-    documents: dict[str, dict[str, Any]] = {}
-    for name in sorted(config.consumers):
-        documents[consumer_file(name)] = gcp_consumer(name, config.consumers[name], layout)
-    for domain, port in layout.ports.items():
-        documents[producer_file(domain)] = gcp_producer(port)
-    return documents
+    return render_documents(config, layout, gcp_consumer, gcp_producer)
 
 
 def gcp_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[str, Any]:
@@ -75,8 +70,7 @@ def gcp_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[st
     bindings = []
     for grant in sorted(group.reads, key=lambda grant: grant.domain):
         port = layout.ports[grant.domain]
-        prefixes = [port.data(major) for major in grant.majors]
-        prefixes += [f"{port.registry_dir}{major}." for major in grant.majors]
+        prefixes = granted_prefixes(grant, port)
         bindings.append(
             _binding(
                 f"Read{grant.domain.capitalize()}",

@@ -10,12 +10,12 @@ from scope to role. Pure: no I/O, no wildcard above a folder.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from producer.governance.areas import arn
-from producer.governance.model import ConsumerGroup, GovernanceConfig
+from producer.governance.model import ConsumerGroup, GovernanceConfig, Grant
 from producer.governance.ports import DomainPort, LakeLayout
 from producer.lake.keys import LEASE_FILE, PUBLISHED_DIR
 
@@ -26,10 +26,12 @@ __all__ = [
     "consumer_file",
     "consumer_policy",
     "consumer_role",
+    "granted_prefixes",
     "producer_file",
     "producer_policy",
     "producer_role",
     "render",
+    "render_documents",
 ]
 
 IDP_TABLE = "idp-scope-roles.json"
@@ -104,6 +106,28 @@ def render(config: GovernanceConfig, layout: LakeLayout) -> Rendered:
     return Rendered(policies=policies, idp_table=table)
 
 
+def granted_prefixes(grant: Grant, port: DomainPort) -> list[str]:
+    """The key prefixes a grant reads: its majors' data, then their registry entries."""
+    prefixes = [port.data(major) for major in grant.majors]
+    return prefixes + [f"{port.registry_dir}{major}." for major in grant.majors]
+
+
+def render_documents(
+    config: GovernanceConfig,
+    layout: LakeLayout,
+    consumer: Callable[[str, ConsumerGroup, LakeLayout], dict[str, Any]],
+    producer: Callable[[DomainPort], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """File name → another cloud's document, for every consumer group and every producer
+    (the same file names as the AWS policies)."""
+    documents: dict[str, dict[str, Any]] = {}
+    for name in sorted(config.consumers):
+        documents[consumer_file(name)] = consumer(name, config.consumers[name], layout)
+    for domain, port in layout.ports.items():
+        documents[producer_file(domain)] = producer(port)
+    return documents
+
+
 def consumer_policy(group: ConsumerGroup, layout: LakeLayout, partition: str) -> PolicyDocument:
     """Read-only access to the granted majors of the granted domains, and nothing else.
 
@@ -116,8 +140,7 @@ def consumer_policy(group: ConsumerGroup, layout: LakeLayout, partition: str) ->
     statements: list[dict[str, Any]] = []
     for grant in sorted(group.reads, key=lambda grant: grant.domain):
         port = layout.ports[grant.domain]
-        patterns = [port.data(major) + "*" for major in grant.majors]
-        patterns += [f"{port.registry_dir}{major}.*" for major in grant.majors]
+        patterns = [prefix + "*" for prefix in granted_prefixes(grant, port)]
         title = grant.domain.capitalize()
         statements.append(
             {
