@@ -22,9 +22,9 @@ from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
 from producer.governance.render import (
     consumer_role,
+    documents_per_principal,
     granted_prefixes,
     producer_role,
-    render_documents,
 )
 from producer.lake.keys import LEASE_FILE, PUBLISHED_DIR
 
@@ -86,7 +86,7 @@ _FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 
 def render_azure(config: GovernanceConfig, layout: LakeLayout) -> dict[str, dict[str, Any]]:
     """File name → document, for every consumer group and every producer (same names as AWS)."""
-    return render_documents(config, layout, azure_consumer, azure_producer)
+    return documents_per_principal(config, layout, azure_consumer, azure_producer)
 
 
 def azure_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[str, Any]:

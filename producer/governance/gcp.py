@@ -21,7 +21,7 @@ from producer.governance.areas import arn
 from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
-from producer.governance.render import granted_prefixes, render_documents
+from producer.governance.render import documents_per_principal, granted_prefixes
 
 __all__ = [
     "GKE_NAMESPACE",
@@ -61,7 +61,7 @@ def service_account(kind: str, name: str) -> str:
 
 def render_gcp(config: GovernanceConfig, layout: LakeLayout) -> dict[str, dict[str, Any]]:
     """File name → document, for every consumer group and every producer (same names as AWS)."""
-    return render_documents(config, layout, gcp_consumer, gcp_producer)
+    return documents_per_principal(config, layout, gcp_consumer, gcp_producer)
 
 
 def gcp_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[str, Any]:

@@ -26,12 +26,12 @@ __all__ = [
     "consumer_file",
     "consumer_policy",
     "consumer_role",
+    "documents_per_principal",
     "granted_prefixes",
     "producer_file",
     "producer_policy",
     "producer_role",
     "render",
-    "render_documents",
 ]
 
 IDP_TABLE = "idp-scope-roles.json"
@@ -112,7 +112,7 @@ def granted_prefixes(grant: Grant, port: DomainPort) -> list[str]:
     return prefixes + [f"{port.registry_dir}{major}." for major in grant.majors]
 
 
-def render_documents(
+def documents_per_principal(
     config: GovernanceConfig,
     layout: LakeLayout,
     consumer: Callable[[str, ConsumerGroup, LakeLayout], dict[str, Any]],
