@@ -2,6 +2,7 @@
 
 The real clock reads the event loop's monotonic time and the UTC wall clock. Tests inject their
 own to drive token refresh, rate limiting and window planning without sleeping.
+``iso_instant`` is the one text form of an instant the lake's files carry (UTC, with a ``Z``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["Clock", "SystemClock", "iso_instant"]
 
 
 class Clock(Protocol):
@@ -35,3 +36,10 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+
+def iso_instant(instant: datetime) -> str:
+    """UTC ISO-8601 with a ``Z`` (naive datetimes are taken as UTC)."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")

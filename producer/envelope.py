@@ -11,30 +11,24 @@ keeps the whole buffer it grew (several KB for a line of a few hundred bytes).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
+from producer.clock import iso_instant
 from producer.contracts.registry import Contract
 from producer.issues import Issue
 from producer.windows import Window
 
-__all__ = ["DLQ_STAGES", "PUBLISH_STAGE", "dead_letter_line", "envelope_line", "iso_instant"]
+__all__ = ["DLQ_STAGES", "PUBLISH_STAGE", "dead_letter_line", "envelope_line"]
 
 PUBLISH_STAGE = "publish"  # a landed record the event stream refused for good (its own series)
 DLQ_STAGES = frozenset({"parse", "mapping", "validation", PUBLISH_STAGE})
 _DLQ_OPTIONS = orjson.OPT_NON_STR_KEYS
 _MAX_DEPTH = 200  # orjson refuses nesting deeper than 255 levels
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-
-
-def iso_instant(instant: datetime) -> str:
-    """UTC ISO-8601 with a ``Z`` (naive datetimes are taken as UTC)."""
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def envelope_line(contract: Contract, record: Mapping[str, Any]) -> bytes:

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from producer.clock import iso_instant
 from producer.contracts.registry import Contract, contract_document, parse_contract
-from producer.envelope import iso_instant
 from producer.errors import ConfigError, ContractConflictError, PreconditionFailedError
 from producer.lake.keys import registry_key
 from producer.lake.store import ObjectStore

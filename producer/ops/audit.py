@@ -19,7 +19,8 @@ from datetime import datetime
 import orjson
 
 from producer.checkpoint import Checkpoint, CheckpointStore, Counts, is_committed
-from producer.envelope import DLQ_STAGES, PUBLISH_STAGE, iso_instant
+from producer.clock import iso_instant
+from producer.envelope import DLQ_STAGES, PUBLISH_STAGE
 from producer.lake.encode import decode_part
 from producer.lake.inventory import (
     SERIES,

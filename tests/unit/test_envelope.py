@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from producer.clock import iso_instant
 from producer.contracts.registry import load_contracts, select_contract
-from producer.envelope import dead_letter_line, envelope_line, iso_instant
+from producer.envelope import dead_letter_line, envelope_line
 from producer.issues import Issue
 from producer.settings import default_contracts_dir
 from producer.windows import Window
