@@ -18,8 +18,9 @@ refuse (``LeaseHeldError``), and while the replay holds it no producer writes th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,25 +139,22 @@ async def replay_dead_letters(
     the domain's writer lease (of ``lease_seconds``) for the run: ``LeaseHeldError`` while a
     producer holds it; a crashed holder's lease is waited out.
     """
-    lease = None
-    if include_recent and not dry_run:
-        lease = DomainLease(
-            store,
-            prefix=prefix,
-            domain=domain,
-            owner=new_owner("replay"),
-            ttl_s=lease_seconds,
-            clock=clock,
+    if resweep_hours is None:
+        resweep_hours = domain_spec(domain).default_resweep_hours
+    async with _writer_lease(
+        store,
+        prefix=prefix,
+        domain=domain,
+        clock=clock,
+        ttl_s=lease_seconds,
+        held=include_recent and not dry_run,
+    ) as fence:
+        checkpoints = CheckpointStore(
+            store, prefix=prefix, domain=domain, metrics=metrics, fence=fence
         )
-        try:
-            await lease.acquire()
-        except LeaseHeldError as exc:
-            raise LeaseHeldError(
-                f"{exc}; --include-recent rewrites windows the producer writes: stop the "
-                f"{domain} producer first"
-            ) from None
-    try:
-        return await _replay(
+        checkpoint, _ = await checkpoints.load()
+        inventory = await take_inventory(store, prefix, domain)
+        mover = _Mover(
             store,
             domain=domain,
             prefix=prefix,
@@ -165,84 +163,73 @@ async def replay_dead_letters(
             compression=compression,
             part_max_records=part_max_records,
             metrics=metrics,
-            clock=clock,
-            start=start,
-            end=end,
-            include_recent=include_recent,
-            resweep_hours=domain_spec(domain).default_resweep_hours
-            if resweep_hours is None
-            else resweep_hours,
             dry_run=dry_run,
-            fence=lease,
+            fence=fence,
         )
-    finally:
-        if lease is not None:
-            await lease.release()
+        results: list[WindowReplay] = []
+        for window, parts in inventory.windows.items():
+            if not (parts.dlq or parts.replay) or (start is not None and window.start < start):
+                continue
+            if end is not None and window.start >= end:
+                continue
+            reason = _skip_reason(
+                checkpoint,
+                parts,
+                contract,
+                include_recent=include_recent,
+                resweep_hours=resweep_hours,
+            )
+            if reason is not None:
+                results.append(WindowReplay(window, skipped=reason))
+                continue
+            before = checkpoint.recent.get(window.label) if checkpoint is not None else None
+            result = await mover.replay_window(parts)
+            assert checkpoint is not None  # _skip_reason skips every window without one
+            if not dry_run and (result.replay_records or window.label in checkpoint.replayed):
+                accounted = await _account(
+                    checkpoints, window, result.replay_records, clock, before=before
+                )
+                result = replace(result, accounted=accounted)
+            _log.info(
+                "dlq_replayed",
+                window=window.label,
+                moved=result.moved,
+                already_landed=result.already_landed,
+                kept=result.kept,
+                accounted=result.accounted,
+            )
+            results.append(result)
+        return ReplayReport(domain, contract.version, tuple(results))
 
 
-async def _replay(
+@contextlib.asynccontextmanager
+async def _writer_lease(
     store: ObjectStore,
     *,
-    domain: str,
     prefix: str,
-    contract: Contract,
-    map_record: Callable[[Any], Mapped],
-    compression: str,
-    part_max_records: int,
-    metrics: DomainMetrics,
+    domain: str,
     clock: Clock,
-    start: datetime | None,
-    end: datetime | None,
-    include_recent: bool,
-    resweep_hours: float,
-    dry_run: bool,
-    fence: Fence | None,
-) -> ReplayReport:
-    checkpoints = CheckpointStore(store, prefix=prefix, domain=domain, metrics=metrics, fence=fence)
-    checkpoint, _ = await checkpoints.load()
-    inventory = await take_inventory(store, prefix, domain)
-    mover = _Mover(
-        store,
-        domain=domain,
-        prefix=prefix,
-        contract=contract,
-        map_record=map_record,
-        compression=compression,
-        part_max_records=part_max_records,
-        metrics=metrics,
-        dry_run=dry_run,
-        fence=fence,
+    ttl_s: float,
+    held: bool,
+) -> AsyncIterator[DomainLease | None]:
+    """The domain's writer lease for the ``async with`` when ``held``, else None."""
+    if not held:
+        yield None
+        return
+    lease = DomainLease(
+        store, prefix=prefix, domain=domain, owner=new_owner("replay"), ttl_s=ttl_s, clock=clock
     )
-    results: list[WindowReplay] = []
-    for window, parts in inventory.windows.items():
-        if not (parts.dlq or parts.replay) or (start is not None and window.start < start):
-            continue
-        if end is not None and window.start >= end:
-            continue
-        reason = _skip_reason(
-            checkpoint, parts, contract, include_recent=include_recent, resweep_hours=resweep_hours
-        )
-        if reason is not None:
-            results.append(WindowReplay(window, skipped=reason))
-            continue
-        before = checkpoint.recent.get(window.label) if checkpoint is not None else None
-        result = await mover.replay_window(parts)
-        assert checkpoint is not None  # _skip_reason skips every window without one
-        if not dry_run and (result.replay_records or window.label in checkpoint.replayed):
-            accounted = await _account(
-                checkpoints, window, result.replay_records, clock, before=before
-            )
-            result = replace(result, accounted=accounted)
-        _log.info(
-            "dlq_replayed",
-            window=window.label,
-            moved=result.moved,
-            already_landed=result.already_landed,
-            kept=result.kept,
-            accounted=result.accounted,
-        )
-        results.append(result)
-    return ReplayReport(domain, contract.version, tuple(results))
+    try:
+        await lease.acquire()
+    except LeaseHeldError as exc:
+        raise LeaseHeldError(
+            f"{exc}; --include-recent rewrites windows the producer writes: stop the "
+            f"{domain} producer first"
+        ) from None
+    try:
+        yield lease
+    finally:
+        await lease.release()
 
 
 def _skip_reason(
