@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from producer.errors import ConfigError, PreconditionFailedError
 from producer.lake.objects import (
@@ -168,6 +169,20 @@ class FileStore:
         return sorted(keys)
 
 
+class _CloudOpener(Protocol):
+    """``open_azure_store`` and ``open_gcs_store``: a container, a root, the environment."""
+
+    def __call__(
+        self,
+        container: str,
+        root: str = "",
+        /,
+        *,
+        environ: Mapping[str, str],
+        read_timeout_s: float = ...,
+    ) -> contextlib.AbstractAsyncContextManager[ObjectStore]: ...
+
+
 @contextlib.asynccontextmanager
 async def open_store(
     location: LakeLocation,
@@ -191,31 +206,24 @@ async def open_store(
             raise ConfigError("MESH_LAKE_URL: file:// needs a path")
         yield FileStore(location.path)
         return
-    if location.scheme == "az":
-        from producer.lake.azure import open_azure_store
+    container = bucket or location.bucket
+    opened: contextlib.AbstractAsyncContextManager[ObjectStore]
+    if location.scheme in ("az", "gs"):
+        opener: _CloudOpener
+        if location.scheme == "az":
+            from producer.lake.azure import open_azure_store
 
-        async with open_azure_store(
-            bucket or location.bucket,
-            location.root,
-            environ=os.environ,
-            read_timeout_s=s3_read_timeout_s,
-        ) as azure_store:
-            yield azure_store
-        return
-    if location.scheme == "gs":
-        from producer.lake.gcs import open_gcs_store
+            opener = open_azure_store
+        else:
+            from producer.lake.gcs import open_gcs_store
 
-        async with open_gcs_store(
-            bucket or location.bucket,
-            location.root,
-            environ=os.environ,
-            read_timeout_s=s3_read_timeout_s,
-        ) as gcs_store:
-            yield gcs_store
-        return
-    async with open_s3_store(
-        bucket or location.bucket, location.root, read_timeout_s=s3_read_timeout_s
-    ) as store:
+            opener = open_gcs_store
+        opened = opener(
+            container, location.root, environ=os.environ, read_timeout_s=s3_read_timeout_s
+        )
+    else:
+        opened = open_s3_store(container, location.root, read_timeout_s=s3_read_timeout_s)
+    async with opened as store:
         yield store
 
 
