@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from producer.contracts.compat import check_contracts, released_changes
-from producer.contracts.environment import RegistrySettings, load_registry_settings
 from producer.contracts.publish import (
     ContractConflictError,
     Subscription,
@@ -31,6 +30,7 @@ from producer.contracts.publish import (
 from producer.contracts.registry import Contract, load_contracts
 from producer.errors import ConfigError, StoreError
 from producer.lake.store import ObjectStore, open_store
+from producer.settings.registry import RegistrySettings, load_registry_settings
 
 __all__ = ["add_parser"]
 
