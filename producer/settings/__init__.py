@@ -47,9 +47,16 @@ from producer.settings.model import (
     default_prefix,
     load_settings,
 )
-from producer.settings.names import DOMAIN_NAMES, PLATFORM_NAMES, DomainName, Platform
+from producer.settings.names import (
+    DEFAULT_PLATFORM,
+    DOMAIN_NAMES,
+    PLATFORM_NAMES,
+    DomainName,
+    Platform,
+)
 
 __all__ = [
+    "DEFAULT_PLATFORM",
     "DOMAIN_MODELS",
     "DOMAIN_NAMES",
     "PLATFORM_NAMES",

@@ -39,7 +39,7 @@ from producer.settings.lake import (
     bucket_problem,
     default_contracts_dir,
 )
-from producer.settings.names import DOMAIN_NAMES, DomainName, Platform
+from producer.settings.names import DEFAULT_PLATFORM, DOMAIN_NAMES, DomainName, Platform
 
 __all__ = [
     "DOMAIN_MODELS",
@@ -96,7 +96,7 @@ class DomainSettings(BaseModel):
     model_config = {"extra": "forbid", "frozen": True}
 
     platform: Platform = Field(
-        default="genesys",
+        default=DEFAULT_PLATFORM,
         description="the domain's source platform: `genesys` (Genesys Cloud) or `nice` "
         "(NICE CXone, Telephony and Quality only; docs/nice.md)",
     )
