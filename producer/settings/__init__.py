@@ -16,15 +16,16 @@ value as one ``ConfigError`` line naming the variable (the CLI exits 2):
 - ``doc``: ``docs/configuration.md`` generated from ``model`` (``python -m producer.settings.doc``).
 
 The offline subsets read no OAuth or access-key variable, so those commands run without a
-domain's credentials. Outside this package the producer reads no ``MESH_*`` variable. What
-others read, and where: the cloud SDKs read their own standard variables themselves (botocore:
-``AWS_*``; azure-identity: ``AZURE_*``; google-auth: ``GOOGLE_APPLICATION_CREDENTIALS``);
-``producer.lake.azure_account`` reads ``AZURE_STORAGE_CONNECTION_STRING``/``_ACCOUNT_URL``/
-``_ACCOUNT`` (the lake's account, also checked by ``Settings`` for an ``az://`` lake);
-``producer.lake.gcs`` reads ``STORAGE_EMULATOR_HOST``; ``producer.lake.s3`` and
-``producer.bus.kinesis`` read ``AWS_REGION`` (and ``s3`` ``AWS_RETRY_MODE``) as fallbacks next
-to botocore's own chain; ``producer.cli`` reads ``MALLOC_ARENA_MAX``/``GLIBC_TUNABLES`` to decide
-whether to re-exec with glibc's arena limit.
+domain's credentials. Outside this package the producer reads no ``MESH_*`` variable. What is
+read elsewhere, and where: the cloud SDKs read their own standard variables themselves
+(botocore: ``AWS_*``; azure-identity: ``AZURE_*``; google-auth:
+``GOOGLE_APPLICATION_CREDENTIALS``). ``producer.lake.store`` hands ``os.environ`` to
+``producer.lake.azure_account`` (the lake's account: ``AZURE_STORAGE_CONNECTION_STRING``,
+``AZURE_STORAGE_ACCOUNT_URL`` or ``AZURE_STORAGE_ACCOUNT``, also checked by ``Settings`` for an
+``az://`` lake) and to ``producer.lake.gcs`` (``STORAGE_EMULATOR_HOST``). ``producer.lake.s3``
+and ``producer.bus.kinesis`` read ``AWS_REGION`` (``s3`` also ``AWS_RETRY_MODE``) next to
+botocore's own chain. ``producer.cli`` reads ``MALLOC_ARENA_MAX`` and ``GLIBC_TUNABLES`` to decide
+whether to re-exec itself with glibc's arena limit.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ without any domain's OAuth client or access key. Each reads a subset of the daem
 built here by ``offline_model`` from the one declaration of each variable in ``model``: the
 process-wide fields (``MESH_LAKE_URL``, ``MESH_CONTRACTS_DIR`` ...) are ``Settings``' own and each
 domain's port fields (``PREFIX``, ``BUCKET``, ``SCHEMA_VERSION`` ...) are ``DomainSettings``' with
-the same rules, unset when not given (the domain's default is ``DOMAIN_MODELS``'). A subset
-built ``checked=False`` reads the raw strings and checks them where used (``registry``,
-``layout``). The domains are ``DOMAIN_NAMES``.
+the same rules (a value the daemon refuses, an offline command refuses too), unset when not
+given (the domain's default is ``DOMAIN_MODELS``'). A subset built ``checked=False`` reads the
+raw strings and checks them where used (``registry``, ``layout``). The domains are
+``DOMAIN_NAMES``.
 
 This module's subset is the lake commands': ``load_output_port(domain)`` gives ``OutputPort``
 (lake, bucket, prefix, contracts folder, compression, schema version, part size, re-sweep,
