@@ -3,14 +3,16 @@
 ``run()`` opens the long-lived resources (HTTP sessions, object stores, the metrics server) in an
 ``AsyncExitStack``, then one root ``TaskGroup`` holds one supervised task per domain. Each domain
 has its own task group with its token refresher (``{domain}:token``) and its window loop
-(``{domain}:worker``), its own credentials on its own source platform (a Genesys Cloud OAuth
-client, or a NICE CXone access key whose Data Extraction calls share the process's per-tenant
-gate), limiter, validator, prefix and checkpoint: a domain
-that fails is logged, counted, shown on ``/readyz`` and restarted with backoff while the others
-go on. A configuration error (a broken contract, an unknown schema version) is permanent: that
-domain is not restarted, ``/readyz`` names the error, the run's result says it failed (exit 2),
-and when every enabled domain has failed so the daemon stops at once. SIGTERM/SIGINT only set
-``stopping``; windows in flight get the shutdown grace.
+(``{domain}:worker``), its own credentials on its own source platform (opened by the platform
+the registry ``producer.platforms.source_platform`` names; what a platform's domains share, such
+as a per-tenant gate, lives in the run's ``RunShared``), limiter, validator, prefix and
+checkpoint: a domain that fails is logged, counted, shown on ``/readyz`` and restarted with
+backoff while the others go on. ``_Runtime._run_domain`` is each domain's composition root: it
+builds the domain (``build_domain``), then runs it (``_run_built``). A configuration error (a
+broken contract, an unknown schema version) is permanent: that domain is not restarted,
+``/readyz`` names the error, the run's result says it failed (exit 2), and when every enabled
+domain has failed so the daemon stops at once. SIGTERM/SIGINT only set ``stopping``; windows in
+flight get the shutdown grace.
 """
 
 from __future__ import annotations
