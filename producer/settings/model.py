@@ -14,7 +14,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -40,6 +40,7 @@ from producer.settings.lake import (
     default_contracts_dir,
 )
 from producer.settings.names import DEFAULT_PLATFORM, DOMAIN_NAMES, DomainName, Platform
+from producer.settings.platforms import PLATFORM_RULES
 
 __all__ = [
     "DOMAIN_MODELS",
@@ -79,10 +80,6 @@ def _schema_versions(value: str | None) -> str | None:
 
 SchemaVersions = Annotated[str | None, AfterValidator(_schema_versions)]
 """``SCHEMA_VERSION``: ``MAJOR.MINOR``, or two during a major migration; None: the newest."""
-_WFM_ON_NICE = (
-    "nice is not supported: CXone documents no published-schedule source with a host, path "
-    "and shift fields (see docs/nice.md); use genesys"
-)
 
 
 class DomainSettings(BaseModel):
@@ -94,6 +91,7 @@ class DomainSettings(BaseModel):
     """
 
     model_config = {"extra": "forbid", "frozen": True}
+    domain_name: ClassVar[str] = ""  # the domain of a subclass (``DOMAIN_MODELS``)
 
     platform: Platform = Field(
         default=DEFAULT_PLATFORM,
@@ -217,34 +215,24 @@ class DomainSettings(BaseModel):
             raise ValueError(f"{str(path)!r} is not a readable file")
         return path
 
-    @model_validator(mode="after")
-    def _one_secret(self) -> DomainSettings:
-        """Genesys: the OAuth client's secret, exactly once (CXone's are checked by
-        ``Settings``, which can name the domain's variables)."""
-        if self.platform != "genesys":
-            return self
-        if self.client_secret is None and self.client_secret_file is None:
-            raise ValueError("set CLIENT_SECRET or CLIENT_SECRET_FILE")
-        if self.client_secret is not None and self.client_secret_file is not None:
-            raise ValueError("set only one of CLIENT_SECRET and CLIENT_SECRET_FILE")
-        return self
+    @field_validator("platform")
+    @classmethod
+    def _feeds_the_domain(cls, value: Platform) -> Platform:
+        """A platform that cannot feed this domain is refused (``PLATFORM_RULES``)."""
+        why = PLATFORM_RULES[value].refuses.get(cls.domain_name)
+        if why:
+            raise ValueError(why)
+        return value
 
-    def nice_problem(self, name: str) -> str | None:
-        """What a CXone domain ``name`` is missing, as one line naming the variable, or None."""
-        variable = f"MESH_{name.upper()}__"
-        required = f"required with {variable}PLATFORM=nice"
-        if self.nice_auth_url is None:
-            return f"{variable}NICE_AUTH_URL: {required}"
-        if self.nice_access_key_id is None:
-            return f"{variable}NICE_ACCESS_KEY_ID: {required}"
-        if self.nice_access_key_secret is None and self.nice_access_key_secret_file is None:
-            return f"{variable}NICE_ACCESS_KEY_SECRET: {required} (or NICE_ACCESS_KEY_SECRET_FILE)"
-        if self.nice_access_key_secret is not None and self.nice_access_key_secret_file:
-            return (
-                f"{variable}NICE_ACCESS_KEY_SECRET: set only one of NICE_ACCESS_KEY_SECRET and "
-                "NICE_ACCESS_KEY_SECRET_FILE"
-            )
-        return None
+    @model_validator(mode="after")
+    def _platform_model_rules(self) -> DomainSettings:
+        """The platform's checks of every configured domain (Genesys: the OAuth client's
+        secret, exactly once); those of an enabled domain are ``Settings``', which can name
+        the domain's variables."""
+        problem = PLATFORM_RULES[self.platform].model(self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 def _recipients(value: Any) -> Any:
@@ -262,6 +250,8 @@ def _recipients(value: Any) -> Any:
 class TelephonySettings(DomainSettings):
     """Telephony defaults: high priority, ``telephony-cdr-export``."""
 
+    domain_name: ClassVar[str] = "telephony"
+
     priority: Priority = "high"
     prefix: LakePrefix = "telephony-cdr-export"
     nice_completion_lag_seconds: float = Field(
@@ -275,6 +265,8 @@ class TelephonySettings(DomainSettings):
 
 class QualitySettings(DomainSettings):
     """Quality defaults: normal priority, ``qms-scores-export``; windows by changed date."""
+
+    domain_name: ClassVar[str] = "quality"
 
     priority: Priority = "normal"
     prefix: LakePrefix = "qms-scores-export"
@@ -298,6 +290,8 @@ class QualitySettings(DomainSettings):
 class WfmSettings(DomainSettings):
     """WFM defaults: low priority, ``wfm-schedules-export``; weekly snapshots."""
 
+    domain_name: ClassVar[str] = "wfm"
+
     priority: Priority = "low"
     prefix: LakePrefix = "wfm-schedules-export"
     business_units: Annotated[tuple[str, ...], NoDecode] = ()
@@ -309,13 +303,6 @@ class WfmSettings(DomainSettings):
     def _split_units(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("platform")
-    @classmethod
-    def _wfm_source(cls, value: str) -> str:
-        if value == "nice":
-            raise ValueError(_WFM_ON_NICE)
         return value
 
 
@@ -480,11 +467,8 @@ class Settings(BaseSettings):
     def _enabled_domains_configured(self) -> Settings:
         for name in self.domains:
             domain: DomainSettings | None = getattr(self, name)
-            if domain is None or (domain.platform == "genesys" and domain.client_id is None):
-                raise ValueError(
-                    f"MESH_{name.upper()}__CLIENT_ID: required because {name} is in MESH_DOMAINS"
-                )
-            problem = domain.nice_problem(name) if domain.platform == "nice" else None
+            platform = domain.platform if domain is not None else DEFAULT_PLATFORM
+            problem = PLATFORM_RULES[platform].enabled(domain, name)
             if problem:
                 raise ValueError(problem)
         return self
@@ -541,8 +525,13 @@ DOMAIN_MODELS: dict[str, type[DomainSettings]] = {
     "wfm": WfmSettings,
 }
 """Each domain's model, in ``DOMAIN_NAMES`` order: its own defaults and extra variables."""
-if tuple(DOMAIN_MODELS) != DOMAIN_NAMES or any(
-    Settings.model_fields[name].annotation != DOMAIN_MODELS[name] | None for name in DOMAIN_NAMES
+if (
+    tuple(DOMAIN_MODELS) != DOMAIN_NAMES
+    or any(model.domain_name != name for name, model in DOMAIN_MODELS.items())
+    or any(
+        Settings.model_fields[name].annotation != DOMAIN_MODELS[name] | None
+        for name in DOMAIN_NAMES
+    )
 ):
     raise ImportError("Settings and DOMAIN_MODELS must have one field per name of DOMAIN_NAMES")
 

@@ -30,7 +30,7 @@ from producer.errors import ConfigError
 from producer.settings.env import MESH_ENV, one_line
 from producer.settings.lake import LakeLocation, bucket_problem
 from producer.settings.model import DOMAIN_MODELS, DomainSettings, Settings
-from producer.settings.names import DOMAIN_NAMES, Platform
+from producer.settings.names import DEFAULT_PLATFORM, DOMAIN_NAMES, Platform
 
 __all__ = ["OutputPort", "load_output_port", "offline_model"]
 
@@ -123,7 +123,7 @@ class OutputPort:
     part_max_records: int
     resweep_hours: float | None = None
     resweep_interval_s: float = 3600.0
-    platform: Platform = "genesys"  # whose mapper replays its dead letters
+    platform: Platform = DEFAULT_PLATFORM  # whose mapper replays its dead letters
 
     @property
     def description(self) -> str:
