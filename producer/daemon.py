@@ -3,14 +3,16 @@
 ``run()`` opens the long-lived resources (HTTP sessions, object stores, the metrics server) in an
 ``AsyncExitStack``, then one root ``TaskGroup`` holds one supervised task per domain. Each domain
 has its own task group with its token refresher (``{domain}:token``) and its window loop
-(``{domain}:worker``), its own credentials on its own source platform (a Genesys Cloud OAuth
-client, or a NICE CXone access key whose Data Extraction calls share the process's per-tenant
-gate), limiter, validator, prefix and checkpoint: a domain
-that fails is logged, counted, shown on ``/readyz`` and restarted with backoff while the others
-go on. A configuration error (a broken contract, an unknown schema version) is permanent: that
-domain is not restarted, ``/readyz`` names the error, the run's result says it failed (exit 2),
-and when every enabled domain has failed so the daemon stops at once. SIGTERM/SIGINT only set
-``stopping``; windows in flight get the shutdown grace.
+(``{domain}:worker``), its own credentials on its own source platform (opened by the platform
+the registry ``producer.platforms.source_platform`` names; what a platform's domains share, such
+as a per-tenant gate, lives in the run's ``RunShared``), limiter, validator, prefix and
+checkpoint: a domain that fails is logged, counted, shown on ``/readyz`` and restarted with
+backoff while the others go on. ``_Runtime._run_domain`` is each domain's composition root: it
+builds the domain (``build_domain``), then runs it (``_run_built``). A configuration error (a
+broken contract, an unknown schema version) is permanent: that domain is not restarted,
+``/readyz`` names the error, the run's result says it failed (exit 2), and when every enabled
+domain has failed so the daemon stops at once. SIGTERM/SIGINT only set ``stopping``; windows in
+flight get the shutdown grace.
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-import aiohttp
 import structlog
 from prometheus_client import CollectorRegistry
 
 from producer.alert_email import email_channel
 from producer.alerts import AlertMonitor
-from producer.api.client import ApiClient, open_session
+from producer.api.client import open_session
 from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.budget import PriorityBudget
@@ -45,7 +45,8 @@ from producer.lake.lease import DomainLease, Fence, new_owner
 from producer.lake.store import ObjectStore, load_store_code, open_store
 from producer.lake.writer import BatchWriter
 from producer.logs import bind_domain
-from producer.platforms.genesys.permissions import required_permission
+from producer.platforms import source_platform
+from producer.platforms.source import RunShared, Source, SourceContext
 from producer.ratelimit import DomainLimiter
 from producer.reports import DomainReport
 from producer.settings import DomainSettings, Settings
@@ -53,9 +54,6 @@ from producer.telemetry.health import Health
 from producer.telemetry.metrics import DomainMetrics, Metrics
 from producer.telemetry.server import serve_http
 from producer.worker import DomainWorker, OlderMajor, WindowAbandonedError
-
-if TYPE_CHECKING:
-    from producer.platforms.nice.extraction import TenantGates
 
 __all__ = ["BuiltDomain", "RunResult", "open_domain", "run"]
 
@@ -100,9 +98,37 @@ async def run(
     failed (its ``DomainReport.error``, ``config_error``) while the others go on, and once every
     enabled domain has failed that way the run stops.
     """
-    stopping = stopping or asyncio.Event()
-    metrics = Metrics(registry or CollectorRegistry())
-    clock = clock or SystemClock()
+    runtime = _new_runtime(
+        settings,
+        once=once,
+        stopping=stopping or asyncio.Event(),
+        metrics=Metrics(registry or CollectorRegistry()),
+        clock=clock or SystemClock(),
+    )
+    loop = asyncio.get_running_loop()
+    if install_signal_handlers:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, _on_signal, runtime.stopping, sig)
+    try:
+        await _serve(runtime)
+    finally:
+        if install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+    _log.info(
+        "daemon_stopped",
+        domains={
+            name: "ok" if report.error is None else f"failed: {report.error}"
+            for name, report in runtime.reports.items()
+        },
+    )
+    return RunResult(runtime.reports)
+
+
+def _new_runtime(
+    settings: Settings, *, once: bool, stopping: asyncio.Event, metrics: Metrics, clock: Clock
+) -> _Runtime:
+    """What every domain of a run shares: its alerts, health, reports and budget."""
     alerts = AlertMonitor(
         webhook_url=(
             settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None
@@ -115,7 +141,7 @@ async def run(
         clock=clock,
         email=email_channel(settings),
     )
-    runtime = _Runtime(
+    return _Runtime(
         settings=settings,
         metrics=metrics,
         health=Health(list(settings.domains)),
@@ -130,49 +156,40 @@ async def run(
         ),
         reports={name: DomainReport(name) for name in settings.domains},
     )
-    loop = asyncio.get_running_loop()
-    if install_signal_handlers:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, _on_signal, stopping, sig)
-    try:
-        async with AsyncExitStack() as stack:
-            port = await stack.enter_async_context(
-                serve_http(
-                    metrics.registry,
-                    runtime.health,
-                    host=settings.http_host,
-                    port=settings.http_port,
-                    before_scrape=lambda: _export_readiness(runtime.health, metrics),
-                    admin=(
-                        (settings.admin_token.get_secret_value(), runtime.limiters)
-                        if settings.admin_token is not None
-                        else None
-                    ),
-                )
+
+
+async def _serve(runtime: _Runtime) -> None:
+    """The HTTP port, then one supervised task per domain until all return; then the alerts
+    already raised go out (for a bounded time)."""
+    settings, metrics, alerts = runtime.settings, runtime.metrics, runtime.alerts
+    assert alerts is not None  # _new_runtime makes them
+    async with AsyncExitStack() as stack:
+        port = await stack.enter_async_context(
+            serve_http(
+                metrics.registry,
+                runtime.health,
+                host=settings.http_host,
+                port=settings.http_port,
+                before_scrape=lambda: _export_readiness(runtime.health, metrics),
+                admin=(
+                    (settings.admin_token.get_secret_value(), runtime.limiters)
+                    if settings.admin_token is not None
+                    else None
+                ),
             )
-            load_store_code(settings.lake)  # a cloud SDK costs a second or more to import
-            _log.info("daemon_started", domains=list(settings.domains), http_port=port, once=once)
-            async with asyncio.TaskGroup() as root:
-                sender = root.create_task(alerts.run_sender(), name="alerts")
-                async with asyncio.TaskGroup() as domains:
-                    for name in settings.domains:
-                        domains.create_task(runtime.supervise(name), name=f"{name}:supervisor")
-                # Alerts already raised still go out, for a bounded time, then the sender stops.
-                await alerts.flush(5.0)
-                sender.cancel()
-            runtime.health.alive = False
-    finally:
-        if install_signal_handlers:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-    _log.info(
-        "daemon_stopped",
-        domains={
-            name: "ok" if report.error is None else f"failed: {report.error}"
-            for name, report in runtime.reports.items()
-        },
-    )
-    return RunResult(runtime.reports)
+        )
+        load_store_code(settings.lake)  # a cloud SDK costs a second or more to import
+        _log.info(
+            "daemon_started", domains=list(settings.domains), http_port=port, once=runtime.once
+        )
+        async with asyncio.TaskGroup() as root:
+            sender = root.create_task(alerts.run_sender(), name="alerts")
+            async with asyncio.TaskGroup() as domains:
+                for name in settings.domains:
+                    domains.create_task(runtime.supervise(name), name=f"{name}:supervisor")
+            await alerts.flush(5.0)
+            sender.cancel()
+        runtime.health.alive = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +249,7 @@ class _Runtime:
     alerts: AlertMonitor | None = None
     shared_budget: PriorityBudget | None = None
     limiters: dict[str, DomainLimiter] = field(default_factory=dict)
-    nice_gates: TenantGates | None = None  # CXone Data Extraction, one gate per tenant
+    shared: RunShared = field(default_factory=RunShared)  # what a platform's domains share
 
     async def supervise(self, name: str) -> None:
         """Run one domain; on failure record it, back off and restart (never crosses domains)."""
@@ -313,111 +330,41 @@ class _Runtime:
             yield port
 
     async def _run_domain(self, name: str) -> DomainReport:
-        """Build one domain's components and run its token task and window loop together."""
-        status = self.health.status(name)
+        """The composition root of one domain: build it, then run it."""
         async with AsyncExitStack() as stack:
             built = await self.build_domain(name, stack)
-            worker, tokens, lease = built.worker, built.tokens, built.lease
-            store, domain_metrics, older_contracts = built.store, built.metrics, built.older
-            async with asyncio.TaskGroup() as group:
-                refresher = group.create_task(tokens.run_refresher(), name=f"{name}:token")
-                status.worker_running = True
-                status.worker_error = None
-                work = group.create_task(
-                    worker.run_windows(
-                        once=self.once,
-                        stopping=self.stopping,
-                        grace_s=self.settings.shutdown_grace_seconds,
-                    ),
-                    name=f"{name}:worker",
-                )
-                work.add_done_callback(lambda _: refresher.cancel())
-                keeper = group.create_task(lease.keep_renewed(), name=f"{name}:lease")
-                work.add_done_callback(lambda _: keeper.cancel())
-                if older_contracts:
-                    watcher = group.create_task(
-                        watch_subscribers(
-                            store, name, older_contracts, domain_metrics, once=self.once
-                        ),
-                        name=f"{name}:subscribers",
-                    )
-                    if not self.once:  # once: it returns after its one reading
-                        work.add_done_callback(lambda _: watcher.cancel())
-            status.worker_running = False
-            return work.result()
+            return await self._run_built(name, built)
 
-    def _genesys_source(
-        self,
-        name: str,
-        domain: DomainSettings,
-        spec: DomainSpec,
-        *,
-        session: aiohttp.ClientSession,
-        limiter: DomainLimiter,
-        retry: RetryPolicy,
-    ) -> tuple[TokenManager, Extractor]:
-        """``name``'s OAuth client and extractor on Genesys Cloud (tokens fetched lazily)."""
-        if domain.client_id is None:  # Settings requires it on genesys
-            raise ConfigError(f"MESH_{name.upper()}__CLIENT_ID: required with PLATFORM=genesys")
-        tokens = TokenManager(
-            domain=name,
-            token_url=f"{self.settings.login_base_url}/oauth/token",
-            client_id=domain.client_id,
-            client_secret=domain.client_secret,
-            client_secret_file=domain.client_secret_file,
-            session=session,
-            metrics=self.metrics.for_domain(name),
-            clock=self.clock,
-            margin_seconds=domain.token_refresh_margin_seconds,
-            request_timeout_s=self.settings.request_timeout_seconds,
-        )
-        api = ApiClient(
-            domain=name,
-            base_url=self.settings.api_base_url,
-            session=session,
-            tokens=tokens,
-            limiter=limiter,
-            metrics=self.metrics.for_domain(name),
-            clock=self.clock,
-            retry=retry,
-            request_timeout_s=self.settings.request_timeout_seconds,
-            max_retry_after_s=self.settings.max_retry_after_seconds,
-            permission_of=required_permission,
-        )
-        return tokens, spec.make_extractor(api, domain, self.clock)
-
-    async def _nice_source(
-        self,
-        name: str,
-        domain: DomainSettings,
-        *,
-        session: aiohttp.ClientSession,
-        limiter: DomainLimiter,
-        retry: RetryPolicy,
-    ) -> tuple[TokenManager, Extractor]:
-        """``name``'s CXone clients (granted and discovered now) and extractor; its Data
-        Extraction calls share the process's tenant gates with every other CXone domain."""
-        from producer.platforms.nice.wiring import (
-            GATE_METRICS_LABEL,
-            open_nice_source,
-            tenant_gates,
-        )
-
-        if self.nice_gates is None:
-            self.nice_gates = tenant_gates(
-                self.settings, clock=self.clock, metrics=self.metrics.for_domain(GATE_METRICS_LABEL)
+    async def _run_built(self, name: str, built: BuiltDomain) -> DomainReport:
+        """Run a built domain's window loop with its token refresher, lease keeper and (during
+        a major migration) subscriber watcher; they stop when the loop ends."""
+        status = self.health.status(name)
+        async with asyncio.TaskGroup() as group:
+            refresher = group.create_task(built.tokens.run_refresher(), name=f"{name}:token")
+            status.worker_running = True
+            status.worker_error = None
+            work = group.create_task(
+                built.worker.run_windows(
+                    once=self.once,
+                    stopping=self.stopping,
+                    grace_s=self.settings.shutdown_grace_seconds,
+                ),
+                name=f"{name}:worker",
             )
-        return await open_nice_source(
-            name,
-            domain,
-            session=session,
-            limiter=limiter,
-            gates=self.nice_gates,
-            metrics=self.metrics.for_domain(name),
-            clock=self.clock,
-            retry=retry,
-            request_timeout_s=self.settings.request_timeout_seconds,
-        )
+            work.add_done_callback(lambda _: refresher.cancel())
+            keeper = group.create_task(built.lease.keep_renewed(), name=f"{name}:lease")
+            work.add_done_callback(lambda _: keeper.cancel())
+            if built.older:
+                watcher = group.create_task(
+                    watch_subscribers(
+                        built.store, name, built.older, built.metrics, once=self.once
+                    ),
+                    name=f"{name}:subscribers",
+                )
+                if not self.once:  # once: it returns after its one reading
+                    work.add_done_callback(lambda _: watcher.cancel())
+        status.worker_running = False
+        return work.result()
 
     async def build_domain(self, name: str, stack: AsyncExitStack) -> BuiltDomain:
         """One domain's worker and what it runs with (session, OAuth client, store, lease),
@@ -426,31 +373,10 @@ class _Runtime:
         spec = domain_spec(name, domain.platform)
         # Loaded per domain and per (re)start: one domain's broken contract stays its own
         # failure, and a fixed file is picked up by the next restart.
-        contract, *older_contracts = select_contracts(
+        contract, *older = select_contracts(
             load_domain_contracts(self.settings.contracts_dir, name), name, domain.schema_version
         )
-        domain_metrics = self.metrics.for_domain(name)
-        status = self.health.status(name)
-        session = await stack.enter_async_context(open_session())
-        limiter = DomainLimiter(
-            per_minute=domain.rate_limit_per_minute,
-            priority=domain.priority,
-            clock=self.clock,
-            metrics=domain_metrics,
-            shared=self.shared_budget,
-        )
-        self.limiters[name] = limiter
-        retry = RetryPolicy(budget_s=self.settings.request_retry_seconds)
-        if domain.platform == "nice":
-            tokens, extractor = await self._nice_source(
-                name, domain, session=session, limiter=limiter, retry=retry
-            )
-        else:
-            tokens, extractor = self._genesys_source(
-                name, domain, spec, session=session, limiter=limiter, retry=retry
-            )
-        status.token_ready = lambda: tokens.ready
-        status.token_error = lambda: tokens.last_error
+        tokens, extractor = await self._source(name, domain, stack)
         store = await stack.enter_async_context(
             open_store(
                 self.settings.lake,
@@ -469,26 +395,80 @@ class _Runtime:
             clock=self.clock,
         )
         stack.push_async_callback(lease.release)  # a graceful stop hands over at once
-        start_at = self.settings.start_at or (self.clock.now() - timedelta(hours=24))
         buses = {  # the event output port: one stream per major written, if configured
             c.version: await stack.enter_async_context(self._bus(stream))
-            for c in (contract, *older_contracts)
+            for c in (contract, *older)
             if (stream := domain.stream_for(c.version)) is not None
         }
-        worker = DomainWorker(
+        worker = self._worker(
+            name,
+            spec,
+            extractor=extractor,
+            store=store,
+            lease=lease,
+            contracts=(contract, *older),
+            buses=buses,
+        )
+        metrics = self.metrics.for_domain(name)
+        return BuiltDomain(worker, tokens, lease, store, metrics, contract, tuple(older))
+
+    async def _source(self, name: str, domain: DomainSettings, stack: AsyncExitStack) -> Source:
+        """``name``'s token manager and extractor, opened by its platform with its own HTTP
+        session (entered on ``stack``), limiter and retry policy."""
+        session = await stack.enter_async_context(open_session())
+        limiter = DomainLimiter(
+            per_minute=domain.rate_limit_per_minute,
+            priority=domain.priority,
+            clock=self.clock,
+            metrics=self.metrics.for_domain(name),
+            shared=self.shared_budget,
+        )
+        self.limiters[name] = limiter
+        context = SourceContext(
+            settings=self.settings,
+            session=session,
+            limiter=limiter,
+            retry=RetryPolicy(budget_s=self.settings.request_retry_seconds),
+            metrics=self.metrics,
+            clock=self.clock,
+            shared=self.shared,
+        )
+        tokens, extractor = await source_platform(domain.platform).open_source(
+            name, domain, context
+        )
+        status = self.health.status(name)
+        status.token_ready = lambda: tokens.ready
+        status.token_error = lambda: tokens.last_error
+        return tokens, extractor
+
+    def _worker(
+        self,
+        name: str,
+        spec: DomainSpec,
+        *,
+        extractor: Extractor,
+        store: ObjectStore,
+        lease: DomainLease,
+        contracts: tuple[Contract, ...],
+        buses: dict[str, EventPort],
+    ) -> DomainWorker:
+        """The window loop of ``name``: its newest contract first, then any older major."""
+        domain, metrics = self.settings.domain(name), self.metrics.for_domain(name)
+        contract, *older = contracts
+        return DomainWorker(
             spec=spec,
             extractor=extractor,
             contract=contract,
             validator=Validator(contract),
             writer=self._writer(store, name, contract, fence=lease),
             checkpoints=CheckpointStore(
-                store, prefix=domain.prefix, domain=name, metrics=domain_metrics, fence=lease
+                store, prefix=domain.prefix, domain=name, metrics=metrics, fence=lease
             ),
-            start_at=start_at,
+            start_at=self.settings.start_at or (self.clock.now() - timedelta(hours=24)),
             planner=spec.make_planner(self.settings.window_seconds, domain),
             clock=self.clock,
-            metrics=domain_metrics,
-            status=status,
+            metrics=metrics,
+            status=self.health.status(name),
             resweep_hours=_first_set(
                 domain.resweep_hours, self.settings.resweep_hours, spec.default_resweep_hours
             ),
@@ -500,16 +480,13 @@ class _Runtime:
             platform=domain.platform,
             older=tuple(
                 OlderMajor(
-                    older,
-                    Validator(older),
-                    self._writer(store, name, older, fence=lease, older_major=True),
-                    buses.get(older.version),
+                    major,
+                    Validator(major),
+                    self._writer(store, name, major, fence=lease, older_major=True),
+                    buses.get(major.version),
                 )
-                for older in older_contracts
+                for major in older
             ),
-        )
-        return BuiltDomain(
-            worker, tokens, lease, store, domain_metrics, contract, tuple(older_contracts)
         )
 
 

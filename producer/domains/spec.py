@@ -1,9 +1,11 @@
 """Step 3 (map): what a domain plugs into the flow, and the planner every incremental domain uses.
 
-``DomainSpec`` names a domain's planner, its extractor factory, its mapper and how to read a
-source object's time and identity; ``Extractor`` is what an extractor offers the worker. Each
-domain's folder declares its own spec (``domains/{domain}/spec.py``); ``producer.domains`` is
-the registry that looks them up.
+A domain's own folder declares its ``DomainPlan`` (``domains/{domain}/spec.py``: its name, which
+windows are due, how many trailing hours are re-swept); each source platform that feeds the
+domain declares its ``Feed`` (the domain's mapper on that platform, and how to read a source
+object's time and identity: ``producer/platforms/{platform}/``). ``DomainSpec`` is both together,
+what the worker runs; ``producer.domains.domain_spec`` composes it. ``Extractor`` is what a
+platform's extractor offers the worker.
 """
 
 from __future__ import annotations
@@ -13,13 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from producer.api.client import ApiClient
-from producer.clock import Clock
 from producer.domains.mapped import Mapped
 from producer.settings import DomainSettings
 from producer.windows import IncrementalPlanner, Planner, Window
 
-__all__ = ["DomainSpec", "Extractor", "incremental"]
+__all__ = ["DomainPlan", "DomainSpec", "Extractor", "Feed", "incremental"]
 
 
 class Extractor(Protocol):
@@ -39,16 +39,45 @@ class Extractor(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class DomainPlan:
+    """What a domain is whatever its source: its name, its planner, its re-sweep default."""
+
+    name: str
+    make_planner: Callable[[int, DomainSettings], Planner]
+    default_resweep_hours: float = 0.0  # trailing hours re-exported for late data
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A domain on one platform: its mapper, and a source object's time and identity."""
+
+    map_record: Callable[[Any], Mapped]
+    record_time: Callable[[Any], datetime | None]
+    record_id: Callable[[Any], str | None]
+
+
+@dataclass(frozen=True, slots=True)
 class DomainSpec:
-    """How one domain plugs into the generic worker."""
+    """How one domain, fed by one platform, plugs into the generic worker."""
 
     name: str
     map_record: Callable[[Any], Mapped]
     record_time: Callable[[Any], datetime | None]
     record_id: Callable[[Any], str | None]
-    make_extractor: Callable[[ApiClient, DomainSettings, Clock], Extractor]
     make_planner: Callable[[int, DomainSettings], Planner]
     default_resweep_hours: float = 0.0  # trailing hours re-exported for late data
+
+    @classmethod
+    def of(cls, plan: DomainPlan, feed: Feed) -> DomainSpec:
+        """``plan``'s domain as ``feed``'s platform feeds it."""
+        return cls(
+            name=plan.name,
+            map_record=feed.map_record,
+            record_time=feed.record_time,
+            record_id=feed.record_id,
+            make_planner=plan.make_planner,
+            default_resweep_hours=plan.default_resweep_hours,
+        )
 
 
 def incremental(window_seconds: int, settings: DomainSettings) -> Planner:

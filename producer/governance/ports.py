@@ -1,9 +1,10 @@
 """Governance, where each data product lives: its bucket and key prefixes, as producers see them.
 
-``read_layout()`` reads only ``MESH_LAKE_URL`` and ``MESH_{DOMAIN}__PREFIX`` / ``__BUCKET`` /
-``__STREAM`` (through pydantic-settings, with the defaults and rules of ``producer.settings``), so
-policies can be rendered without any OAuth client variable. A stream must be given by its ARN
-there (a policy needs the account and region a ``kinesis://NAME`` lacks). ``LakeLayout`` is pure:
+``read_layout()`` takes only ``MESH_LAKE_URL`` and ``MESH_{DOMAIN}__PREFIX`` / ``__BUCKET`` /
+``__STREAM`` (from ``producer.settings.layout``, with the defaults and rules of
+``producer.settings``), so policies can be rendered without any OAuth client variable. A stream
+must be given by its ARN there (a policy needs the account and region a ``kinesis://NAME``
+lacks). ``LakeLayout`` is pure:
 the key prefix of every area of every domain (data per major, DLQ, checkpoint state, registry)
 and its stream ARNs. It never reads secrets.
 """
@@ -11,24 +12,22 @@ and its stream ARNs. It never reads secrets.
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import TypeAdapter, ValidationError
 
 from producer.errors import ConfigError
 from producer.lake.keys import DLQ_DIR
 from producer.settings import (
-    DOMAIN_NAMES,
+    DOMAIN_MODELS,
     DomainSettings,
     LakeLocation,
-    Settings,
     bucket_problem,
     lake_prefix,
 )
+from producer.settings.layout import load_layout_ports
 
 __all__ = ["DomainPort", "LakeLayout", "build_layout", "read_layout"]
 
@@ -133,46 +132,15 @@ def build_layout(
     return LakeLayout(root=location.root, ports=ports, scheme=location.scheme)
 
 
-class _OutputEnv(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    prefix: str | None = None
-    bucket: str | None = None
-    stream: str | None = None
-
-
-class _LayoutEnv(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="MESH_", env_nested_delimiter="__", case_sensitive=False, extra="ignore"
-    )
-
-    lake_url: str = Settings.model_fields["lake_url"].default
-    telephony: _OutputEnv = Field(default_factory=_OutputEnv)
-    quality: _OutputEnv = Field(default_factory=_OutputEnv)
-    wfm: _OutputEnv = Field(default_factory=_OutputEnv)
-
-
 def read_layout() -> LakeLayout:
     """The layout from the environment the producers use, for every known domain.
 
     Reads ``MESH_LAKE_URL``, ``MESH_{DOMAIN}__PREFIX`` and ``MESH_{DOMAIN}__BUCKET`` only; the
     defaults are those of ``producer.settings``. Raises ``ConfigError`` naming the variable.
     """
-    try:
-        env = _LayoutEnv()
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        variable = "MESH_" + "__".join(str(part).upper() for part in first["loc"])
-        raise ConfigError(f"{variable}: {first['msg']}") from None
-    outputs: dict[str, tuple[str, str | None]] = {}
-    streams: dict[str, tuple[str, ...]] = {}
-    for domain in DOMAIN_NAMES:
-        given: _OutputEnv = getattr(env, domain)
-        default = _settings_class(domain).model_fields["prefix"].default
-        outputs[domain] = (default if given.prefix is None else given.prefix, given.bucket)
-        if given.stream:
-            streams[domain] = _stream_arns(domain, given.stream)
-    return build_layout(env.lake_url, outputs, streams=streams)
+    given = load_layout_ports()
+    streams = {domain: _stream_arns(domain, value) for domain, value in given.streams.items()}
+    return build_layout(given.lake_url, given.outputs, streams=streams)
 
 
 def _stream_arns(domain: str, value: str) -> tuple[str, ...]:
@@ -187,18 +155,9 @@ def _stream_arns(domain: str, value: str) -> tuple[str, ...]:
     return arns
 
 
-def _settings_class(domain: str) -> type[DomainSettings]:
-    """The domain's settings class (``TelephonySettings`` ...), from ``Settings``' field type."""
-    annotation = typing.get_type_hints(Settings)[domain]
-    for candidate in typing.get_args(annotation):
-        if isinstance(candidate, type) and issubclass(candidate, DomainSettings):
-            return candidate
-    return DomainSettings
-
-
 def _validated(domain: str, field: str, value: str) -> str:
     """``value`` checked against the producer's own rule for this field."""
-    rule = _settings_class(domain).model_fields[field]
+    rule = DOMAIN_MODELS.get(domain, DomainSettings).model_fields[field]
     try:
         checked: str = TypeAdapter(Annotated[str, rule]).validate_python(value)
     except ValidationError as exc:

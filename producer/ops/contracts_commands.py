@@ -27,10 +27,10 @@ from producer.catalog.publish import (
     unsubscribe,
 )
 from producer.contracts.compat import check_contracts, released_changes
-from producer.contracts.environment import RegistrySettings, load_registry_settings
 from producer.contracts.registry import Contract, load_contracts
 from producer.errors import ConfigError, StoreError
 from producer.lake.store import ObjectStore, open_store
+from producer.settings.registry import RegistrySettings, load_registry_settings
 
 __all__ = ["add_parser"]
 

@@ -2,7 +2,7 @@
 
 Wires ``audit`` and ``replay`` to argparse. Both read only ``MESH_LAKE_URL``,
 ``MESH_CONTRACTS_DIR``, ``MESH_COMPRESSION`` and the domain's ``MESH_{DOMAIN}__PREFIX``,
-``__BUCKET``, ``__SCHEMA_VERSION`` (``lake/location.py``), never OAuth variables. Exit codes:
+``__BUCKET``, ``__SCHEMA_VERSION`` (``settings/ports.py``), never OAuth variables. Exit codes:
 0 consistent / replayed, 1 a discrepancy or a lake failure (one line each), 2 bad input
 (``ConfigError``, printed by ``cli``).
 """
@@ -21,12 +21,12 @@ from prometheus_client import CollectorRegistry
 from producer.clock import SystemClock
 from producer.contracts.registry import load_domain_contracts, select_contracts
 from producer.errors import ConfigError, ProducerError
-from producer.lake.location import OutputPort, load_output_port
 from producer.lake.store import ObjectStore, open_store
 from producer.logs import configure_logging
 from producer.ops.audit import AuditReport, audit_product
 from producer.ops.replay import replay_dead_letters
 from producer.settings import DOMAIN_NAMES
+from producer.settings.ports import OutputPort, load_output_port
 from producer.telemetry.metrics import DomainMetrics, Metrics
 
 __all__ = ["add_parser"]

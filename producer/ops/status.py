@@ -1,7 +1,7 @@
 """Operator tool: ``mesh-producer status`` — where each domain is, read from the lake alone.
 
 Offline: it needs the lake's variables (``MESH_LAKE_URL``, the domains' prefixes, through
-``lake.location``) and no OAuth client. For each domain it reads the checkpoint and the writer
+``settings.ports``) and no OAuth client. For each domain it reads the checkpoint and the writer
 lease and reports the watermark, the lag behind now and behind the source's availability (as the
 producer last saw it), the newest window landed and when (the window ending at the watermark, not
 whichever a backfill or re-sweep committed last), the totals and the last 24 hours
@@ -28,9 +28,9 @@ from producer.checkpoint import Checkpoint, CheckpointStore, Counts
 from producer.domains import domain_spec
 from producer.errors import ProducerError
 from producer.lake.keys import checkpoint_key
-from producer.lake.location import OutputPort, load_output_port
 from producer.lake.store import ObjectStore, open_store
 from producer.settings import DOMAIN_NAMES
+from producer.settings.ports import OutputPort, load_output_port
 from producer.telemetry.metrics import Metrics
 from producer.windows import Resweeps, Window
 

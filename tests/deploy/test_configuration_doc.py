@@ -1,25 +1,25 @@
 """docs/configuration.md is generated from the settings model and must match it.
 
-A field added to ``producer/settings.py`` makes the committed page stale; the failure message says
-the one command that regenerates it. Also checks that the generator covers every variable and
-that its ``--check`` mode reports a stale file.
+A field added to ``producer/settings/model.py`` makes the committed page stale; the failure
+message says the one command that regenerates it. Also checks that the generator covers every
+variable and that its ``--check`` mode reports a stale file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from producer.settings_doc import DOC_PATH, main, render_configuration_doc, variable_names
+from producer.settings.doc import DOC_PATH, main, render_configuration_doc, variable_names
 
 
 def test_committed_page_matches_the_settings_model() -> None:
     """The committed docs/configuration.md is what the generator renders now."""
     assert DOC_PATH.is_file(), (
-        "docs/configuration.md is missing: run python -m producer.settings_doc"
+        "docs/configuration.md is missing: run python -m producer.settings.doc"
     )
     assert DOC_PATH.read_text(encoding="utf-8") == render_configuration_doc(), (
-        "docs/configuration.md is out of date with producer/settings.py: "
-        "run `python -m producer.settings_doc` and commit the result"
+        "docs/configuration.md is out of date with producer/settings/model.py: "
+        "run `python -m producer.settings.doc` and commit the result"
     )
 
 
@@ -32,7 +32,7 @@ def test_every_variable_is_documented_with_a_meaning() -> None:
             domain_form = domain_form.replace(f"MESH_{domain}__", "MESH_{DOMAIN}__")
         assert f"`{domain_form}`" in page, name
     assert "(no description" not in page, (
-        "a setting has no description: add Field(description=...) in producer/settings.py"
+        "a setting has no description: add Field(description=...) in producer/settings/model.py"
     )
 
 

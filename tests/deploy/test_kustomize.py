@@ -18,7 +18,7 @@ import yaml
 
 from producer.errors import ConfigError
 from producer.settings import Settings, load_settings
-from producer.settings_doc import variable_names
+from producer.settings.doc import variable_names
 from tests.deploy.artifacts import OVERLAYS, render
 from tests.deploy.tools import K8S_VERSIONS, PROJECT_ROOT, run_tool
 
@@ -137,7 +137,7 @@ class TestOverlay:
         """A misspelled MESH_ variable would be silently ignored: none may appear."""
         names = set(_config(rendered[overlay])) | set(_env(rendered[overlay]))
         unknown = {n for n in names if n.startswith("MESH_")} - variable_names()
-        assert not unknown, f"not read by producer/settings.py: {sorted(unknown)}"
+        assert not unknown, f"not read by producer/settings/model.py: {sorted(unknown)}"
         assert names - {n for n in names if n.startswith("MESH_")} <= {
             "AWS_REGION",
             "AWS_STS_REGIONAL_ENDPOINTS",

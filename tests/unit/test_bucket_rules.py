@@ -13,8 +13,8 @@ import pytest
 
 from producer.errors import ConfigError
 from producer.governance.ports import read_layout
-from producer.lake.location import load_output_port
 from producer.settings import load_settings
+from producer.settings.ports import load_output_port
 
 
 def _daemon() -> str | None:

@@ -11,8 +11,8 @@ import pytest
 
 from producer.errors import ConfigError
 from producer.governance.ports import read_layout
-from producer.lake.location import load_output_port
 from producer.settings import LakeLocation, load_settings
+from producer.settings.ports import load_output_port
 from tests.fixtures.process import clean_env
 
 

@@ -1,11 +1,11 @@
 """Step 3 (map) wiring for NICE CXone: which domains the platform can feed, and how.
 
 ``nice_spec(domain)`` gives the CXone mapper, window key, identity and extractor factory of a
-supported domain (Telephony: completed contacts; Quality: QM workflows by Data Extraction), in
-the shape of ``producer.domains.DomainSpec``'s platform-specific fields. WFM is not supported:
-no published-schedule source with a documented host, path and shift fields exists
-(``docs/nice.md``), so ``nice_spec("wfm")`` raises ``ConfigError`` with one line naming the
-setting. Pure wiring: no I/O.
+supported domain (Telephony: completed contacts; Quality: QM workflows by Data Extraction); its
+first three are the domain's ``producer.domains.Feed`` on CXone (``platform.PLATFORM.feed``).
+WFM is not supported: no published-schedule source with a documented host, path and shift
+fields exists (``docs/nice.md``), so ``nice_spec("wfm")`` raises ``ConfigError`` with one line
+naming the setting. Pure wiring: no I/O.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ limiter, which already draws on the shared priority budget) and the extractor of
 ``registry.nice_spec(domain)``. ``tenant_gates`` makes the process's one ``TenantGates``: every
 CXone domain of a tenant sends its Data Extraction calls through the same gate, so the
 one-call-per-interval rule holds across domains. ``nice_options`` maps settings to
-``NiceOptions``. Settings have been validated (``Settings.nice_problem``); nothing is read from
-the environment here.
+``NiceOptions``. Settings have been validated (``settings.platforms.PLATFORM_RULES``);
+nothing is read from the environment here.
 """
 
 from __future__ import annotations

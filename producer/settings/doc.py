@@ -1,9 +1,9 @@
 """Configuration reference: ``docs/configuration.md``, generated from the settings model.
 
-Reads ``producer.settings`` (field names, types, defaults, bounds, descriptions) and renders one
-Markdown page: the process-wide ``MESH_*`` variables, then the ``MESH_{DOMAIN}__*`` variables with
-each domain's defaults side by side. ``render_configuration_doc()`` is pure; only ``main()`` reads
-or writes the file. It never reads the environment.
+Reads ``producer.settings.model`` (field names, types, defaults, bounds, descriptions) and
+renders one Markdown page: the process-wide ``MESH_*`` variables, then the ``MESH_{DOMAIN}__*``
+variables with each domain's defaults side by side. ``render_configuration_doc()`` is pure; only
+``main()`` reads or writes the file. It never reads the environment.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from producer.settings import DomainSettings, Settings
+from producer.settings.model import DomainSettings, Settings
 
 __all__ = ["DOC_PATH", "main", "render_configuration_doc", "variable_names"]
 
-DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
-_COMMAND = "python -m producer.settings_doc"
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+_COMMAND = "python -m producer.settings.doc"
 
 # Meanings of fields that carry no ``Field(description=...)`` yet; a description in the model wins.
 _MEANINGS: dict[str, str] = {
@@ -85,7 +85,7 @@ _MEANINGS: dict[str, str] = {
 
 _HEADER = f"""# Configuration reference
 
-<!-- Generated from producer/settings.py by `{_COMMAND}`. Do not edit by hand:
+<!-- Generated from producer/settings/model.py by `{_COMMAND}`. Do not edit by hand:
      change the settings model, then run that command (a test fails while this file is stale). -->
 
 Every setting is an environment variable: prefix `MESH_`, nested with `__`, names are not case
@@ -168,7 +168,7 @@ def _default(field: FieldInfo) -> str:
 
 def _meaning(name: str, field: FieldInfo) -> str:
     text = field.description or _MEANINGS.get(name)
-    return text or "(no description: add `Field(description=...)` in `producer/settings.py`)"
+    return text or "(no description: add `Field(description=...)` in `producer/settings/model.py`)"
 
 
 def _is_model(annotation: Any) -> bool:
@@ -250,7 +250,7 @@ def render_configuration_doc() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m producer.settings_doc [--check] [PATH]``: write the page, or check it.
+    """``python -m producer.settings.doc [--check] [PATH]``: write the page, or check it.
 
     Returns 0 when written or up to date, 1 when ``--check`` finds the file stale or missing.
     """

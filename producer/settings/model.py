@@ -1,22 +1,23 @@
-"""Configuration: the only module that reads the environment.
+"""The daemon's settings model: every ``MESH_*`` variable ``mesh-producer run`` reads.
 
 pydantic-settings models with prefix ``MESH_`` and nested delimiter ``__`` (DESIGN.md's table).
 ``load_settings()`` turns every validation problem into one ``ConfigError`` line that names the
 environment variable and what is wrong, so the CLI can exit 2. Components receive their own slice
 (``DomainSettings``, ``LakeLocation``), never the whole ``Settings``. Secrets are ``SecretStr``.
+``DOMAIN_MODELS`` is each domain's model (its defaults: prefix, priority ...), which the offline
+subsets (``ports``, ``registry``, ``layout``) take their defaults from.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Field,
     SecretStr,
@@ -25,31 +26,36 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode
 
 from producer.errors import ConfigError
+from producer.settings.env import MESH_ENV, one_line
+from producer.settings.lake import (
+    BUCKET_CHARS,
+    LAKE_URL_DEFAULT,
+    LakeLocation,
+    LakePrefix,
+    LakeUrl,
+    bucket_problem,
+    default_contracts_dir,
+)
+from producer.settings.names import DEFAULT_PLATFORM, DOMAIN_NAMES, DomainName, Platform
+from producer.settings.platforms import PLATFORM_RULES
 
 __all__ = [
-    "DOMAIN_NAMES",
+    "DOMAIN_MODELS",
     "SCHEMA_VERSIONS_PATTERN",
     "DomainSettings",
-    "LakeLocation",
-    "Platform",
     "Priority",
     "QualitySettings",
     "Settings",
     "TelephonySettings",
     "WfmSettings",
-    "default_contracts_dir",
     "default_prefix",
-    "lake_prefix",
     "load_settings",
 ]
 
 Priority = Literal["high", "normal", "low"]
-Platform = Literal["genesys", "nice"]
-DomainName = Literal["telephony", "quality", "wfm"]
-DOMAIN_NAMES: tuple[DomainName, ...] = ("telephony", "quality", "wfm")
 SCHEMA_VERSIONS_PATTERN = r"^\d+\.\d+( *, *\d+\.\d+)?$"
 """``MAJOR.MINOR``, or two of them during a major migration (``1.0,2.0``)."""
 _VERSION_RE = re.compile(SCHEMA_VERSIONS_PATTERN)
@@ -58,57 +64,22 @@ _STREAM_RE = re.compile(
     r"|arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[a-zA-Z0-9_.-]{1,128})$"
 )
 _EMAIL = r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$"
-_SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_PREFIX_MAX = 512  # S3 keys end at 1024 bytes; the layout below a prefix needs about 100
 _ADMIN_TOKEN_MIN = 16
 _TOKEN_RE = re.compile(r"^[!-~]+$")  # visible ASCII: what any client sends as a header value
 _BASE_URL = r"^https?://[^\s/]+(:\d+)?/?$"
-_WFM_ON_NICE = (
-    "nice is not supported: CXone documents no published-schedule source with a host, path "
-    "and shift fields (see docs/nice.md); use genesys"
-)
 
 
-def lake_prefix(value: str) -> str:
-    """``value`` as a key prefix of the lake (a domain's prefix, the root of an ``s3://`` lake).
-
-    The one rule every reader of these variables applies, so a prefix that S3 or the
-    ``file://`` store would refuse (or read differently) stops at configuration, not mid-run:
-    segments of letters, digits, ``.``, ``_`` and ``-``, each starting with a letter or digit
-    (no empty, ``.``, ``..`` or hidden segment), no leading ``/``; a trailing ``/`` is dropped.
-    Raises ``ValueError`` saying what is wrong.
-    """
-    if value.startswith("/"):
-        raise ValueError(f"{value!r} must not start with '/'")
-    cleaned = value.rstrip("/")
-    if not cleaned:
-        raise ValueError("must not be empty")
-    if len(cleaned) > _PREFIX_MAX:
-        raise ValueError(f"must be at most {_PREFIX_MAX} characters")
-    for segment in cleaned.split("/"):
-        if not _SEGMENT_RE.match(segment):
-            raise ValueError(
-                f"segment {segment!r} of {value!r}: each '/'-separated segment is letters, "
-                "digits, '.', '_' or '-' starting with a letter or digit "
-                "(no empty, '.', '..' or hidden segment)"
-            )
-    return cleaned
+def _schema_versions(value: str | None) -> str | None:
+    if value is not None and not _VERSION_RE.match(value):
+        raise ValueError(
+            f"expected MAJOR.MINOR such as 1.0 (or two, 1.0,2.0, during a major migration), "
+            f"got {value!r}"
+        )
+    return value
 
 
-def default_contracts_dir() -> Path:
-    """The project's ``config/contracts`` (next to the package in a checkout or the image)."""
-    return Path(__file__).resolve().parents[1] / "config" / "contracts"
-
-
-def default_prefix(domain: str) -> str | None:
-    """A known domain's default output prefix (its contracts' default ``destination``)."""
-    models: dict[str, type[DomainSettings]] = {
-        "telephony": TelephonySettings,
-        "quality": QualitySettings,
-        "wfm": WfmSettings,
-    }
-    model = models.get(domain)
-    return None if model is None else str(model.model_fields["prefix"].default)
+SchemaVersions = Annotated[str | None, AfterValidator(_schema_versions)]
+"""``SCHEMA_VERSION``: ``MAJOR.MINOR``, or two during a major migration; None: the newest."""
 
 
 class DomainSettings(BaseModel):
@@ -120,9 +91,10 @@ class DomainSettings(BaseModel):
     """
 
     model_config = {"extra": "forbid", "frozen": True}
+    domain_name: ClassVar[str] = ""  # the domain of a subclass (``DOMAIN_MODELS``)
 
     platform: Platform = Field(
-        default="genesys",
+        default=DEFAULT_PLATFORM,
         description="the domain's source platform: `genesys` (Genesys Cloud) or `nice` "
         "(NICE CXone, Telephony and Quality only; docs/nice.md)",
     )
@@ -162,11 +134,11 @@ class DomainSettings(BaseModel):
     )
     rate_limit_per_minute: int = Field(default=240, gt=0, le=100_000)
     priority: Priority = "normal"
-    prefix: str = ""
+    prefix: LakePrefix = ""
     # Any cloud's characters here; the lake's own cloud rule in _buckets_of_the_lake_cloud.
-    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+    bucket: str | None = Field(default=None, pattern=BUCKET_CHARS)
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
-    schema_version: str | None = None
+    schema_version: SchemaVersions = None
     job_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     job_max_wait_seconds: float = Field(
         default=1800.0,
@@ -236,21 +208,6 @@ class DomainSettings(BaseModel):
         stream = self.stream[versions.index(version)]
         return stream.removeprefix("kinesis://")
 
-    @field_validator("schema_version")
-    @classmethod
-    def _version_shape(cls, value: str | None) -> str | None:
-        if value is not None and not _VERSION_RE.match(value):
-            raise ValueError(
-                f"expected MAJOR.MINOR such as 1.0 (or two, 1.0,2.0, during a major migration), "
-                f"got {value!r}"
-            )
-        return value
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix_shape(cls, value: str) -> str:
-        return lake_prefix(value)
-
     @field_validator("client_secret_file", "nice_access_key_secret_file")
     @classmethod
     def _readable(cls, path: Path | None) -> Path | None:
@@ -258,34 +215,24 @@ class DomainSettings(BaseModel):
             raise ValueError(f"{str(path)!r} is not a readable file")
         return path
 
-    @model_validator(mode="after")
-    def _one_secret(self) -> DomainSettings:
-        """Genesys: the OAuth client's secret, exactly once (CXone's are checked by
-        ``Settings``, which can name the domain's variables)."""
-        if self.platform != "genesys":
-            return self
-        if self.client_secret is None and self.client_secret_file is None:
-            raise ValueError("set CLIENT_SECRET or CLIENT_SECRET_FILE")
-        if self.client_secret is not None and self.client_secret_file is not None:
-            raise ValueError("set only one of CLIENT_SECRET and CLIENT_SECRET_FILE")
-        return self
+    @field_validator("platform")
+    @classmethod
+    def _feeds_the_domain(cls, value: Platform) -> Platform:
+        """A platform that cannot feed this domain is refused (``PLATFORM_RULES``)."""
+        why = PLATFORM_RULES[value].refuses.get(cls.domain_name)
+        if why:
+            raise ValueError(why)
+        return value
 
-    def nice_problem(self, name: str) -> str | None:
-        """What a CXone domain ``name`` is missing, as one line naming the variable, or None."""
-        variable = f"MESH_{name.upper()}__"
-        required = f"required with {variable}PLATFORM=nice"
-        if self.nice_auth_url is None:
-            return f"{variable}NICE_AUTH_URL: {required}"
-        if self.nice_access_key_id is None:
-            return f"{variable}NICE_ACCESS_KEY_ID: {required}"
-        if self.nice_access_key_secret is None and self.nice_access_key_secret_file is None:
-            return f"{variable}NICE_ACCESS_KEY_SECRET: {required} (or NICE_ACCESS_KEY_SECRET_FILE)"
-        if self.nice_access_key_secret is not None and self.nice_access_key_secret_file:
-            return (
-                f"{variable}NICE_ACCESS_KEY_SECRET: set only one of NICE_ACCESS_KEY_SECRET and "
-                "NICE_ACCESS_KEY_SECRET_FILE"
-            )
-        return None
+    @model_validator(mode="after")
+    def _platform_model_rules(self) -> DomainSettings:
+        """The platform's checks of every configured domain (Genesys: the OAuth client's
+        secret, exactly once); those of an enabled domain are ``Settings``', which can name
+        the domain's variables."""
+        problem = PLATFORM_RULES[self.platform].model(self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 def _recipients(value: Any) -> Any:
@@ -303,8 +250,10 @@ def _recipients(value: Any) -> Any:
 class TelephonySettings(DomainSettings):
     """Telephony defaults: high priority, ``telephony-cdr-export``."""
 
+    domain_name: ClassVar[str] = "telephony"
+
     priority: Priority = "high"
-    prefix: str = "telephony-cdr-export"
+    prefix: LakePrefix = "telephony-cdr-export"
     nice_completion_lag_seconds: float = Field(
         default=7200.0,
         ge=0,
@@ -317,8 +266,10 @@ class TelephonySettings(DomainSettings):
 class QualitySettings(DomainSettings):
     """Quality defaults: normal priority, ``qms-scores-export``; windows by changed date."""
 
+    domain_name: ClassVar[str] = "quality"
+
     priority: Priority = "normal"
-    prefix: str = "qms-scores-export"
+    prefix: LakePrefix = "qms-scores-export"
     page_size: int = Field(default=100, gt=0, le=10_000)
     settle_seconds: float = Field(default=120.0, ge=0)
     nice_qm_entity_version: str = Field(
@@ -339,8 +290,10 @@ class QualitySettings(DomainSettings):
 class WfmSettings(DomainSettings):
     """WFM defaults: low priority, ``wfm-schedules-export``; weekly snapshots."""
 
+    domain_name: ClassVar[str] = "wfm"
+
     priority: Priority = "low"
-    prefix: str = "wfm-schedules-export"
+    prefix: LakePrefix = "wfm-schedules-export"
     business_units: Annotated[tuple[str, ...], NoDecode] = ()
     snapshot_seconds: float = Field(default=3600.0, gt=0)
     horizon_weeks: int = Field(default=2, ge=0, le=26)
@@ -352,113 +305,17 @@ class WfmSettings(DomainSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("platform")
-    @classmethod
-    def _wfm_source(cls, value: str) -> str:
-        if value == "nice":
-            raise ValueError(_WFM_ON_NICE)
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class LakeLocation:
-    """Where the lake lives: ``s3://bucket[/root]``, ``az://container[/root]``,
-    ``gs://bucket[/root]`` or ``file:///path`` (root is a key prefix)."""
-
-    scheme: Literal["s3", "az", "gs", "file"]
-    bucket: str  # the S3 or GCS bucket, or the Azure container
-    root: str
-    path: Path | None
-
-    @classmethod
-    def parse(cls, url: str) -> LakeLocation:
-        """Parse ``MESH_LAKE_URL``; raises ``ValueError`` saying what is wrong."""
-        for scheme, check in _BUCKET_RULES.items():
-            if url.startswith(f"{scheme}://"):
-                rest = url[len(scheme) + 3 :].strip("/")
-                bucket, _, root = rest.partition("/")
-                problem = check(bucket)
-                if problem:
-                    raise ValueError(problem)
-                root = root.lstrip("/")  # s3://bucket//root: the double slash is not a segment
-                return cls(scheme, bucket, lake_prefix(root) if root else "", None)  # type: ignore[arg-type]
-        if url.startswith("file://"):
-            raw = url[len("file://") :]
-            if not raw:
-                raise ValueError("file:// needs a path, e.g. file://./lake or file:///var/lake")
-            return cls("file", "", "", Path(raw).expanduser())
-        raise ValueError(
-            "expected s3://bucket[/prefix], az://container[/prefix], gs://bucket[/prefix] "
-            "or file:///path"
-        )
-
-
-def _s3_bucket_problem(name: str) -> str | None:
-    if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", name):
-        return f"{name!r} is not a valid S3 bucket name"
-    return None
-
-
-def _azure_container_problem(name: str) -> str | None:
-    """Azure's rule: 3-63 lowercase letters, digits and single hyphens, letter or digit first."""
-    if not re.match(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$", name):
-        return (
-            f"{name!r} is not a valid Azure container name "
-            "(3-63 lowercase letters, digits and single hyphens, starting and ending with "
-            "a letter or digit)"
-        )
-    return None
-
-
-def _gcs_bucket_problem(name: str) -> str | None:
-    """GCS's rule: 3-63 characters (222 with dots, 63 per dot-separated part) of lowercase
-    letters, digits, ``-``, ``_`` and ``.``, letter or digit at both ends, no ``goog`` prefix
-    and no ``google``."""
-    valid = re.match(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", name) is not None and (
-        len(name) <= 63 or "." in name
-    )
-    if (
-        not valid
-        or any(not 0 < len(part) <= 63 for part in name.split("."))
-        or name.startswith("goog")
-        or "google" in name
-    ):
-        return f"{name!r} is not a valid GCS bucket name"
-    return None
-
-
-_BUCKET_RULES: dict[str, Callable[[str], str | None]] = {
-    "s3": _s3_bucket_problem,
-    "az": _azure_container_problem,
-    "gs": _gcs_bucket_problem,
-}
-
-
-def bucket_problem(scheme: str, name: str) -> str | None:
-    """Why ``name`` is no bucket (container) on the cloud of ``scheme``; None if it is one.
-
-    ``file`` (or another scheme without a cloud) refuses nothing: such a lake has no buckets.
-    """
-    check = _BUCKET_RULES.get(scheme)
-    return None if check is None else check(name)
-
 
 class Settings(BaseSettings):
     """Every ``MESH_*`` variable. Build it with ``load_settings()`` to get one-line errors."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MESH_",
-        env_nested_delimiter="__",
-        case_sensitive=False,
-        extra="ignore",
-        frozen=True,
-    )
+    model_config = MESH_ENV
 
     domains: Annotated[tuple[DomainName, ...], NoDecode] = DOMAIN_NAMES
     genesys_region: str = Field(default="mypurecloud.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
     genesys_login_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
     genesys_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
-    lake_url: str = "file://./lake"
+    lake_url: LakeUrl = LAKE_URL_DEFAULT
     start_at: datetime | None = None
     window_seconds: int = Field(default=900, ge=60, le=86_400)
     http_port: int = Field(default=9108, ge=0, le=65_535)
@@ -566,12 +423,6 @@ class Settings(BaseSettings):
             return tuple(dict.fromkeys(names))
         return value
 
-    @field_validator("lake_url")
-    @classmethod
-    def _lake_shape(cls, value: str) -> str:
-        LakeLocation.parse(value)
-        return value
-
     @field_validator("start_at", mode="before")
     @classmethod
     def _iso_instant(cls, value: Any) -> Any:
@@ -616,11 +467,8 @@ class Settings(BaseSettings):
     def _enabled_domains_configured(self) -> Settings:
         for name in self.domains:
             domain: DomainSettings | None = getattr(self, name)
-            if domain is None or (domain.platform == "genesys" and domain.client_id is None):
-                raise ValueError(
-                    f"MESH_{name.upper()}__CLIENT_ID: required because {name} is in MESH_DOMAINS"
-                )
-            problem = domain.nice_problem(name) if domain.platform == "nice" else None
+            platform = domain.platform if domain is not None else DEFAULT_PLATFORM
+            problem = PLATFORM_RULES[platform].enabled(domain, name)
             if problem:
                 raise ValueError(problem)
         return self
@@ -671,9 +519,27 @@ class Settings(BaseSettings):
         return found
 
 
-def _variable(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc if not str(p).isdigit()]
-    return "MESH_" + "__".join(p.upper() for p in parts) if parts else ""
+DOMAIN_MODELS: dict[str, type[DomainSettings]] = {
+    "telephony": TelephonySettings,
+    "quality": QualitySettings,
+    "wfm": WfmSettings,
+}
+"""Each domain's model, in ``DOMAIN_NAMES`` order: its own defaults and extra variables."""
+if (
+    tuple(DOMAIN_MODELS) != DOMAIN_NAMES
+    or any(model.domain_name != name for name, model in DOMAIN_MODELS.items())
+    or any(
+        Settings.model_fields[name].annotation != DOMAIN_MODELS[name] | None
+        for name in DOMAIN_NAMES
+    )
+):
+    raise ImportError("Settings and DOMAIN_MODELS must have one field per name of DOMAIN_NAMES")
+
+
+def default_prefix(domain: str) -> str | None:
+    """A known domain's default output prefix (its contracts' default ``destination``)."""
+    model = DOMAIN_MODELS.get(domain)
+    return None if model is None else str(model.model_fields["prefix"].default)
 
 
 def load_settings() -> Settings:
@@ -685,9 +551,4 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            variable = _variable(tuple(error["loc"]))
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{variable}: {message}" if variable else message)
-        raise ConfigError("; ".join(problems)) from None
+        raise ConfigError(one_line(exc)) from None

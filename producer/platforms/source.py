@@ -1,0 +1,83 @@
+"""Step 2 (extract): what a source platform offers the daemon, and what the daemon gives it.
+
+A platform's folder ``producer/platforms/{name}/`` has a module ``platform`` exporting
+``PLATFORM``, a ``SourcePlatform``: its ``name`` (one of ``settings.PLATFORM_NAMES``), the
+``Feed`` of each domain it feeds (its mapper lookup; ``ConfigError`` for a domain it cannot
+feed), its permission table (which permission a refused path needs, if it knows) and
+``open_source``, which turns a domain's settings into its token manager and extractor.
+``SourceContext`` is what the daemon lends ``open_source``: the process's settings, the domain's
+HTTP session, limiter and retry policy, the metrics, the clock, and ``RunShared``, where a
+platform keeps what its domains share during one run (CXone's per-tenant gates). No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar, cast
+
+import aiohttp
+
+from producer.api.retry import RetryPolicy
+from producer.auth.manager import TokenManager
+from producer.clock import Clock
+from producer.domains.spec import Extractor, Feed
+from producer.ratelimit import DomainLimiter
+from producer.settings import DomainSettings, Settings
+from producer.telemetry.metrics import Metrics
+
+__all__ = ["RunShared", "Source", "SourceContext", "SourcePlatform"]
+
+Source = tuple[TokenManager, Extractor]
+"""A domain's token manager (refreshed by the daemon) and its extractor."""
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class RunShared:
+    """What a platform's domains share during one run, made by the first domain that asks."""
+
+    _items: dict[str, object] = field(default_factory=dict)
+
+    def get(self, key: str, make: Callable[[], _T]) -> _T:
+        """The value kept under ``key``, made by ``make`` the first time."""
+        if key not in self._items:
+            self._items[key] = make()
+        return cast(_T, self._items[key])
+
+
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What the daemon lends a platform to open one domain's source."""
+
+    settings: Settings
+    session: aiohttp.ClientSession
+    limiter: DomainLimiter
+    retry: RetryPolicy
+    metrics: Metrics
+    clock: Clock
+    shared: RunShared
+
+
+class SourcePlatform(Protocol):
+    """A source platform, as ``producer/platforms/{name}/platform.py`` exports it."""
+
+    @property
+    def name(self) -> str:
+        """The value of ``MESH_{DOMAIN}__PLATFORM`` that selects it."""
+        ...
+
+    def feed(self, domain: str) -> Feed:
+        """``domain``'s mapper, window key and identity on this platform; ``ConfigError`` (one
+        line naming ``MESH_{DOMAIN}__PLATFORM``) for a domain it cannot feed."""
+        ...
+
+    def permission_of(self, path: str) -> str | None:
+        """The permission a refused request to ``path`` needs, if the platform's table knows."""
+        ...
+
+    async def open_source(
+        self, name: str, domain: DomainSettings, context: SourceContext
+    ) -> Source:
+        """Domain ``name``'s token manager and extractor from its settings."""
+        ...
