@@ -188,10 +188,10 @@ class WindowRouter:
         if record is not None and not issues:
             if contract.rename:
                 record = derive(record, contract.rename)
-            issues = tuple(validator.check(record))
-            if not issues:
+            found = validator.check(record)
+            if not found:
                 return envelope_line(contract, record), None
-            stage = "validation"
+            issues, stage = tuple(found), "validation"
         line = dead_letter_line(
             domain=self._spec.name,
             schema_version=contract.version,

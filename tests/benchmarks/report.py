@@ -205,7 +205,7 @@ class Report:
                 continue
             who = f"producer -> {kind}, {variant} (net)"
             ratio = _median(net) / _median(floor)
-            rows.append((f"{who} / floor", f"{ratio:.2f}x", "<= 1.5x", _verdict(ratio <= 1.5)))
+            rows.append((f"{who} / floor", f"{ratio:.2f}x", "<= 1.25x", _verdict(ratio <= 1.25)))
             if naive:
                 gain = _median(naive) / _median(net)
                 rows.append((f"naive / {who}", f"{gain:.2f}x", ">= 3x", _verdict(gain >= 3)))
