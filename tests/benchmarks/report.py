@@ -305,10 +305,7 @@ class Report:
             "load_before": self.load_before,
             "load_after": self.load_after,
             "idle_cpu_s": {k: [r.cpu_s for r in v] for k, v in self.idle.items()},
-            "backlog": {
-                f"{k[0]}{'+gc' if k[1] else ''}": [vars(r) for r in v]
-                for k, v in self.backlog.items()
-            },
+            "backlog": {f"{k[0]}, {k[1]}": [vars(r) for r in v] for k, v in self.backlog.items()},
             "chains": dict(self.chains),
             "memory": {
                 label: {str(k): vars(m) for k, m in sizes.items()}
