@@ -21,7 +21,7 @@ from producer.errors import AccountingError
 from producer.lake.writer import WindowLanded
 from producer.majors import MajorWrites
 from producer.reports import WindowResult
-from producer.routing import Route, Routed
+from producer.routing import Route, Routed, RoutedPage
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
@@ -67,6 +67,17 @@ class WindowTally:
             self.rules.update(routed.rules)
         for side, routes in zip(routed.also, self.per_major[1:], strict=False):
             routes[side.route] += 1
+
+    def add_page(self, page: RoutedPage) -> None:
+        """Count a routed page (``WindowRouter.route_page``), as ``add`` would each object."""
+        newest = self.per_major[0]
+        newest[Route.OUT_OF_WINDOW] += page.out_of_window
+        newest[Route.DUPLICATE] += page.duplicates
+        for routes, lines in zip(self.per_major, page.majors, strict=False):
+            routes[Route.LANDED] += len(lines.landed)
+            routes[Route.DEAD_LETTERED] += len(lines.dead)
+        if page.rules:
+            self.rules.update(page.rules)
 
     def result(self, accounted: Accounted, *, unchanged: bool) -> WindowResult:
         """What the window amounted to (an unchanged re-export: no rules of this run)."""

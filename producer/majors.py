@@ -6,8 +6,9 @@ neither the lake nor the bus imports the other's side of a migration.
 During a major migration (``MESH_{DOMAIN}__SCHEMA_VERSION=1.0,2.0``) a window is also written in
 each older major (``OlderMajor``) for its remaining readers: the same records, mapped once, each
 routed per version (``Routed.also``, ``producer/routing.py``). ``MajorWrites`` fans each routed
-line out to the window's write of every major; a landed line goes to the data, a dead-lettered
-one to the DLQ, other routes write nothing. The checkpoint is not touched here.
+line (or a routed page's lines) out to the window's write of every major; a landed line goes to
+the data, a dead-lettered one to the DLQ, other routes write nothing. The checkpoint is not
+touched here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from producer.bus.port import EventPort
 from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
 from producer.lake.writer import BatchWriter, WindowWrite
-from producer.routing import Route, Routed
+from producer.routing import Route, Routed, RoutedPage
 from producer.windows import Window
 
 __all__ = ["MajorWrites", "OlderMajor"]
@@ -52,6 +53,11 @@ class MajorWrites:
         await _write(self.writes[0], routed)
         for side, write in zip(routed.also, self.writes[1:], strict=False):
             await _write(write, side)
+
+    async def add_page(self, page: RoutedPage) -> None:
+        """A routed page's lines (``WindowRouter.route_page``) to each major's write."""
+        for write, lines in zip(self.writes, page.majors, strict=False):
+            await write.add_lines(lines.landed, lines.dead)
 
 
 async def _write(write: WindowWrite, routed: Routed) -> None:

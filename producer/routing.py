@@ -18,26 +18,31 @@ final state. An object without a usable id is not deduplicated; the mapper dead-
 During a major migration a window is written in two versions: the record is mapped once, then
 derived (``contracts.derive``), validated and serialised per version; ``Routed.also`` carries
 the outcome for each older version, so every record ends in exactly one place per version.
+
+``route_page`` routes a whole results page in one synchronous loop, with the same outcome as
+``route`` on each object in turn: it returns each major's landed and dead-letter lines in order
+(``RoutedPage``) and counts the rest, so the worker tallies, writes and keeps events once a page
+instead of awaiting and allocating once a record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from producer.contracts.derive import derive
 from producer.contracts.registry import Contract
-from producer.contracts.validate import Validator
+from producer.contracts.validate import Issue, Validator
 from producer.domains import DomainSpec
 from producer.domains.mapped import Mapped
 from producer.envelope import dead_letter_line, envelope_line
 from producer.seen import SeenIds
 from producer.windows import Window
 
-__all__ = ["Route", "Routed", "WindowRouter"]
+__all__ = ["MajorLines", "Route", "Routed", "RoutedPage", "WindowRouter"]
 
 
 class Route(Enum):
@@ -61,6 +66,28 @@ class Routed:
     line: bytes = b""
     rules: tuple[str, ...] = ()
     also: tuple[Routed, ...] = ()
+
+
+@dataclass(slots=True)
+class MajorLines:
+    """One major's lines from a page, in the order of the page: ``landed`` data lines (and the
+    record id of each, ``""`` when the object had none, in ``ids``) and ``dead`` DLQ lines."""
+
+    landed: list[bytes] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    dead: list[bytes] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RoutedPage:
+    """Where a page's objects went: ``majors`` newest first (the router's primary version,
+    then ``also`` in order); ``out_of_window`` and ``duplicates`` counted once (they are the
+    same in every major); ``rules`` the rules of the newest major's dead letters, one per issue."""
+
+    majors: tuple[MajorLines, ...]
+    out_of_window: int = 0
+    duplicates: int = 0
+    rules: list[str] = field(default_factory=list)
 
 
 class WindowRouter:
@@ -99,28 +126,72 @@ class WindowRouter:
         if record_id is not None and not self._seen.add(record_id):
             return Routed(Route.DUPLICATE)
         mapped = self._spec.map_record(source)
-        routed = self._version(self._contract, self._validator, mapped, source)
+        routed = self._routed(self._contract, self._validator, mapped, source)
         if not self._also:
             return routed
         also = tuple(
-            self._version(contract, validator, mapped, source) for contract, validator in self._also
+            self._routed(contract, validator, mapped, source) for contract, validator in self._also
         )
         return Routed(routed.route, routed.line, routed.rules, also)
 
-    def _version(
+    def route_page(self, page: Iterable[Any]) -> RoutedPage:
+        """Route every object of ``page`` in order, as ``route`` would one at a time."""
+        spec, window, seen_add = self._spec, self._window, self._seen.add
+        record_time, record_id, map_record = spec.record_time, spec.record_id, spec.map_record
+        start, end = window.start, window.end
+        versions = ((self._contract, self._validator), *self._also)
+        routed = RoutedPage(tuple(MajorLines() for _ in versions))
+        majors = tuple(zip(versions, routed.majors, strict=True))
+        rules = routed.rules
+        out_of_window = duplicates = 0
+        for source in page:
+            instant = record_time(source)
+            if instant is not None and not start <= instant < end:
+                out_of_window += 1
+                continue
+            key = record_id(source)
+            if key is not None and not seen_add(key):
+                duplicates += 1
+                continue
+            mapped = map_record(source)
+            newest = True
+            for (contract, validator), lines in majors:
+                line, issues = self._outcome(contract, validator, mapped, source)
+                if issues is None:
+                    lines.landed.append(line)
+                    lines.ids.append(key or "")
+                else:
+                    lines.dead.append(line)
+                    if newest:
+                        rules.extend(issue.rule for issue in issues)
+                newest = False
+        routed.out_of_window, routed.duplicates = out_of_window, duplicates
+        return routed
+
+    def _routed(
         self, contract: Contract, validator: Validator, mapped: Mapped, source: Any
     ) -> Routed:
-        """One version's outcome for a mapped object: its data line or its dead-letter line."""
+        """One version's outcome for a mapped object, as a ``Routed``."""
+        line, issues = self._outcome(contract, validator, mapped, source)
+        if issues is None:
+            return Routed(Route.LANDED, line)
+        return Routed(Route.DEAD_LETTERED, line, tuple(issue.rule for issue in issues))
+
+    def _outcome(
+        self, contract: Contract, validator: Validator, mapped: Mapped, source: Any
+    ) -> tuple[bytes, tuple[Issue, ...] | None]:
+        """One version's line for a mapped object: its data line and None, or its dead-letter
+        line and the issues that rejected it."""
         issues = mapped.issues
         stage = mapped.stage
         record = mapped.record
         if record is not None and not issues:
             if contract.rename:
                 record = derive(record, contract.rename)
-            issues = tuple(validator.check(record))
-            if not issues:
-                return Routed(Route.LANDED, envelope_line(contract, record))
-            stage = "validation"
+            found = validator.check(record)
+            if not found:
+                return envelope_line(contract, record), None
+            issues, stage = tuple(found), "validation"
         line = dead_letter_line(
             domain=self._spec.name,
             schema_version=contract.version,
@@ -131,4 +202,4 @@ class WindowRouter:
             record=record,
             source=source,
         )
-        return Routed(Route.DEAD_LETTERED, line, tuple(issue.rule for issue in issues))
+        return line, issues

@@ -195,12 +195,11 @@ class DomainWorker:
         writes = MajorWrites(self.writer, self.older, window)
         events = self._window_events(window, exported_at)  # 5b: landed lines for the stream
         async with aclosing(self.extractor.fetch(window)) as pages:  # 2 extract
-            async for page in pages:
-                for source in page:
-                    routed = router.route(source)  # 3 map, 4 validate
-                    tally.add(routed)
-                    await writes.add(routed)  # 5 write
-                    events.add(source, routed)
+            async for page in pages:  # one synchronous pass a page, one await to write it
+                routed = router.route_page(page)  # 3 map, 4 validate
+                tally.add_page(routed)
+                await writes.add_page(routed)  # 5 write
+                events.add_page(routed)
         accounted = await tally.finish(writes)  # every record in one place, in every major
         counts = accounted.counts[0]
         unchanged = recent is not None and recent.counts == counts

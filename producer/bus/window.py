@@ -1,7 +1,8 @@
 """Step 5b for one window: its landed records, per major, published after the lake write.
 
-``WindowEvents`` is fed each routed record while the window is written (``add``: a landed line
-of the newest major, and of each older major written beside it, goes to that major's spool) and
+``WindowEvents`` is fed each routed record (``add``) or routed page (``add_page``) while the
+window is written (a landed line of the newest major, and of each older major written beside
+it, goes to that major's spool) and
 publishes them (``finish``) once the window's parts are written and before its checkpoint
 commits; an unchanged re-export publishes nothing, and a changed one only the events the
 stream does not hold yet (``PublishedMarks``, ``producer/bus/published.py``). ``NoEvents``
@@ -29,7 +30,7 @@ from producer.bus.spool import LineSpool
 from producer.domains import DomainSpec
 from producer.errors import StreamError
 from producer.lake.writer import BatchWriter
-from producer.routing import Route, Routed
+from producer.routing import Route, Routed, RoutedPage
 from producer.telemetry.health import DomainStatus
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
@@ -71,6 +72,13 @@ class WindowEvents:
         for spool, outcome in zip(self._spools, (routed, *routed.also), strict=False):
             if spool is not None and outcome.route is Route.LANDED:
                 spool.add(record_id, outcome.line)
+
+    def add_page(self, page: RoutedPage) -> None:
+        """Keep a routed page's landed lines (``WindowRouter.route_page``), as ``add`` would."""
+        for spool, lines in zip(self._spools, page.majors, strict=False):
+            if spool is not None:
+                for record_id, line in zip(lines.ids, lines.landed, strict=True):
+                    spool.add(record_id, line)
 
     async def finish(self, *, publish: bool) -> None:
         """``publish`` (the window landed something new), else only drop what was kept."""
@@ -149,6 +157,9 @@ class NoEvents:
     """The events of a domain without a stream: nothing is kept, nothing published."""
 
     def add(self, source: Any, routed: Routed) -> None:
+        """Nothing to keep."""
+
+    def add_page(self, page: RoutedPage) -> None:
         """Nothing to keep."""
 
     async def finish(self, *, publish: bool) -> None:

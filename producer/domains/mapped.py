@@ -56,9 +56,27 @@ def never_raises(mapper: Callable[[Any], Mapped]) -> Callable[[Any], Mapped]:
 
 
 def parse_utc(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp as an aware UTC datetime (naive is read as UTC); else None."""
+    """An ISO-8601 timestamp as an aware UTC datetime (naive is read as UTC); else None.
+
+    The router reads a record's time (``DomainSpec.record_time``), then the mapper reads the
+    same field of the same object again: the last string parsed is remembered with its result,
+    so that second read (the very same ``str`` object) is not parsed again.
+    """
+    global _last  # noqa: PLW0603 - a one-entry memo of the last string parsed
     if not isinstance(value, str):
         return None
+    last = _last
+    if value is last[0]:
+        return last[1]
+    parsed = _parse_utc(value)
+    _last = (value, parsed)
+    return parsed
+
+
+_last: tuple[str | None, datetime | None] = (None, None)
+
+
+def _parse_utc(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:

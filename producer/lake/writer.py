@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -171,11 +171,19 @@ class WindowWrite:
 
     async def add_landed(self, line: bytes) -> None:
         """Add one envelope line (serialised JSON, no newline); may write a full data part."""
-        await self._add("data", line)
+        await self._add("data", (line,))
 
     async def add_dead_letter(self, line: bytes) -> None:
         """Add one DLQ line (serialised JSON, no newline); may write a full DLQ part."""
-        await self._add("dlq", line)
+        await self._add("dlq", (line,))
+
+    async def add_lines(self, landed: Sequence[bytes], dead: Sequence[bytes]) -> None:
+        """Add envelope lines, then DLQ lines, in order: the same parts as adding each in turn
+        (a kind's parts depend only on its own lines); may write full parts."""
+        if landed:
+            await self._add("data", landed)
+        if dead:
+            await self._add("dlq", dead)
 
     async def finish(self) -> WindowLanded:
         """Write the last parts, then delete this window's parts not written by this attempt.
@@ -208,24 +216,27 @@ class WindowWrite:
             objects_unchanged=self._unchanged,
         )
 
-    async def _add(self, kind: PartKind, line: bytes) -> None:
+    async def _add(self, kind: PartKind, lines: Iterable[bytes]) -> None:
         self._check_open()
         if kind not in self._kinds:
             raise RuntimeError(f"this writer writes {' and '.join(self._kinds)} parts only")
         writer = self._writer
+        max_lines, max_bytes = writer.part_max_records, writer.part_max_bytes
         part = self._open[kind]
-        if part is None:
-            part = self._open[kind] = _OpenPart(writer.compression)
-        part.batch.append(line)
-        size = len(line) + 1
-        part.batch_bytes += size
-        part.raw_bytes += size
-        part.lines += 1
-        if part.lines >= writer.part_max_records or part.raw_bytes >= writer.part_max_bytes:
-            await self._flush(kind)
-        elif part.batch_bytes >= _BATCH_BYTES:
-            # Compressing in the event loop would stall the other domains: use a thread.
-            await asyncio.to_thread(part.encoder.add, part.take_batch())
+        for line in lines:
+            if part is None:
+                part = self._open[kind] = _OpenPart(writer.compression)
+            part.batch.append(line)
+            size = len(line) + 1
+            part.batch_bytes += size
+            part.raw_bytes += size
+            part.lines += 1
+            if part.lines >= max_lines or part.raw_bytes >= max_bytes:
+                await self._flush(kind)
+                part = None
+            elif part.batch_bytes >= _BATCH_BYTES:
+                # Compressing in the event loop would stall the other domains: use a thread.
+                await asyncio.to_thread(part.encoder.add, part.take_batch())
 
     async def _flush(self, kind: PartKind) -> None:
         writer = self._writer

@@ -205,7 +205,7 @@ class Report:
                 continue
             who = f"producer -> {kind}, {variant} (net)"
             ratio = _median(net) / _median(floor)
-            rows.append((f"{who} / floor", f"{ratio:.2f}x", "<= 1.5x", _verdict(ratio <= 1.5)))
+            rows.append((f"{who} / floor", f"{ratio:.2f}x", "<= 1.25x", _verdict(ratio <= 1.25)))
             if naive:
                 gain = _median(naive) / _median(net)
                 rows.append((f"naive / {who}", f"{gain:.2f}x", ">= 3x", _verdict(gain >= 3)))
@@ -305,10 +305,7 @@ class Report:
             "load_before": self.load_before,
             "load_after": self.load_after,
             "idle_cpu_s": {k: [r.cpu_s for r in v] for k, v in self.idle.items()},
-            "backlog": {
-                f"{k[0]}{'+gc' if k[1] else ''}": [vars(r) for r in v]
-                for k, v in self.backlog.items()
-            },
+            "backlog": {f"{k[0]}, {k[1]}": [vars(r) for r in v] for k, v in self.backlog.items()},
             "chains": dict(self.chains),
             "memory": {
                 label: {str(k): vars(m) for k, m in sizes.items()}
