@@ -14,7 +14,7 @@ its export takes on that emulator (to its last window landed), and each kill the
 emulator's speed. Trials are seeded; the seeds are printed (``-s``) and in
 every failure message. The CI size is 32 kill points on file/S3; a bigger run by hand::
 
-    DURABILITY_KILLS=300 DURABILITY_SEED=7 pytest tests/durability/test_crash.py -s
+    DURABILITY_KILLS=300 DURABILITY_SEED=7 pytest tests/durability/test_crash.py -s -n 0
 """
 
 from __future__ import annotations
