@@ -35,10 +35,11 @@ from typing import Any
 
 from producer.contracts.derive import derive
 from producer.contracts.registry import Contract
-from producer.contracts.validate import Issue, Validator
+from producer.contracts.validate import Validator
 from producer.domains import DomainSpec
 from producer.domains.mapped import Mapped
 from producer.envelope import dead_letter_line, envelope_line
+from producer.issues import Issue
 from producer.seen import SeenIds
 from producer.windows import Window
 

@@ -25,7 +25,8 @@ import producer
 ROOT = Path(producer.__file__).parent
 
 # Bottom to top. A module's layer is the one of the longest name below that is the module itself
-# or one of its packages (``pkg.__init__`` names the package's own module, not its submodules). Names are relative to ``producer``; "" is the package itself.
+# or one of its packages (``pkg.__init__`` names the package's own module, not its submodules).
+# Names are relative to ``producer``; "" is the package itself.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "base",
@@ -161,9 +162,8 @@ def _layer(module: str) -> int:
     best: tuple[int, int] | None = None
     for rank, (_, names) in enumerate(LAYERS):
         for name in names:
-            inside = (
-                name in ("", relative, f"{relative}.__init__")
-                or relative.startswith(f"{name}.")
+            inside = name in ("", relative, f"{relative}.__init__") or relative.startswith(
+                f"{name}."
             )
             if inside and (best is None or len(name) > best[1]):
                 best = (rank, len(name))
