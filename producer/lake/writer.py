@@ -2,8 +2,11 @@
 
 Owns part numbering and size, skipping parts whose identical bytes are already stored, and
 removing stale parts of an earlier attempt, so after ``finish`` the window's objects are exactly
-this attempt's. Lines are compressed in batches as they come and a part closes at a record or
-size bound, so memory does not grow with the window. Every put is whole-object, so cancellation
+this attempt's. Each kind's window prefix is listed once, before its first part: a part whose key
+was not there is put without asking the store about it first (one request a part, not two, for a
+window written the first time); one that was there is compared by its ETag. Lines are compressed
+in batches as they come and a part closes at a record or size bound, so memory does not grow
+with the window. Every put is whole-object, so cancellation
 leaves only whole parts; the checkpoint (committed later, by the worker) is what marks a window
 complete. Given a ``Fence`` (the domain's writer lease), every put and delete runs through it, so
 a writer that lost the domain to another cannot overwrite or delete what the other committed.
@@ -165,6 +168,7 @@ class WindowWrite:
         self._parts: dict[PartKind, int] = dict.fromkeys(_KINDS, 0)
         self._lines: dict[PartKind, int] = dict.fromkeys(_KINDS, 0)
         self._keys: set[str] = set()
+        self._stored: dict[PartKind, set[str]] = {}  # each kind's keys before this attempt
         self._bytes = 0
         self._unchanged = 0
         self._finished = False
@@ -200,10 +204,7 @@ class WindowWrite:
                 await self._flush(kind)
         writer = self._writer
         for kind in self._kinds:
-            prefix = window_part_prefix(
-                kind, writer.prefix, writer.domain, self.window, writer.major
-            )
-            for key in await writer.store.list_keys(prefix):
+            for key in await self._stored_keys(kind):
                 if key not in self._keys and (kind == "data" or self._owns_dlq(key)):
                     delete = functools.partial(writer.store.delete, key)
                     await writer.guarded(f"delete {key}", delete)
@@ -246,7 +247,8 @@ class WindowWrite:
         part = self._parts[kind]
         key = self._key(kind, part)
         body = await asyncio.to_thread(open_part.finish, open_part.take_batch())
-        if await writer.store.etag(key) == md5_etag(body):
+        stored = key in await self._stored_keys(kind)
+        if stored and await writer.store.etag(key) == md5_etag(body):
             writer.metrics.object_unchanged(kind)
             self._unchanged += 1
         else:
@@ -259,6 +261,18 @@ class WindowWrite:
         self._keys.add(key)
         self._parts[kind] = part + 1
         self._lines[kind] += open_part.lines
+
+    async def _stored_keys(self, kind: PartKind) -> set[str]:
+        """The keys under ``kind``'s window prefix when this attempt first looked (one listing
+        a kind: the writer lease keeps any other writer from adding keys meanwhile)."""
+        stored = self._stored.get(kind)
+        if stored is None:
+            writer = self._writer
+            prefix = window_part_prefix(
+                kind, writer.prefix, writer.domain, self.window, writer.major
+            )
+            stored = self._stored[kind] = set(await writer.store.list_keys(prefix))
+        return stored
 
     def _key(self, kind: PartKind, part: int) -> str:
         writer = self._writer

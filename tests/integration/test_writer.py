@@ -6,6 +6,7 @@ Every test runs against both stores (S3 on moto, and file://).
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,10 +15,12 @@ from prometheus_client import CollectorRegistry
 from producer.errors import ConfigError
 from producer.lake.encode import decode_part, json_line
 from producer.lake.keys import data_key, dlq_key, parse_part_key
-from producer.lake.store import ObjectStore
+from producer.lake.store import ObjectStore, open_store
 from producer.lake.writer import BatchWriter, WindowLanded
+from producer.settings import LakeLocation
 from producer.telemetry.metrics import Metrics
 from producer.windows import Window
+from tests.fixtures.s3_faults import S3FaultProxy
 
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 WINDOW = Window(START, START + timedelta(minutes=15))
@@ -226,3 +229,21 @@ async def test_misuse_is_refused(store: ObjectStore, metrics: Metrics) -> None:
         _writer(store, metrics, compression="lz4")
     with pytest.raises(ValueError, match="part_max_records"):
         _writer(store, metrics, part_max_records=0)
+
+
+async def test_a_window_written_the_first_time_asks_s3_nothing_per_part(
+    s3_faults_env: S3FaultProxy, bucket: str, metrics: Metrics
+) -> None:
+    """Each kind's window prefix is listed once; a part whose key was not there is put with no
+    HEAD before it, and a rewrite HEADs only the parts that were there (counted at a proxy in
+    front of moto)."""
+    proxy = s3_faults_env
+    async with open_store(LakeLocation.parse(f"s3://{bucket}")) as store:
+        writer = _writer(store, metrics)
+        first = await _write(writer, _lines(7), _lines(1, "bad"))  # 3 data parts, 1 DLQ part
+        assert (first.data_parts, first.dlq_parts) == (3, 1)
+        assert Counter(record.method for record in proxy.records) == {"GET": 2, "PUT": 4}
+        proxy.records.clear()
+        again = await _write(writer, _lines(7), _lines(2, "bad"))  # the DLQ part changes
+        assert (again.objects_unchanged, again.bytes_written > 0) == (3, True)
+        assert Counter(record.method for record in proxy.records) == {"GET": 2, "HEAD": 4, "PUT": 1}
