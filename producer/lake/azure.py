@@ -33,14 +33,15 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobProperties, ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
 
-from producer.errors import PreconditionFailedError, StoreError
+from producer.errors import StoreError
 from producer.lake.azure_account import azure_account
 from producer.lake.objects import (
+    Precondition,
     StoredObject,
-    check_conditions,
     content_etag,
     content_type,
     md5_etag,
+    put_refused,
     store_error,
 )
 
@@ -106,40 +107,34 @@ class AzureBlobStore:
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        check_conditions(if_match, if_none_match)
+        expected = None if only_if is None else only_if.etag
+        creates = only_if is not None and only_if.creates
         blob = self._container.get_blob_client(self._key(key))
         digest = hashlib.md5(data, usedforsecurity=False).digest()
         request: dict[str, Any] = {
-            "overwrite": not if_none_match,  # False sends If-None-Match: *
+            "overwrite": not creates,  # False sends If-None-Match: *
             "content_settings": ContentSettings(
                 content_type=content_type(key), content_md5=bytearray(digest)
             ),
             "metadata": {_METADATA_NAME.sub("_", k): v for k, v in (metadata or {}).items()},
         }
         try:
-            if if_match is not None:
-                request["etag"] = await self._version_with(key, if_match)
+            if expected is not None:
+                request["etag"] = await self._version_with(key, expected)
                 request["match_condition"] = MatchConditions.IfNotModified
             await blob.upload_blob(data, **request)
         except (ResourceModifiedError, ResourceExistsError, _StaleError) as exc:
-            raise PreconditionFailedError(
-                f"{self.description}: conditional put of {key!r} refused ({_code(exc)})"
-            ) from None
+            raise put_refused(self.description, key, _code(exc)) from None
         except ResourceNotFoundError as exc:
-            if if_match is not None:
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused (BlobNotFound)"
-                ) from None
+            if expected is not None:
+                raise put_refused(self.description, key, "BlobNotFound") from None
             raise self._failure("put", key, exc) from exc
         except HttpResponseError as exc:
-            if exc.status_code in (409, 412) and (if_match is not None or if_none_match):
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused ({_code(exc)})"
-                ) from None
+            if exc.status_code in (409, 412) and only_if is not None:
+                raise put_refused(self.description, key, _code(exc)) from None
             raise self._failure("put", key, exc) from exc
         except AzureError as exc:
             raise self._failure("put", key, exc) from exc

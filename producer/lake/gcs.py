@@ -27,13 +27,14 @@ from typing import Any, TypeVar, cast
 import aiohttp
 from gcloud.aio.storage import Storage
 
-from producer.errors import PreconditionFailedError, StoreError
+from producer.errors import StoreError
 from producer.lake.objects import (
+    Precondition,
     StoredObject,
-    check_conditions,
     content_etag,
     content_type,
     md5_etag,
+    put_refused,
     store_error,
 )
 
@@ -120,21 +121,20 @@ class GcsStore:
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        check_conditions(if_match, if_none_match)
         digest = hashlib.md5(data, usedforsecurity=False).digest()
         resource: dict[str, Any] = {"md5Hash": base64.b64encode(digest).decode()}
         if metadata:
             resource["metadata"] = dict(metadata)
         try:
             parameters: dict[str, str] = {}
-            if if_none_match:
-                parameters["ifGenerationMatch"] = "0"
-            elif if_match is not None:
-                parameters["ifGenerationMatch"] = await self._generation_with(key, if_match)
+            if only_if is not None:
+                expected = only_if.etag
+                parameters["ifGenerationMatch"] = (
+                    "0" if expected is None else await self._generation_with(key, expected)
+                )
 
             async def upload() -> dict[str, Any]:
                 return await self._client.upload(
@@ -150,15 +150,10 @@ class GcsStore:
 
             await self._retried(upload)
         except _StaleError:
-            raise PreconditionFailedError(
-                f"{self.description}: conditional put of {key!r} refused (generation)"
-            ) from None
+            raise put_refused(self.description, key, "generation") from None
         except aiohttp.ClientResponseError as exc:
-            conditional = if_match is not None or if_none_match
-            if conditional and exc.status == 412:
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused (412)"
-                ) from None
+            if only_if is not None and exc.status == 412:
+                raise put_refused(self.description, key, "412") from None
             raise self._failure("put", key, exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._failure("put", key, exc) from exc

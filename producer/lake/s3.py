@@ -19,8 +19,14 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from producer.errors import PreconditionFailedError, StoreError
-from producer.lake.objects import StoredObject, check_conditions, content_type, store_error
+from producer.errors import StoreError
+from producer.lake.objects import (
+    Precondition,
+    StoredObject,
+    content_type,
+    put_refused,
+    store_error,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -103,11 +109,9 @@ class S3Store:
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        check_conditions(if_match, if_none_match)
         request: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": self._key(key),
@@ -116,9 +120,9 @@ class S3Store:
         }
         if metadata:
             request["Metadata"] = dict(metadata)
-        if if_match is not None:
-            request["IfMatch"] = if_match
-        if if_none_match:
+        if only_if is not None and only_if.etag is not None:
+            request["IfMatch"] = only_if.etag
+        elif only_if is not None:
             request["IfNoneMatch"] = "*"
 
         async def put() -> str:
@@ -129,13 +133,10 @@ class S3Store:
             return await self._transport_retried("put", key, put)
         except (ClientError, BotoCoreError) as exc:
             code = _code(exc)
-            conditional = if_match is not None or if_none_match
-            if conditional and (
-                code in _PRECONDITION_CODES or (if_match is not None and code in _ABSENT_CODES)
+            if only_if is not None and (
+                code in _PRECONDITION_CODES or (not only_if.creates and code in _ABSENT_CODES)
             ):
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused ({code})"
-                ) from None
+                raise put_refused(self.description, key, code) from None
             raise self._failure("put", key, exc) from exc
 
     async def delete(self, key: str) -> None:
