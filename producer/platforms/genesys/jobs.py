@@ -27,26 +27,15 @@ import structlog
 
 from producer.api import pages
 from producer.api.client import ApiClient, ApiResponse
-from producer.clock import Clock
+from producer.clock import Clock, aware_instant
 from producer.errors import SourceError, TransientSourceError
 from producer.windows import Window
 
-__all__ = ["ConversationJobs", "parse_platform_time"]
+__all__ = ["ConversationJobs"]
 
 _JOBS = "/api/v2/analytics/conversations/details/jobs"
 _log = structlog.get_logger("producer.source")
 _DELETE_TIMEOUT_S = 10.0
-
-
-def parse_platform_time(value: Any) -> datetime | None:
-    """An ISO-8601 UTC timestamp from the platform (``...Z``, ms optional), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +53,7 @@ class ConversationJobs:
     async def availability(self) -> datetime:
         """The analytics ``dataAvailabilityDate``: data after it is silently missing."""
         response = await self.api.call("GET", f"{_JOBS}/availability", expect=pages.availability)
-        available = parse_platform_time(response.body["dataAvailabilityDate"])
+        available = aware_instant(response.body["dataAvailabilityDate"])
         assert available is not None  # the shape check parsed it
         return available
 
