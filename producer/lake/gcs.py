@@ -29,6 +29,7 @@ from gcloud.aio.storage import Storage
 
 from producer.errors import StoreError
 from producer.lake.objects import (
+    ObjectNames,
     Precondition,
     StoredObject,
     content_etag,
@@ -76,8 +77,8 @@ class GcsStore:
     ) -> None:
         self._client = client
         self.bucket = bucket
-        self.root = root.strip("/")
-        self.description = f"gs://{bucket}/{self.root}" if self.root else f"gs://{bucket}"
+        self._names = ObjectNames.under("gs", bucket, root)
+        self.description = self._names.description
         # Per attempt: gcloud-aio replaces the session's timeout by the one each call passes
         # (a bare number would become a total, dropping the connect and read bounds), so every
         # call passes this one. Its stubs say ``int``; its session takes an aiohttp timeout.
@@ -92,7 +93,9 @@ class GcsStore:
 
     async def get(self, key: str) -> StoredObject | None:
         async def download() -> bytes:
-            return await self._client.download(self.bucket, self._key(key), timeout=self._timeout)
+            return await self._client.download(
+                self.bucket, self._names.name(key), timeout=self._timeout
+            )
 
         try:
             data = await self._retried(download)
@@ -139,7 +142,7 @@ class GcsStore:
             async def upload() -> dict[str, Any]:
                 return await self._client.upload(
                     self.bucket,
-                    self._key(key),
+                    self._names.name(key),
                     data,
                     content_type=content_type(key),
                     parameters=dict(parameters),
@@ -161,7 +164,7 @@ class GcsStore:
 
     async def delete(self, key: str) -> None:
         async def delete() -> None:
-            await self._client.delete(self.bucket, self._key(key), timeout=self._timeout)
+            await self._client.delete(self.bucket, self._names.name(key), timeout=self._timeout)
 
         try:
             await self._retried(delete)
@@ -172,9 +175,8 @@ class GcsStore:
             raise self._failure("delete", key, exc) from exc
 
     async def list_keys(self, prefix: str) -> list[str]:
-        cut = len(self.root) + 1 if self.root else 0
         keys: list[str] = []
-        params = {"prefix": self._key(prefix), "fields": "items(name),nextPageToken"}
+        params = {"prefix": self._names.name(prefix), "fields": "items(name),nextPageToken"}
         try:
             while True:
                 page_params = dict(params)
@@ -185,7 +187,7 @@ class GcsStore:
                     )
 
                 listed = await self._retried(page)
-                keys.extend(item["name"][cut:] for item in listed.get("items", []))
+                keys.extend(self._names.key(item["name"]) for item in listed.get("items", []))
                 token = listed.get("nextPageToken")
                 if not token:
                     break
@@ -197,7 +199,7 @@ class GcsStore:
     async def _metadata(self, key: str) -> dict[str, Any] | None:
         async def fetch() -> dict[str, Any]:
             return await self._client.download_metadata(
-                self.bucket, self._key(key), timeout=self._timeout
+                self.bucket, self._names.name(key), timeout=self._timeout
             )
 
         try:
@@ -236,9 +238,6 @@ class GcsStore:
             cap = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
             await asyncio.sleep(random.uniform(0, cap))
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _key(self, key: str) -> str:
-        return f"{self.root}/{key}" if self.root else key
 
     def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
         if isinstance(exc, aiohttp.ClientResponseError):

@@ -19,6 +19,7 @@ from typing import Protocol
 from producer.errors import PreconditionFailedError, StoreError
 
 __all__ = [
+    "ObjectNames",
     "ObjectStore",
     "Precondition",
     "StoredObject",
@@ -38,6 +39,35 @@ class StoredObject:
 
     data: bytes
     etag: str
+
+
+@dataclass(frozen=True)
+class ObjectNames:
+    """How a cloud store names the lake's objects: each key under ``root`` (no ``/`` at either
+    end) in one bucket or container, ``{scheme}://{container}/{root}`` for people."""
+
+    scheme: str
+    container: str
+    root: str = ""
+
+    @classmethod
+    def under(cls, scheme: str, container: str, root: str) -> ObjectNames:
+        """The names under ``root`` as a lake URL gives it (a ``/`` at either end is dropped)."""
+        return cls(scheme, container, root.strip("/"))
+
+    @property
+    def description(self) -> str:
+        """``{scheme}://{container}/{root}``, or ``{scheme}://{container}`` without a root."""
+        base = f"{self.scheme}://{self.container}"
+        return f"{base}/{self.root}" if self.root else base
+
+    def name(self, key: str) -> str:
+        """The object name of ``key`` (or of a key prefix)."""
+        return f"{self.root}/{key}" if self.root else key
+
+    def key(self, name: str) -> str:
+        """The key of a listed object: its name without the root."""
+        return name[len(self.root) + 1 :] if self.root else name
 
 
 @dataclass(frozen=True)

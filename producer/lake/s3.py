@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from producer.errors import StoreError
 from producer.lake.objects import (
+    ObjectNames,
     Precondition,
     StoredObject,
     content_type,
@@ -66,13 +67,15 @@ class S3Store:
     def __init__(self, client: S3Client, bucket: str, root: str = "") -> None:
         self._client = client
         self.bucket = bucket
-        self.root = root.strip("/")
-        self.description = f"s3://{bucket}/{self.root}" if self.root else f"s3://{bucket}"
+        self._names = ObjectNames.under("s3", bucket, root)
+        self.description = self._names.description
 
     async def get(self, key: str) -> StoredObject | None:
         async def fetch() -> StoredObject | None:
             try:
-                response = await self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+                response = await self._client.get_object(
+                    Bucket=self.bucket, Key=self._names.name(key)
+                )
             except ClientError as exc:
                 if _code(exc) in _ABSENT_CODES:
                     return None
@@ -92,7 +95,9 @@ class S3Store:
     async def etag(self, key: str) -> str | None:
         async def head() -> str | None:
             try:
-                response = await self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+                response = await self._client.head_object(
+                    Bucket=self.bucket, Key=self._names.name(key)
+                )
             except ClientError as exc:
                 if _code(exc) in _ABSENT_CODES:
                     return None
@@ -114,7 +119,7 @@ class S3Store:
     ) -> str:
         request: dict[str, Any] = {
             "Bucket": self.bucket,
-            "Key": self._key(key),
+            "Key": self._names.name(key),
             "Body": data,
             "ContentType": content_type(key),
         }
@@ -141,7 +146,7 @@ class S3Store:
 
     async def delete(self, key: str) -> None:
         async def delete() -> None:
-            await self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+            await self._client.delete_object(Bucket=self.bucket, Key=self._names.name(key))
 
         try:
             await self._transport_retried("delete", key, delete)
@@ -150,13 +155,14 @@ class S3Store:
                 raise self._failure("delete", key, exc) from exc
 
     async def list_keys(self, prefix: str) -> list[str]:
-        cut = len(self.root) + 1 if self.root else 0
 
         async def list_all() -> list[str]:
             keys: list[str] = []
             paginator = self._client.get_paginator("list_objects_v2")
-            async for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-                keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
+            async for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=self._names.name(prefix)
+            ):
+                keys.extend(self._names.key(item["Key"]) for item in page.get("Contents", []))
             return keys
 
         try:
@@ -184,9 +190,6 @@ class S3Store:
                     raise self._failure(operation, key, exc) from exc
                 await asyncio.sleep(_TRANSPORT_RETRY_S * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _key(self, key: str) -> str:
-        return f"{self.root}/{key}" if self.root else key
 
     def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
         if isinstance(exc, ClientError):
