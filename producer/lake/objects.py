@@ -3,9 +3,10 @@
 Owns the ``ObjectStore`` protocol (whole-object get/put/delete/list with S3 ETags and conditional
 puts), the ``StoredObject`` and ``Precondition`` values, the MD5 ETag rule, and what every
 implementation shares: the content type a key is stored with, the one-line ``StoreError`` naming
-the key and the ``PreconditionFailedError`` of a refused conditional put. The implementations
-live in ``store.py`` (``file://``, and ``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``;
-this module knows none.
+the key, the ``PreconditionFailedError`` of a refused conditional put and, for the cloud stores,
+``ObjectNames`` (keys under a root in a bucket or container). The implementations live in
+``store.py`` (``file://``, and ``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``; this
+module knows none.
 """
 
 from __future__ import annotations
