@@ -29,7 +29,7 @@ from producer.errors import (
 )
 from producer.lake.keys import checkpoint_key
 from producer.lake.lease import Fence
-from producer.lake.store import ObjectStore
+from producer.lake.store import ObjectStore, Precondition
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
@@ -357,9 +357,7 @@ class CheckpointStore:
 
     async def _put(self, body: bytes, expect_etag: str | None) -> str:
         def put() -> Awaitable[str]:
-            return self.store.put(
-                self.key, body, if_match=expect_etag, if_none_match=expect_etag is None
-            )
+            return self.store.put(self.key, body, only_if=Precondition(expect_etag))
 
         if self.fence is None:
             return await put()

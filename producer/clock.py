@@ -2,7 +2,8 @@
 
 The real clock reads the event loop's monotonic time and the UTC wall clock. Tests inject their
 own to drive token refresh, rate limiting and window planning without sleeping.
-``iso_instant`` is the one text form of an instant the lake's files carry (UTC, with a ``Z``).
+``iso_instant`` is the one text form of an instant the lake's files carry (UTC, with a ``Z``);
+``aware_instant`` reads an instant with an offset from a platform's (or a request's) text.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["Clock", "SystemClock", "iso_instant"]
+__all__ = ["Clock", "SystemClock", "aware_instant", "iso_instant"]
 
 
 class Clock(Protocol):
@@ -43,3 +44,15 @@ def iso_instant(instant: datetime) -> str:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def aware_instant(value: Any) -> datetime | None:
+    """An ISO-8601 instant with an offset (``...Z`` or ``+hh:mm``, ms optional); None for
+    anything else: not a string, empty, unparseable, or without an offset."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Container
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -65,29 +66,22 @@ class Windows(Protocol):
         ...
 
 
+@dataclass(eq=False)
 class WindowLoop:
     """Runs one domain's windows until stopped (or, with ``once``, until none is due)."""
 
-    def __init__(
-        self,
-        worker: Windows,
-        *,
-        name: str,
-        clock: Clock,
-        metrics: DomainMetrics,
-        status: DomainStatus,
-        max_window_attempts: int,
-        retry_cap_s: float,
-    ) -> None:
-        self._worker = worker
-        self._name = name
-        self._clock = clock
-        self._metrics = metrics
-        self._status = status
-        self._max_window_attempts = max_window_attempts
-        self._retry_cap_s = retry_cap_s
-        self._exported: set[str] = set()  # ``once``: windows this run exported (never again)
-        self._failures = 0  # consecutive failed attempts
+    worker: Windows
+    _: KW_ONLY
+    name: str
+    clock: Clock
+    metrics: DomainMetrics
+    status: DomainStatus
+    max_window_attempts: int
+    retry_cap_s: float
+    _exported: set[str] = field(init=False, default_factory=set)
+    """With ``once``: the windows this run exported (never again)."""
+    _failures: int = field(init=False, default=0)
+    """Consecutive failed attempts."""
 
     async def run(self, *, once: bool, stopping: asyncio.Event, grace_s: float) -> DomainReport:
         """Export windows until stopped (or, with ``once``, until none is closed and available).
@@ -101,21 +95,21 @@ class WindowLoop:
         failures in ``once`` mode; in continuous mode failures back off and retry forever.
         Raises ``CheckpointConflictError`` when another writer owns the domain.
         """
-        report = DomainReport(self._name)
+        report = DomainReport(self.name)
         self._exported.clear()
         self._failures = 0
         loaded = False
         while not stopping.is_set():
             try:
                 if not loaded:  # a lake that is briefly down at start is retried like a window
-                    if loaded := await self._worker.load(stopping):
-                        report.watermark = self._worker.watermark
+                    if loaded := await self.worker.load(stopping):
+                        report.watermark = self.worker.watermark
                     continue  # (a stop while waiting for the writer lease ends the loop)
-                due = await self._worker.due(stopping, exclude=self._exported)
+                due = await self.worker.due(stopping, exclude=self._exported)
                 if not due and once:
                     break
                 if not due:
-                    await wait(self._clock, stopping, self._worker.idle_seconds())
+                    await wait(self.clock, stopping, self.worker.idle_seconds())
                     continue
                 await self._export(due, report, once=once, stopping=stopping, grace_s=grace_s)
             except (CheckpointConflictError, WindowAbandonedError):
@@ -123,13 +117,13 @@ class WindowLoop:
             except ProducerError as exc:
                 self._failures += 1
                 self._failed(exc)
-                if once and self._failures >= self._max_window_attempts:
+                if once and self._failures >= self.max_window_attempts:
                     raise
-                backoff = min(self._retry_cap_s, 2.0 ** (self._failures - 1))
-                await wait(self._clock, stopping, backoff)
+                backoff = min(self.retry_cap_s, 2.0 ** (self._failures - 1))
+                await wait(self.clock, stopping, backoff)
                 continue
             self._failures = 0
-            self._status.failing_windows = None
+            self.status.failing_windows = None
         return report
 
     async def _export(
@@ -146,17 +140,17 @@ class WindowLoop:
             if stopping.is_set():
                 break
             result = await graced(
-                self._worker.run_window(window),
-                owner=self._name,
+                self.worker.run_window(window),
+                owner=self.name,
                 what=f"window {window.label}",
                 stopping=stopping,
                 grace_s=grace_s,
             )
-            self._worker.completed(window)
+            self.worker.completed(window)
             if once:
                 self._exported.add(window.label)
-            report.add(result, self._worker.watermark)
-            self._status.failing_windows = None  # no longer failing windows
+            report.add(result, self.worker.watermark)
+            self.status.failing_windows = None  # no longer failing windows
             self._failures = 0
 
     def _failed(self, exc: ProducerError) -> None:
@@ -164,15 +158,15 @@ class WindowLoop:
         names the domain and the last error until an attempt succeeds."""
         failures = self._failures
         if isinstance(exc, StoreError):  # /readyz says the lake cannot be reached
-            self._status.lake_error = str(exc)[:200]
+            self.status.lake_error = str(exc)[:200]
         if isinstance(exc, PermanentSourceError):  # a 403, a 400: retrying will not help
-            self._status.failing_windows = f"{type(exc).__name__}: {str(exc)[:300]}"
+            self.status.failing_windows = f"{type(exc).__name__}: {str(exc)[:300]}"
         elif failures >= UNREADY_AFTER_FAILURES:
-            self._status.failing_windows = (
+            self.status.failing_windows = (
                 f"{failures} window attempts failed in a row, last: {type(exc).__name__}: "
                 f"{str(exc)[:200]}"
             )
-        self._metrics.window_done("failed", 0.0)
+        self.metrics.window_done("failed", 0.0)
         _log.warning(
             "window_failed",
             error=str(exc),

@@ -26,8 +26,9 @@ committed short. Pure: no I/O. The rules (reference sections in brackets):
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
+
+from producer.clock import aware_instant
 
 __all__ = [
     "SCHEDULE_STATUSES",
@@ -147,10 +148,4 @@ def _text(value: Any) -> bool:
 
 
 def _instant(value: Any) -> bool:
-    if not isinstance(value, str) or not value:
-        return False
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None
+    return aware_instant(value) is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,35 +130,26 @@ class SecretSource:
         return changed
 
 
+@dataclass(frozen=True, eq=False, repr=False, kw_only=True)
 class TokenEndpoint:
     """``POST {url}`` with ``grant_type=client_credentials`` and HTTP Basic for one client."""
 
-    def __init__(
-        self,
-        *,
-        domain: str,
-        url: str,
-        client_id: str,
-        secret: SecretSource,
-        session: aiohttp.ClientSession,
-        timeout_s: float,
-    ) -> None:
-        self._domain = domain
-        self._url = url
-        self._client_id = client_id
-        self._secret = secret
-        self._session = session
-        self._timeout_s = timeout_s
+    domain: str
+    url: str
+    client_id: str
+    secret: SecretSource
+    session: aiohttp.ClientSession
+    timeout_s: float
 
     def __repr__(self) -> str:
-        return f"TokenEndpoint(url={self._url!r}, client_id={self._client_id!r})"
+        return f"TokenEndpoint(url={self.url!r}, client_id={self.client_id!r})"
 
     def credentials(self) -> tuple[str, ...]:
         """The secret and its HTTP Basic form, for ``scrub`` to take out of upstream text."""
-        secret = self._secret.peek()
+        secret = self.secret.peek()
         if secret is None:
             return ()
-        basic = _basic_credentials(self._client_id, SecretStr(secret)).removeprefix("Basic ")
+        basic = _basic_credentials(self.client_id, SecretStr(secret)).removeprefix("Basic ")
         return (secret, basic)
 
     async def grant(self) -> tuple[str, float]:
@@ -166,7 +158,7 @@ class TokenEndpoint:
         The secret file is re-read first if it changed; on ``invalid_client`` it is re-read
         again and, if the value differs from the one just refused, the grant is retried once.
         """
-        return await grant_rotating(self._secret, self._domain, self._request)
+        return await grant_rotating(self.secret, self.domain, self._request)
 
     async def _request(self) -> tuple[str, float]:
         # No secret or token is bound to a local name here, so no rendered traceback shows one.
@@ -175,14 +167,14 @@ class TokenEndpoint:
         retry_after: str | None = None
         transport_error = ""
         try:
-            async with self._session.post(
-                self._url,
+            async with self.session.post(
+                self.url,
                 data={"grant_type": "client_credentials"},
                 headers={
-                    "Authorization": _basic_credentials(self._client_id, self._secret.value),
+                    "Authorization": _basic_credentials(self.client_id, self.secret.value),
                     "Accept": "application/json",
                 },
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")

@@ -20,7 +20,7 @@ from producer.clock import iso_instant
 from producer.contracts.registry import Contract, contract_document, parse_contract
 from producer.errors import ConfigError, ContractConflictError, PreconditionFailedError
 from producer.lake.keys import registry_key
-from producer.lake.store import ObjectStore
+from producer.lake.store import ObjectStore, Precondition
 
 __all__ = [
     "REGISTRY_DIR",
@@ -197,7 +197,7 @@ async def _create(store: ObjectStore, contract: Contract) -> PublishOutcome:
     body = registry_bytes(contract)
     metadata = {"x-schema-version": contract.version, "domain": contract.domain}
     try:
-        await store.put(key, body, if_none_match=True, metadata=metadata)
+        await store.put(key, body, only_if=Precondition.create(), metadata=metadata)
     except PreconditionFailedError:
         # Published by someone else since we looked: fine only if it is the same contract.
         found = await store.get(key)

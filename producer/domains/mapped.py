@@ -15,7 +15,7 @@ from typing import Any
 
 from producer.issues import Issue
 
-__all__ = ["Mapped", "never_raises", "parse_utc"]
+__all__ = ["Mapped", "never_raises", "parse_utc", "utc_field"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,10 @@ class Mapped:
         return self.record is not None and not self.issues
 
 
-def never_raises(mapper: Callable[[Any], Mapped]) -> Callable[[Any], Mapped]:
-    """Make ``mapper`` total: an unexpected exception becomes a ``mapper_error`` rejection.
+def never_raises(mapper: Callable[[dict[str, Any]], Mapped]) -> Callable[[Any], Mapped]:
+    """Make ``mapper`` total over arbitrary JSON: a source that is not a JSON object is rejected
+    at stage ``parse`` before ``mapper`` sees it, and an unexpected exception becomes a
+    ``mapper_error`` rejection.
 
     The last line of defence: the DLQ keeps the source object, so a mapper bug loses nothing
     and the record can be replayed once the mapper is fixed.
@@ -46,6 +48,8 @@ def never_raises(mapper: Callable[[Any], Mapped]) -> Callable[[Any], Mapped]:
 
     @wraps(mapper)
     def guarded(source: Any) -> Mapped:
+        if not isinstance(source, dict):
+            return Mapped(None, (Issue("$", "type", "source is not a JSON object"),), "parse")
         try:
             return mapper(source)
         except Exception as exc:  # a mapper bug must not stop the window: dead-letter it
@@ -71,6 +75,12 @@ def parse_utc(value: Any) -> datetime | None:
     parsed = _parse_utc(value)
     _last = (value, parsed)
     return parsed
+
+
+def utc_field(source: Any, name: str) -> datetime | None:
+    """``source[name]`` parsed by ``parse_utc``; None when ``source`` is not a JSON object or
+    the field is absent or unparseable (how a router reads a record's time)."""
+    return parse_utc(source.get(name)) if isinstance(source, dict) else None
 
 
 _last: tuple[str | None, datetime | None] = (None, None)

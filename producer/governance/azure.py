@@ -23,7 +23,7 @@ from producer.governance.ports import DomainPort, LakeLayout
 from producer.governance.render import (
     consumer_role,
     documents_per_principal,
-    granted_prefixes,
+    granted_reads,
     producer_role,
 )
 from producer.lake.keys import LEASE_FILE, PUBLISHED_DIR
@@ -92,23 +92,14 @@ def render_azure(config: GovernanceConfig, layout: LakeLayout) -> dict[str, dict
 def azure_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[str, Any]:
     """The group's identity and one Storage Blob Data Reader assignment per granted domain."""
     identity = consumer_role(name)
-    assignments = []
-    for grant in sorted(group.reads, key=lambda grant: grant.domain):
-        port = layout.ports[grant.domain]
-        prefixes = granted_prefixes(grant, port)
-        assignments.append(
-            _assignment(
-                f"Read{grant.domain.capitalize()}",
-                identity,
-                "Storage Blob Data Reader",
-                port.bucket,
-                _read_condition(prefixes),
-            )
-        )
+    reader = "Storage Blob Data Reader"
     return {
         "cloud": "azure",
         "identity": _identity(identity),
-        "roleAssignments": assignments,
+        "roleAssignments": [
+            _assignment(read.name, identity, reader, read.bucket, _read_condition(read.prefixes))
+            for read in granted_reads(group, layout)
+        ],
         "idpScope": group.idp_scope,
     }
 

@@ -21,7 +21,7 @@ from producer.governance.areas import arn
 from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
-from producer.governance.render import documents_per_principal, granted_prefixes
+from producer.governance.render import documents_per_principal, granted_reads
 
 __all__ = [
     "GKE_NAMESPACE",
@@ -67,23 +67,14 @@ def render_gcp(config: GovernanceConfig, layout: LakeLayout) -> dict[str, dict[s
 def gcp_consumer(name: str, group: ConsumerGroup, layout: LakeLayout) -> dict[str, Any]:
     """The group's service account and one objectViewer binding per granted domain."""
     account = service_account("consumer", name)
-    bindings = []
-    for grant in sorted(group.reads, key=lambda grant: grant.domain):
-        port = layout.ports[grant.domain]
-        prefixes = granted_prefixes(grant, port)
-        bindings.append(
-            _binding(
-                f"Read{grant.domain.capitalize()}",
-                account,
-                "roles/storage.objectViewer",
-                port.bucket,
-                prefixes,
-            )
-        )
+    viewer = "roles/storage.objectViewer"
     return {
         "cloud": "gcp",
         "serviceAccount": {"email": account, "displayName": f"mesh consumer {name}"},
-        "bindings": bindings,
+        "bindings": [
+            _binding(read.name, account, viewer, read.bucket, read.prefixes)
+            for read in granted_reads(group, layout)
+        ],
         "idpScope": group.idp_scope,
     }
 

@@ -22,12 +22,13 @@ from producer.lake.keys import LEASE_FILE, PUBLISHED_DIR
 __all__ = [
     "IDP_TABLE",
     "STREAM_READ_ACTIONS",
+    "GrantedRead",
     "Rendered",
     "consumer_file",
     "consumer_policy",
     "consumer_role",
     "documents_per_principal",
-    "granted_prefixes",
+    "granted_reads",
     "producer_file",
     "producer_policy",
     "producer_role",
@@ -106,10 +107,43 @@ def render(config: GovernanceConfig, layout: LakeLayout) -> Rendered:
     return Rendered(policies=policies, idp_table=table)
 
 
-def granted_prefixes(grant: Grant, port: DomainPort) -> list[str]:
-    """The key prefixes a grant reads: its majors' data, then their registry entries."""
-    prefixes = [port.data(major) for major in grant.majors]
-    return prefixes + [f"{port.registry_dir}{major}." for major in grant.majors]
+@dataclass(frozen=True, slots=True)
+class GrantedRead:
+    """One domain a consumer group reads, as every cloud renders it: a grant named ``name``
+    (``Read{Domain}``) on the domain's ``bucket``, reaching the key ``prefixes`` of its majors'
+    data, then their registry entries."""
+
+    grant: Grant
+    port: DomainPort
+
+    @property
+    def title(self) -> str:
+        """The domain, capitalised, as the grant's names spell it."""
+        return self.grant.domain.capitalize()
+
+    @property
+    def name(self) -> str:
+        """``Read{Domain}``: the statement, assignment or binding that grants the reads."""
+        return f"Read{self.title}"
+
+    @property
+    def bucket(self) -> str:
+        """The bucket (or container) of the domain's product."""
+        return self.port.bucket
+
+    @property
+    def prefixes(self) -> list[str]:
+        """The key prefixes the grant reads: its majors' data, then their registry entries."""
+        prefixes = [self.port.data(major) for major in self.grant.majors]
+        return prefixes + [f"{self.port.registry_dir}{major}." for major in self.grant.majors]
+
+
+def granted_reads(group: ConsumerGroup, layout: LakeLayout) -> list[GrantedRead]:
+    """The domains ``group`` reads, in domain order."""
+    return [
+        GrantedRead(grant, layout.ports[grant.domain])
+        for grant in sorted(group.reads, key=lambda grant: grant.domain)
+    ]
 
 
 def documents_per_principal(
@@ -138,26 +172,24 @@ def consumer_policy(group: ConsumerGroup, layout: LakeLayout, partition: str) ->
     reachable.
     """
     statements: list[dict[str, Any]] = []
-    for grant in sorted(group.reads, key=lambda grant: grant.domain):
-        port = layout.ports[grant.domain]
-        patterns = [prefix + "*" for prefix in granted_prefixes(grant, port)]
-        title = grant.domain.capitalize()
+    for read in granted_reads(group, layout):
+        patterns = [prefix + "*" for prefix in read.prefixes]
         statements.append(
             {
-                "Sid": f"Read{title}",
+                "Sid": read.name,
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
-                "Resource": [arn(partition, port.bucket, pattern) for pattern in patterns],
+                "Resource": [arn(partition, read.bucket, pattern) for pattern in patterns],
             }
         )
-        statements.append(_listing(f"List{title}", partition, port.bucket, patterns))
-        if grant.events and port.streams:
+        statements.append(_listing(f"List{read.title}", partition, read.bucket, patterns))
+        if read.grant.events and read.port.streams:
             statements.append(
                 {
-                    "Sid": f"Subscribe{title}",
+                    "Sid": f"Subscribe{read.title}",
                     "Effect": "Allow",
                     "Action": list(STREAM_READ_ACTIONS),
-                    "Resource": list(port.streams),
+                    "Resource": list(read.port.streams),
                 }
             )
     return {"Version": _VERSION, "Statement": statements}

@@ -33,14 +33,16 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobProperties, ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
 
-from producer.errors import PreconditionFailedError, StoreError
+from producer.errors import StoreError
 from producer.lake.azure_account import azure_account
 from producer.lake.objects import (
+    ObjectNames,
+    Precondition,
     StoredObject,
-    check_conditions,
     content_etag,
     content_type,
     md5_etag,
+    put_refused,
     store_error,
 )
 
@@ -76,12 +78,12 @@ class AzureBlobStore:
     def __init__(self, container: ContainerClient, name: str, root: str = "") -> None:
         self._container = container
         self.container = name
-        self.root = root.strip("/")
-        self.description = f"az://{name}/{self.root}" if self.root else f"az://{name}"
+        self._names = ObjectNames.under("az", name, root)
+        self.description = self._names.description
 
     async def get(self, key: str) -> StoredObject | None:
         try:
-            downloader = await self._container.download_blob(self._key(key))
+            downloader = await self._container.download_blob(self._names.name(key))
             data = await downloader.readall()
         except ResourceNotFoundError:
             return None
@@ -91,7 +93,9 @@ class AzureBlobStore:
 
     async def etag(self, key: str) -> str | None:
         try:
-            properties = await self._container.get_blob_client(self._key(key)).get_blob_properties()
+            properties = await self._container.get_blob_client(
+                self._names.name(key)
+            ).get_blob_properties()
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
@@ -106,40 +110,34 @@ class AzureBlobStore:
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        check_conditions(if_match, if_none_match)
-        blob = self._container.get_blob_client(self._key(key))
+        expected = None if only_if is None else only_if.etag
+        creates = only_if is not None and only_if.creates
+        blob = self._container.get_blob_client(self._names.name(key))
         digest = hashlib.md5(data, usedforsecurity=False).digest()
         request: dict[str, Any] = {
-            "overwrite": not if_none_match,  # False sends If-None-Match: *
+            "overwrite": not creates,  # False sends If-None-Match: *
             "content_settings": ContentSettings(
                 content_type=content_type(key), content_md5=bytearray(digest)
             ),
             "metadata": {_METADATA_NAME.sub("_", k): v for k, v in (metadata or {}).items()},
         }
         try:
-            if if_match is not None:
-                request["etag"] = await self._version_with(key, if_match)
+            if expected is not None:
+                request["etag"] = await self._version_with(key, expected)
                 request["match_condition"] = MatchConditions.IfNotModified
             await blob.upload_blob(data, **request)
         except (ResourceModifiedError, ResourceExistsError, _StaleError) as exc:
-            raise PreconditionFailedError(
-                f"{self.description}: conditional put of {key!r} refused ({_code(exc)})"
-            ) from None
+            raise put_refused(self.description, key, _code(exc)) from None
         except ResourceNotFoundError as exc:
-            if if_match is not None:
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused (BlobNotFound)"
-                ) from None
+            if expected is not None:
+                raise put_refused(self.description, key, "BlobNotFound") from None
             raise self._failure("put", key, exc) from exc
         except HttpResponseError as exc:
-            if exc.status_code in (409, 412) and (if_match is not None or if_none_match):
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused ({_code(exc)})"
-                ) from None
+            if exc.status_code in (409, 412) and only_if is not None:
+                raise put_refused(self.description, key, _code(exc)) from None
             raise self._failure("put", key, exc) from exc
         except AzureError as exc:
             raise self._failure("put", key, exc) from exc
@@ -147,19 +145,20 @@ class AzureBlobStore:
 
     async def delete(self, key: str) -> None:
         try:
-            await self._container.delete_blob(self._key(key), delete_snapshots="include")
+            await self._container.delete_blob(self._names.name(key), delete_snapshots="include")
         except ResourceNotFoundError:
             return
         except AzureError as exc:
             raise self._failure("delete", key, exc) from exc
 
     async def list_keys(self, prefix: str) -> list[str]:
-        cut = len(self.root) + 1 if self.root else 0
         try:
             names = [
-                name[cut:]
+                self._names.key(name)
                 async for name in self._container.list_blob_names(
-                    name_starts_with=self._key(prefix) if prefix or self.root else None
+                    name_starts_with=self._names.name(prefix)
+                    if prefix or self._names.root
+                    else None
                 )
             ]
         except AzureError as exc:
@@ -171,7 +170,7 @@ class AzureBlobStore:
 
         Raises ``ResourceNotFoundError`` (absent) or ``_StaleError`` (other content).
         """
-        blob = self._container.get_blob_client(self._key(key))
+        blob = self._container.get_blob_client(self._names.name(key))
         properties = await blob.get_blob_properties()
         current = _stored_md5(properties)
         version: str = properties.etag
@@ -182,9 +181,6 @@ class AzureBlobStore:
         if current != expected:
             raise _StaleError("ConditionNotMet")
         return version
-
-    def _key(self, key: str) -> str:
-        return f"{self.root}/{key}" if self.root else key
 
     def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
         if isinstance(exc, HttpResponseError):

@@ -27,13 +27,15 @@ from typing import Any, TypeVar, cast
 import aiohttp
 from gcloud.aio.storage import Storage
 
-from producer.errors import PreconditionFailedError, StoreError
+from producer.errors import StoreError
 from producer.lake.objects import (
+    ObjectNames,
+    Precondition,
     StoredObject,
-    check_conditions,
     content_etag,
     content_type,
     md5_etag,
+    put_refused,
     store_error,
 )
 
@@ -75,8 +77,8 @@ class GcsStore:
     ) -> None:
         self._client = client
         self.bucket = bucket
-        self.root = root.strip("/")
-        self.description = f"gs://{bucket}/{self.root}" if self.root else f"gs://{bucket}"
+        self._names = ObjectNames.under("gs", bucket, root)
+        self.description = self._names.description
         # Per attempt: gcloud-aio replaces the session's timeout by the one each call passes
         # (a bare number would become a total, dropping the connect and read bounds), so every
         # call passes this one. Its stubs say ``int``; its session takes an aiohttp timeout.
@@ -91,7 +93,9 @@ class GcsStore:
 
     async def get(self, key: str) -> StoredObject | None:
         async def download() -> bytes:
-            return await self._client.download(self.bucket, self._key(key), timeout=self._timeout)
+            return await self._client.download(
+                self.bucket, self._names.name(key), timeout=self._timeout
+            )
 
         try:
             data = await self._retried(download)
@@ -120,26 +124,25 @@ class GcsStore:
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        check_conditions(if_match, if_none_match)
         digest = hashlib.md5(data, usedforsecurity=False).digest()
         resource: dict[str, Any] = {"md5Hash": base64.b64encode(digest).decode()}
         if metadata:
             resource["metadata"] = dict(metadata)
         try:
             parameters: dict[str, str] = {}
-            if if_none_match:
-                parameters["ifGenerationMatch"] = "0"
-            elif if_match is not None:
-                parameters["ifGenerationMatch"] = await self._generation_with(key, if_match)
+            if only_if is not None:
+                expected = only_if.etag
+                parameters["ifGenerationMatch"] = (
+                    "0" if expected is None else await self._generation_with(key, expected)
+                )
 
             async def upload() -> dict[str, Any]:
                 return await self._client.upload(
                     self.bucket,
-                    self._key(key),
+                    self._names.name(key),
                     data,
                     content_type=content_type(key),
                     parameters=dict(parameters),
@@ -150,15 +153,10 @@ class GcsStore:
 
             await self._retried(upload)
         except _StaleError:
-            raise PreconditionFailedError(
-                f"{self.description}: conditional put of {key!r} refused (generation)"
-            ) from None
+            raise put_refused(self.description, key, "generation") from None
         except aiohttp.ClientResponseError as exc:
-            conditional = if_match is not None or if_none_match
-            if conditional and exc.status == 412:
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused (412)"
-                ) from None
+            if only_if is not None and exc.status == 412:
+                raise put_refused(self.description, key, "412") from None
             raise self._failure("put", key, exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._failure("put", key, exc) from exc
@@ -166,7 +164,7 @@ class GcsStore:
 
     async def delete(self, key: str) -> None:
         async def delete() -> None:
-            await self._client.delete(self.bucket, self._key(key), timeout=self._timeout)
+            await self._client.delete(self.bucket, self._names.name(key), timeout=self._timeout)
 
         try:
             await self._retried(delete)
@@ -177,9 +175,8 @@ class GcsStore:
             raise self._failure("delete", key, exc) from exc
 
     async def list_keys(self, prefix: str) -> list[str]:
-        cut = len(self.root) + 1 if self.root else 0
         keys: list[str] = []
-        params = {"prefix": self._key(prefix), "fields": "items(name),nextPageToken"}
+        params = {"prefix": self._names.name(prefix), "fields": "items(name),nextPageToken"}
         try:
             while True:
                 page_params = dict(params)
@@ -190,7 +187,7 @@ class GcsStore:
                     )
 
                 listed = await self._retried(page)
-                keys.extend(item["name"][cut:] for item in listed.get("items", []))
+                keys.extend(self._names.key(item["name"]) for item in listed.get("items", []))
                 token = listed.get("nextPageToken")
                 if not token:
                     break
@@ -202,7 +199,7 @@ class GcsStore:
     async def _metadata(self, key: str) -> dict[str, Any] | None:
         async def fetch() -> dict[str, Any]:
             return await self._client.download_metadata(
-                self.bucket, self._key(key), timeout=self._timeout
+                self.bucket, self._names.name(key), timeout=self._timeout
             )
 
         try:
@@ -241,9 +238,6 @@ class GcsStore:
             cap = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
             await asyncio.sleep(random.uniform(0, cap))
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _key(self, key: str) -> str:
-        return f"{self.root}/{key}" if self.root else key
 
     def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
         if isinstance(exc, aiohttp.ClientResponseError):

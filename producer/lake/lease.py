@@ -42,7 +42,7 @@ from producer.errors import (
     StoreError,
 )
 from producer.lake.keys import LEASE_FILE, checkpoint_key
-from producer.lake.objects import ObjectStore, StoredObject
+from producer.lake.objects import ObjectStore, Precondition, StoredObject
 from producer.lifecycle import wait
 
 __all__ = [
@@ -331,7 +331,7 @@ class DomainLease:
         try:
             new_etag = await self._bounded(
                 "write",
-                self.store.put(self.key, body, if_match=etag, if_none_match=etag is None),
+                self.store.put(self.key, body, only_if=Precondition(etag)),
             )
         except PreconditionFailedError:
             # A put whose answer was lost and retried fails its own condition: the same bytes

@@ -1,10 +1,12 @@
 """Step 5, sink: the object-store seam the writer and the checkpoint build on. No I/O.
 
 Owns the ``ObjectStore`` protocol (whole-object get/put/delete/list with S3 ETags and conditional
-puts), the ``StoredObject`` value, the MD5 ETag rule, and what every implementation shares: the
-content type a key is stored with and the one-line ``StoreError`` naming the key. The
-implementations live in ``store.py`` (``file://``, and ``open_store``), ``s3.py``, ``gcs.py`` and
-``azure.py``; this module knows none.
+puts), the ``StoredObject`` and ``Precondition`` values, the MD5 ETag rule, and what every
+implementation shares: the content type a key is stored with, the one-line ``StoreError`` naming
+the key, the ``PreconditionFailedError`` of a refused conditional put and, for the cloud stores,
+``ObjectNames`` (keys under a root in a bucket or container). The implementations live in
+``store.py`` (``file://``, and ``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``; this
+module knows none.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
 
-from producer.errors import StoreError
+from producer.errors import PreconditionFailedError, StoreError
 
 __all__ = [
+    "ObjectNames",
     "ObjectStore",
+    "Precondition",
     "StoredObject",
-    "check_conditions",
     "content_etag",
     "content_type",
     "md5_etag",
+    "put_refused",
     "store_error",
 ]
 
@@ -38,12 +42,68 @@ class StoredObject:
     etag: str
 
 
+@dataclass(frozen=True)
+class ObjectNames:
+    """How a cloud store names the lake's objects: each key under ``root`` (no ``/`` at either
+    end) in one bucket or container, ``{scheme}://{container}/{root}`` for people."""
+
+    scheme: str
+    container: str
+    root: str = ""
+
+    @classmethod
+    def under(cls, scheme: str, container: str, root: str) -> ObjectNames:
+        """The names under ``root`` as a lake URL gives it (a ``/`` at either end is dropped)."""
+        return cls(scheme, container, root.strip("/"))
+
+    @property
+    def description(self) -> str:
+        """``{scheme}://{container}/{root}``, or ``{scheme}://{container}`` without a root."""
+        base = f"{self.scheme}://{self.container}"
+        return f"{base}/{self.root}" if self.root else base
+
+    def name(self, key: str) -> str:
+        """The object name of ``key`` (or of a key prefix)."""
+        return f"{self.root}/{key}" if self.root else key
+
+    def key(self, name: str) -> str:
+        """The key of a listed object: its name without the root."""
+        return name[len(self.root) + 1 :] if self.root else name
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What a conditional put must find at its key: the object whose ETag is ``etag``
+    (If-Match), or no object at all when ``etag`` is None (If-None-Match: ``*``).
+
+    ``Precondition(etag)`` with the ETag a caller last read (None: it read nothing) is a
+    compare-and-swap; ``create()`` and ``replacing(etag)`` name the two cases.
+    """
+
+    etag: str | None
+
+    @classmethod
+    def create(cls) -> Precondition:
+        """Only create: refused when the key holds an object."""
+        return cls(None)
+
+    @classmethod
+    def replacing(cls, etag: str) -> Precondition:
+        """Only replace the object that has ``etag``: refused when it changed or is gone."""
+        return cls(etag)
+
+    @property
+    def creates(self) -> bool:
+        """True for a create-only put."""
+        return self.etag is None
+
+
 class ObjectStore(Protocol):
     """Whole-object storage addressed by ``/``-separated keys relative to the lake root.
 
     ``put`` is atomic: readers see the old object or the new one, never a part, also when the
-    caller is cancelled. Conditional puts raise ``PreconditionFailedError``; every other failure
-    raises ``StoreError`` naming the key.
+    caller is cancelled. A put whose ``Precondition`` does not hold raises
+    ``PreconditionFailedError``; every other failure raises ``StoreError`` naming the key.
     """
 
     description: str
@@ -61,14 +121,11 @@ class ObjectStore(Protocol):
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        """Write ``data``; returns the new ETag.
-
-        ``if_match``: only replace the object that has this ETag. ``if_none_match``: only create.
-        """
+        """Write ``data``, over whatever is there unless ``only_if`` says what must be; returns
+        the new ETag."""
         ...
 
     async def delete(self, key: str) -> None:
@@ -85,12 +142,6 @@ def md5_etag(data: bytes) -> str:
     return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
 
 
-def check_conditions(if_match: str | None, if_none_match: bool) -> None:
-    """``ValueError`` when a put asks for both conditions (they exclude each other)."""
-    if if_match is not None and if_none_match:
-        raise ValueError("if_match and if_none_match exclude each other")
-
-
 async def content_etag(store: ObjectStore, key: str) -> str | None:
     """The ETag of the object's content, read whole: for an object stored without an MD5."""
     found = await store.get(key)
@@ -105,3 +156,8 @@ def content_type(key: str) -> str:
 def store_error(description: str, operation: str, key: str, reason: str) -> StoreError:
     """The ``StoreError`` of a failed call: ``{store}: {operation} {key!r} failed: {reason}``."""
     return StoreError(f"{description}: {operation} {key!r} failed: {reason}")
+
+
+def put_refused(description: str, key: str, reason: str) -> PreconditionFailedError:
+    """The error of a put whose precondition the store refused, ``reason`` its own code."""
+    return PreconditionFailedError(f"{description}: conditional put of {key!r} refused ({reason})")

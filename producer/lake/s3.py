@@ -19,8 +19,15 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from producer.errors import PreconditionFailedError, StoreError
-from producer.lake.objects import StoredObject, check_conditions, content_type, store_error
+from producer.errors import StoreError
+from producer.lake.objects import (
+    ObjectNames,
+    Precondition,
+    StoredObject,
+    content_type,
+    put_refused,
+    store_error,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -60,13 +67,15 @@ class S3Store:
     def __init__(self, client: S3Client, bucket: str, root: str = "") -> None:
         self._client = client
         self.bucket = bucket
-        self.root = root.strip("/")
-        self.description = f"s3://{bucket}/{self.root}" if self.root else f"s3://{bucket}"
+        self._names = ObjectNames.under("s3", bucket, root)
+        self.description = self._names.description
 
     async def get(self, key: str) -> StoredObject | None:
         async def fetch() -> StoredObject | None:
             try:
-                response = await self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+                response = await self._client.get_object(
+                    Bucket=self.bucket, Key=self._names.name(key)
+                )
             except ClientError as exc:
                 if _code(exc) in _ABSENT_CODES:
                     return None
@@ -86,7 +95,9 @@ class S3Store:
     async def etag(self, key: str) -> str | None:
         async def head() -> str | None:
             try:
-                response = await self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+                response = await self._client.head_object(
+                    Bucket=self.bucket, Key=self._names.name(key)
+                )
             except ClientError as exc:
                 if _code(exc) in _ABSENT_CODES:
                     return None
@@ -103,22 +114,20 @@ class S3Store:
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        check_conditions(if_match, if_none_match)
         request: dict[str, Any] = {
             "Bucket": self.bucket,
-            "Key": self._key(key),
+            "Key": self._names.name(key),
             "Body": data,
             "ContentType": content_type(key),
         }
         if metadata:
             request["Metadata"] = dict(metadata)
-        if if_match is not None:
-            request["IfMatch"] = if_match
-        if if_none_match:
+        if only_if is not None and only_if.etag is not None:
+            request["IfMatch"] = only_if.etag
+        elif only_if is not None:
             request["IfNoneMatch"] = "*"
 
         async def put() -> str:
@@ -129,18 +138,15 @@ class S3Store:
             return await self._transport_retried("put", key, put)
         except (ClientError, BotoCoreError) as exc:
             code = _code(exc)
-            conditional = if_match is not None or if_none_match
-            if conditional and (
-                code in _PRECONDITION_CODES or (if_match is not None and code in _ABSENT_CODES)
+            if only_if is not None and (
+                code in _PRECONDITION_CODES or (not only_if.creates and code in _ABSENT_CODES)
             ):
-                raise PreconditionFailedError(
-                    f"{self.description}: conditional put of {key!r} refused ({code})"
-                ) from None
+                raise put_refused(self.description, key, code) from None
             raise self._failure("put", key, exc) from exc
 
     async def delete(self, key: str) -> None:
         async def delete() -> None:
-            await self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+            await self._client.delete_object(Bucket=self.bucket, Key=self._names.name(key))
 
         try:
             await self._transport_retried("delete", key, delete)
@@ -149,13 +155,14 @@ class S3Store:
                 raise self._failure("delete", key, exc) from exc
 
     async def list_keys(self, prefix: str) -> list[str]:
-        cut = len(self.root) + 1 if self.root else 0
 
         async def list_all() -> list[str]:
             keys: list[str] = []
             paginator = self._client.get_paginator("list_objects_v2")
-            async for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-                keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
+            async for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=self._names.name(prefix)
+            ):
+                keys.extend(self._names.key(item["Key"]) for item in page.get("Contents", []))
             return keys
 
         try:
@@ -183,9 +190,6 @@ class S3Store:
                     raise self._failure(operation, key, exc) from exc
                 await asyncio.sleep(_TRANSPORT_RETRY_S * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _key(self, key: str) -> str:
-        return f"{self.root}/{key}" if self.root else key
 
     def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
         if isinstance(exc, ClientError):

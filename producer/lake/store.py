@@ -24,8 +24,8 @@ from typing import Protocol
 from producer.errors import ConfigError, PreconditionFailedError
 from producer.lake.objects import (
     ObjectStore,
+    Precondition,
     StoredObject,
-    check_conditions,
     content_etag,
     md5_etag,
     store_error,
@@ -38,6 +38,7 @@ __all__ = [
     "ORPHAN_TEMP_AGE_S",
     "FileStore",
     "ObjectStore",
+    "Precondition",
     "S3Store",
     "StoredObject",
     "load_store_code",
@@ -80,12 +81,10 @@ class FileStore:
         key: str,
         data: bytes,
         *,
-        if_match: str | None = None,
-        if_none_match: bool = False,
+        only_if: Precondition | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str:
-        check_conditions(if_match, if_none_match)
-        return await asyncio.to_thread(self._put, key, data, if_match, if_none_match)
+        return await asyncio.to_thread(self._put, key, data, only_if)
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
@@ -109,13 +108,13 @@ class FileStore:
             raise store_error(self.description, "get", key, str(exc.strerror)) from exc
         return StoredObject(data, md5_etag(data))
 
-    def _put(self, key: str, data: bytes, if_match: str | None, if_none_match: bool) -> str:
+    def _put(self, key: str, data: bytes, only_if: Precondition | None) -> str:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temp = _write_temp(path, data)
             try:
-                if if_none_match:
+                if only_if is not None and only_if.creates:
                     try:
                         os.link(temp, path)  # atomic create-exclusive, never replaces
                     except FileExistsError:
@@ -124,8 +123,8 @@ class FileStore:
                         ) from None
                 else:
                     with _locked(path) as current:
-                        if if_match is not None and (
-                            current is None or _etag_of(current) != if_match
+                        if only_if is not None and (
+                            current is None or _etag_of(current) != only_if.etag
                         ):
                             raise PreconditionFailedError(
                                 f"{self.description}: {key!r} is not at the expected ETag"

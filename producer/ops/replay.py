@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -253,34 +253,25 @@ def _skip_reason(
     return None
 
 
+@dataclass
 class _Mover:
     """Moves the now-valid dead letters of one window at a time (lake writes only)."""
 
-    def __init__(
-        self,
-        store: ObjectStore,
-        *,
-        domain: str,
-        prefix: str,
-        contract: Contract,
-        map_record: Callable[[Any], Mapped],
-        compression: str,
-        part_max_records: int,
-        metrics: DomainMetrics,
-        dry_run: bool,
-        fence: Fence | None = None,
-    ) -> None:
-        self._store = store
-        self._fence = fence
-        self._domain = domain
-        self._prefix = prefix
-        self._contract = contract
-        self._validator = Validator(contract)
-        self._map = map_record
-        self._compression = compression
-        self._part_max = part_max_records
-        self._metrics = metrics
-        self._dry_run = dry_run
+    store: ObjectStore
+    _: KW_ONLY
+    domain: str
+    prefix: str
+    contract: Contract
+    map_record: Callable[[Any], Mapped]
+    compression: str
+    part_max_records: int
+    metrics: DomainMetrics
+    dry_run: bool
+    fence: Fence | None = None
+    validator: Validator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.validator = Validator(self.contract)
 
     async def replay_window(self, parts: WindowParts) -> WindowReplay:
         """Data (new replay parts), then the rewritten DLQ parts. Returns what moved."""
@@ -298,7 +289,7 @@ class _Mover:
                     new_records.append(record)
         kept = sum(len(part.kept) for part in split_parts)
         total = landed.total() + already + len(new_records)  # replay records after this run
-        if self._dry_run:
+        if self.dry_run:
             return WindowReplay(parts.window, len(new_records), already, kept, None, total)
         if new_records:
             await self._write_replay_parts(parts, new_records)
@@ -338,12 +329,12 @@ class _Mover:
             document = orjson.loads(line)
         except orjson.JSONDecodeError:
             return None  # the audit reports it; replay leaves what it cannot read
-        if not isinstance(document, dict) or document.get("domain") != self._domain:
+        if not isinstance(document, dict) or document.get("domain") != self.domain:
             return None
         if "source" not in document:
             return None
-        mapped = self._map(document["source"])
-        if not mapped.ok or mapped.record is None or self._validator.check(mapped.record):
+        mapped = self.map_record(document["source"])
+        if not mapped.ok or mapped.record is None or self.validator.check(mapped.record):
             return None
         return mapped.record
 
@@ -351,21 +342,21 @@ class _Mover:
         self, parts: WindowParts, records: Sequence[dict[str, Any]]
     ) -> None:
         first = parts.replay[-1].number + 1 if parts.replay else 0
-        lines = [envelope_line(self._contract, record) for record in records]
-        for index, offset in enumerate(range(0, len(lines), self._part_max), start=first):
+        lines = [envelope_line(self.contract, record) for record in records]
+        for index, offset in enumerate(range(0, len(lines), self.part_max_records), start=first):
             key = replay_key(
-                self._prefix,
-                self._contract.major,
-                self._domain,
+                self.prefix,
+                self.contract.major,
+                self.domain,
                 parts.window,
                 index,
-                compression=self._compression,
+                compression=self.compression,
             )
-            chunk = lines[offset : offset + self._part_max]
-            await self._put(key, chunk, self._compression, "data", versioned=True)
+            chunk = lines[offset : offset + self.part_max_records]
+            await self._put(key, chunk, self.compression, "data", versioned=True)
 
     async def _lines(self, key: str, compression: str) -> list[bytes]:
-        found = await self._store.get(key)
+        found = await self.store.get(key)
         if found is None:
             return []
         return await asyncio.to_thread(decode_part, found.data, compression)
@@ -374,18 +365,18 @@ class _Mover:
         self, key: str, lines: Sequence[bytes], compression: str, kind: str, *, versioned: bool
     ) -> None:
         body = await asyncio.to_thread(encode_part, lines, compression)
-        metadata = {"domain": self._domain, "records": str(len(lines))}
+        metadata = {"domain": self.domain, "records": str(len(lines))}
         if versioned:
-            metadata["x-schema-version"] = self._contract.version
+            metadata["x-schema-version"] = self.contract.version
 
         def put() -> Awaitable[str]:
-            return self._store.put(key, body, metadata=metadata)
+            return self.store.put(key, body, metadata=metadata)
 
-        if self._fence is None:
+        if self.fence is None:
             await put()
         else:
-            await self._fence.guarded(f"put {key}", put)
-        self._metrics.object_written(kind, len(body))
+            await self.fence.guarded(f"put {key}", put)
+        self.metrics.object_written(kind, len(body))
 
 
 def _identity(record: dict[str, Any]) -> bytes:

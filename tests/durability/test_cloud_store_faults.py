@@ -18,7 +18,7 @@ import pytest
 from producer.errors import PreconditionFailedError, StoreError
 from producer.lake.azure import AZURE_MAX_RETRIES
 from producer.lake.gcs import GCS_MAX_ATTEMPTS
-from producer.lake.store import open_store
+from producer.lake.store import Precondition, open_store
 from producer.settings import LakeLocation
 from tests.fixtures.http_faults import HttpFaultProxy
 
@@ -55,7 +55,7 @@ async def test_a_503_burst_is_absorbed(lake: _Lake) -> None:
     lake.proxy.unavailable_next(2, method=lake.write)
     lake.proxy.unavailable_next(1, method="GET")
     async with open_store(lake.location) as store:
-        etag = await store.put(_KEY, b"part bytes", if_none_match=True)
+        etag = await store.put(_KEY, b"part bytes", only_if=Precondition.create())
         found = await store.get(_KEY)
     assert found is not None
     assert (found.data, found.etag) == (b"part bytes", etag)
@@ -68,7 +68,7 @@ async def test_a_connection_reset_is_absorbed(lake: _Lake) -> None:
     lake.proxy.reset_next(1, method=lake.write)
     lake.proxy.reset_next(1, method="GET")
     async with open_store(lake.location) as store:
-        await store.put(_KEY, b"part bytes", if_none_match=True)
+        await store.put(_KEY, b"part bytes", only_if=Precondition.create())
         found = await store.get(_KEY)
     assert found is not None
     assert found.data == b"part bytes"
@@ -85,7 +85,7 @@ async def test_a_create_only_put_refused_after_a_burst_is_a_precondition_failure
         await store.put(_KEY, b"first")
         lake.proxy.unavailable_next(2, method=lake.write)
         with pytest.raises(PreconditionFailedError):
-            await store.put(_KEY, b"second", if_none_match=True)
+            await store.put(_KEY, b"second", only_if=Precondition.create())
         found = await store.get(_KEY)
     assert found is not None
     assert found.data == b"first"

@@ -23,7 +23,7 @@ import producer
 from producer.errors import ConfigError, PreconditionFailedError, StoreError
 from producer.lake.azure import AzureBlobStore
 from producer.lake.gcs import GcsStore
-from producer.lake.store import md5_etag, open_store
+from producer.lake.store import Precondition, md5_etag, open_store
 from producer.platforms.genesys.simulator import RunningSimulator
 from producer.settings import LakeLocation, load_settings
 from tests.fixtures.azure import read_container
@@ -66,7 +66,7 @@ class TestAzureBlobStore:
                     b"theirs", overwrite=True
                 )
             with pytest.raises(PreconditionFailedError):
-                await store.put("_state/c.json", b"next", if_match=etag)
+                await store.put("_state/c.json", b"next", only_if=Precondition.replacing(etag))
             found = await store.get("_state/c.json")
             assert found is not None
             assert found.data == b"theirs"
@@ -128,7 +128,7 @@ class TestGcsStore:
             )
             assert status == 200
             with pytest.raises(PreconditionFailedError):
-                await store.put("_state/c.json", b"next", if_match=etag)
+                await store.put("_state/c.json", b"next", only_if=Precondition.replacing(etag))
             found = await store.get("_state/c.json")
             assert found is not None
             assert found.data == b"theirs"

@@ -24,7 +24,7 @@ from producer.governance.model import parse_governance
 from producer.governance.ports import LakeLayout, build_layout
 from producer.governance.render import consumer_role, producer_role, render
 from producer.lake.keys import checkpoint_key, data_key, dlq_key, registry_key
-from producer.lake.store import open_store
+from producer.lake.store import Precondition, open_store
 from producer.lake.writer import BatchWriter
 from producer.settings import LakeLocation
 from producer.telemetry.metrics import Metrics
@@ -380,7 +380,7 @@ class TestProducers:
                 await store.get(relative["quality"]["dlq"])
             with pytest.raises(StoreError, match="AccessDenied"):
                 await store.delete(relative["telephony"]["registry-1.0"])
-            await store.put(registry_key("telephony", "1.1"), b"{}", if_none_match=True)
+            await store.put(registry_key("telephony", "1.1"), b"{}", only_if=Precondition.create())
         async with open_store(location, bucket=WFM_BUCKET) as wfm_store:
             with pytest.raises(StoreError, match="AccessDenied"):
                 await wfm_store.put(relative["wfm"]["v1"], b"forged")

@@ -17,7 +17,14 @@ import pytest
 
 import producer
 from producer.errors import PreconditionFailedError, StoreError
-from producer.lake.store import FileStore, ObjectStore, S3Store, md5_etag, open_store
+from producer.lake.store import (
+    FileStore,
+    ObjectStore,
+    Precondition,
+    S3Store,
+    md5_etag,
+    open_store,
+)
 from producer.settings import LakeLocation
 from tests.fixtures.s3 import read_lake, s3_client
 
@@ -77,9 +84,9 @@ class TestBasics:
 class TestConditionalPuts:
     async def test_if_none_match_creates_once(self, store: ObjectStore) -> None:
         """If-None-Match creates an absent key and refuses an existing one, leaving it intact."""
-        etag = await store.put("_state/c.json", b"one", if_none_match=True)
+        etag = await store.put("_state/c.json", b"one", only_if=Precondition.create())
         with pytest.raises(PreconditionFailedError):
-            await store.put("_state/c.json", b"two", if_none_match=True)
+            await store.put("_state/c.json", b"two", only_if=Precondition.create())
         found = await store.get("_state/c.json")
         assert found is not None
         assert (found.data, found.etag) == (b"one", etag)
@@ -91,8 +98,8 @@ class TestConditionalPuts:
         old = await store.put("_state/c.json", b"one")
         current = await store.put("_state/c.json", b"two")
         with pytest.raises(PreconditionFailedError):
-            await store.put("_state/c.json", b"three", if_match=old)
-        newest = await store.put("_state/c.json", b"three", if_match=current)
+            await store.put("_state/c.json", b"three", only_if=Precondition.replacing(old))
+        newest = await store.put("_state/c.json", b"three", only_if=Precondition.replacing(current))
         found = await store.get("_state/c.json")
         assert found is not None
         assert (found.data, found.etag) == (b"three", newest)
@@ -100,20 +107,17 @@ class TestConditionalPuts:
     async def test_if_match_on_a_missing_key_is_refused(self, store: ObjectStore) -> None:
         """If-Match cannot succeed on a deleted object: the writer's view is stale."""
         with pytest.raises(PreconditionFailedError):
-            await store.put("_state/gone.json", b"x", if_match=md5_etag(b"x"))
+            await store.put(
+                "_state/gone.json", b"x", only_if=Precondition.replacing(md5_etag(b"x"))
+            )
         assert await store.get("_state/gone.json") is None
-
-    async def test_both_conditions_at_once_is_a_bug(self, store: ObjectStore) -> None:
-        """Asking for If-Match and If-None-Match together is refused before any I/O."""
-        with pytest.raises(ValueError, match="exclude"):
-            await store.put("k.json", b"x", if_match='"abc"', if_none_match=True)
 
     async def test_two_concurrent_cas_writers_one_wins(self, store: ObjectStore) -> None:
         """Two writers holding the same ETag race: exactly one put lands, the other is refused."""
         base = await store.put("_state/c.json", b"base")
         results = await asyncio.gather(
-            store.put("_state/c.json", b"writer-a", if_match=base),
-            store.put("_state/c.json", b"writer-b", if_match=base),
+            store.put("_state/c.json", b"writer-a", only_if=Precondition.replacing(base)),
+            store.put("_state/c.json", b"writer-b", only_if=Precondition.replacing(base)),
             return_exceptions=True,
         )
         winners = [r for r in results if isinstance(r, str)]
@@ -127,7 +131,10 @@ class TestConditionalPuts:
     async def test_concurrent_creators_one_wins(self, store: ObjectStore) -> None:
         """Several create-only writers race on an absent key: exactly one creates it."""
         results = await asyncio.gather(
-            *(store.put("_state/new.json", b"w%d" % i, if_none_match=True) for i in range(6)),
+            *(
+                store.put("_state/new.json", b"w%d" % i, only_if=Precondition.create())
+                for i in range(6)
+            ),
             return_exceptions=True,
         )
         assert sum(isinstance(r, str) for r in results) == 1
@@ -140,7 +147,7 @@ _CHILD = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from producer.errors import PreconditionFailedError
-    from producer.lake.store import FileStore
+    from producer.lake.store import FileStore, Precondition
 
     async def main(root: str, key: str, increments: int) -> None:
         store = FileStore(Path(root))
@@ -150,7 +157,8 @@ _CHILD = textwrap.dedent(
             assert current is not None
             value = int(current.data) + 1
             try:
-                await store.put(key, str(value).encode(), if_match=current.etag)
+                replace = Precondition.replacing(current.etag)
+                await store.put(key, str(value).encode(), only_if=replace)
             except PreconditionFailedError:
                 continue
             done += 1
@@ -211,9 +219,9 @@ class TestFileStore:
         previous = os.umask(umask)
         try:
             await store.put("p/plain.json", b"{}")
-            await store.put("p/created.json", b"{}", if_none_match=True)
+            await store.put("p/created.json", b"{}", only_if=Precondition.create())
             etag = await store.put("p/replaced.json", b"{}")
-            await store.put("p/replaced.json", b"[]", if_match=etag)
+            await store.put("p/replaced.json", b"[]", only_if=Precondition.replacing(etag))
         finally:
             os.umask(previous)
         for name in ("plain.json", "created.json", "replaced.json"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_field
 from producer.issues import Issue
 from producer.platforms.genesys.evaluations import EvaluationSearch
 
@@ -52,24 +52,12 @@ def evaluation_id(source: Any) -> str | None:
 
 def evaluation_changed(source: Any) -> datetime | None:
     """``changedDate`` as an aware UTC datetime (the window key); None if absent/unparseable."""
-    if not isinstance(source, dict):
-        return None
-    return parse_utc(source.get("changedDate"))
+    return utc_field(source, "changedDate")
 
 
 @never_raises
-def map_evaluation(source: Any) -> Mapped:
-    """Map a search result to a quality contract record (rules above).
-
-    Never raises: a source it cannot use becomes a rejected ``Mapped``. An unexpected internal
-    failure is reported as a mapping issue with rule ``mapper_error`` rather than crashing.
-    """
-    return _map(source)
-
-
-def _map(source: Any) -> Mapped:
-    if not isinstance(source, dict):
-        return Mapped(None, (Issue("$", "type", "source is not a JSON object"),), "parse")
+def map_evaluation(source: dict[str, Any]) -> Mapped:
+    """Map a search result to a quality contract record (rules above)."""
     issues: list[Issue] = []
     identifier = evaluation_id(source)
     if identifier is None:

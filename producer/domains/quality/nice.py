@@ -68,10 +68,8 @@ def workflow_submitted(source: Any) -> datetime | None:
 
 
 @never_raises
-def map_workflow(source: Any) -> Mapped:
+def map_workflow(source: dict[str, Any]) -> Mapped:
     """Map a QM workflow row to a quality contract record (rules above)."""
-    if not isinstance(source, dict):
-        return Mapped(None, (Issue("$", "type", "source is not a JSON object"),), "parse")
     issues: list[Issue] = []
     identifier = workflow_id(source)
     if identifier is None:

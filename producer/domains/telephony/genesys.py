@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_field
 from producer.issues import Issue
 
 __all__ = ["ACTIVE_RULE", "Mapped", "conversation_start", "map_conversation"]
@@ -32,24 +32,12 @@ ACTIVE_RULE = "conversation_active"
 
 def conversation_start(source: Any) -> datetime | None:
     """The source's ``conversationStart`` as an aware UTC datetime; None if absent/unparseable."""
-    if not isinstance(source, dict):
-        return None
-    return parse_utc(source.get("conversationStart"))
+    return utc_field(source, "conversationStart")
 
 
 @never_raises
-def map_conversation(source: Any) -> Mapped:
-    """Map a conversation-details object to a telephony contract record (rules above).
-
-    Never raises: a source it cannot use becomes a rejected ``Mapped``. An unexpected internal
-    failure is reported as a mapping issue with rule ``mapper_error`` rather than crashing.
-    """
-    return _map(source)
-
-
-def _map(source: Any) -> Mapped:
-    if not isinstance(source, dict):
-        return Mapped(None, (Issue("$", "type", "source is not a JSON object"),), "parse")
+def map_conversation(source: dict[str, Any]) -> Mapped:
+    """Map a conversation-details object to a telephony contract record (rules above)."""
     issues: list[Issue] = []
     conversation_id = source.get("conversationId")
     if not isinstance(conversation_id, str) or not conversation_id.strip():

@@ -82,10 +82,8 @@ def contact_id(source: Any) -> str | None:
 
 
 @never_raises
-def map_contact(source: Any) -> Mapped:
+def map_contact(source: dict[str, Any]) -> Mapped:
     """Map a completed contact to a telephony contract record (rules above)."""
-    if not isinstance(source, dict):
-        return Mapped(None, (Issue("$", "type", "source is not a JSON object"),), "parse")
     try:
         return _map(source)
     except _Conflict as conflict:

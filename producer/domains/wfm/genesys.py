@@ -47,18 +47,8 @@ def shift_id(source: Any) -> str | None:
 
 
 @never_raises
-def map_shift(source: Any) -> Mapped:
-    """Map a flattened shift to a wfm contract record (rules above).
-
-    Never raises: a source it cannot use becomes a rejected ``Mapped``; an unexpected internal
-    failure is reported as a mapping issue with rule ``mapper_error``.
-    """
-    return _map(source)
-
-
-def _map(source: Any) -> Mapped:
-    if not isinstance(source, dict):
-        return Mapped(None, (Issue("$", "type", "source is not a JSON object"),), "parse")
+def map_shift(source: dict[str, Any]) -> Mapped:
+    """Map a flattened shift to a wfm contract record (rules above)."""
     shift = source.get("shift")
     if not isinstance(shift, dict):
         return Mapped(None, (Issue("$.shift", "type", "shift is not a JSON object"),), "parse")

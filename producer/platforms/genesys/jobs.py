@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,52 +27,33 @@ import structlog
 
 from producer.api import pages
 from producer.api.client import ApiClient, ApiResponse
-from producer.clock import Clock
+from producer.clock import Clock, aware_instant
 from producer.errors import SourceError, TransientSourceError
 from producer.windows import Window
 
-__all__ = ["ConversationJobs", "parse_platform_time"]
+__all__ = ["ConversationJobs"]
 
 _JOBS = "/api/v2/analytics/conversations/details/jobs"
 _log = structlog.get_logger("producer.source")
 _DELETE_TIMEOUT_S = 10.0
 
 
-def parse_platform_time(value: Any) -> datetime | None:
-    """An ISO-8601 UTC timestamp from the platform (``...Z``, ms optional), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
+@dataclass(frozen=True, eq=False)
 class ConversationJobs:
     """Extracts the conversations of one window through an async details job."""
 
-    def __init__(
-        self,
-        api: ApiClient,
-        *,
-        clock: Clock,
-        poll_seconds: float = 2.0,
-        page_size: int = 1000,
-        max_job_wait_s: float = 1800.0,
-        max_pages: int = 10_000,
-    ) -> None:
-        self._api = api
-        self._clock = clock
-        self._poll_seconds = poll_seconds
-        self._page_size = page_size
-        self._max_job_wait_s = max_job_wait_s
-        self._max_pages = max_pages
+    api: ApiClient
+    _: KW_ONLY
+    clock: Clock
+    poll_seconds: float = 2.0
+    page_size: int = 1000
+    max_job_wait_s: float = 1800.0
+    max_pages: int = 10_000
 
     async def availability(self) -> datetime:
         """The analytics ``dataAvailabilityDate``: data after it is silently missing."""
-        response = await self._api.call("GET", f"{_JOBS}/availability", expect=pages.availability)
-        available = parse_platform_time(response.body["dataAvailabilityDate"])
+        response = await self.api.call("GET", f"{_JOBS}/availability", expect=pages.availability)
+        available = aware_instant(response.body["dataAvailabilityDate"])
         assert available is not None  # the shape check parsed it
         return available
 
@@ -84,9 +66,9 @@ class ConversationJobs:
         request ahead and still deletes the job.
         """
         query = {"interval": window.interval(), "order": "asc", "orderBy": "conversationStart"}
-        created = await self._api.call("POST", _JOBS, json=query, expect=pages.job_submitted)
+        created = await self.api.call("POST", _JOBS, json=query, expect=pages.job_submitted)
         job_id: str = created.body["jobId"]
-        log = _log.bind(job_id=self._api.scrub(job_id))
+        log = _log.bind(job_id=self.api.scrub(job_id))
         try:
             await self._wait_fulfilled(job_id)
             async with aclosing(self._pages(job_id)) as results:
@@ -96,10 +78,10 @@ class ConversationJobs:
             await self._delete(job_id, log)
 
     async def _wait_fulfilled(self, job_id: str) -> None:
-        started = self._clock.monotonic()
-        delay = self._poll_seconds
+        started = self.clock.monotonic()
+        delay = self.poll_seconds
         while True:
-            status = await self._api.call("GET", f"{_JOBS}/{job_id}", expect=pages.job_status)
+            status = await self.api.call("GET", f"{_JOBS}/{job_id}", expect=pages.job_status)
             body = status.body
             state = body["state"]
             if state == "FULFILLED":
@@ -107,17 +89,17 @@ class ConversationJobs:
             if state in ("FAILED", "CANCELLED", "EXPIRED"):
                 message = str(body.get("errorMessage") or "")
                 text = f"job {job_id} ended {state}: {message}".rstrip(": ")
-                raise TransientSourceError(self._api.scrub(text)[:300])
+                raise TransientSourceError(self.api.scrub(text)[:300])
             if state not in ("QUEUED", "PENDING"):
                 text = f"job {job_id}: unexpected state {state!r}"
-                raise TransientSourceError(self._api.scrub(text)[:300])
-            if self._clock.monotonic() - started > self._max_job_wait_s:
+                raise TransientSourceError(self.api.scrub(text)[:300])
+            if self.clock.monotonic() - started > self.max_job_wait_s:
                 raise TransientSourceError(
-                    f"job {job_id} still {state} after {self._max_job_wait_s:.0f} s"
+                    f"job {job_id} still {state} after {self.max_job_wait_s:.0f} s"
                 )
-            await self._clock.sleep(delay)
+            await self.clock.sleep(delay)
             # Polls cost quota: back off gently up to 5x the configured interval.
-            delay = min(delay * 1.5, self._poll_seconds * 5)
+            delay = min(delay * 1.5, self.poll_seconds * 5)
 
     async def _pages(self, job_id: str) -> AsyncGenerator[list[Any], None]:
         """The pages in cursor order, each next one requested before the current is yielded."""
@@ -128,7 +110,7 @@ class ConversationJobs:
             while request is not None:
                 response = await request
                 request = None
-                body = await self._api.decoded(
+                body = await self.api.decoded(
                     response,
                     "GET",
                     f"{_JOBS}/{job_id}/results",
@@ -142,12 +124,12 @@ class ConversationJobs:
                 if cursor:
                     if cursor in seen:
                         raise TransientSourceError(
-                            self._api.scrub(f"job {job_id} results: cursor repeated (a loop)")
+                            self.api.scrub(f"job {job_id} results: cursor repeated (a loop)")
                         )
                     seen.add(cursor)
-                    if len(seen) >= self._max_pages:
+                    if len(seen) >= self.max_pages:
                         raise TransientSourceError(
-                            f"job {job_id} results: more than {self._max_pages} pages "
+                            f"job {job_id} results: more than {self.max_pages} pages "
                             "(MESH_TELEPHONY__MAX_PAGES_PER_WINDOW): a cursor that never ends"
                         )
                     params = self._page_params(cursor)
@@ -163,7 +145,7 @@ class ConversationJobs:
                 await asyncio.gather(request, return_exceptions=True)
 
     def _page_params(self, cursor: str | None) -> dict[str, str]:
-        params = {"pageSize": str(self._page_size)}
+        params = {"pageSize": str(self.page_size)}
         if cursor is not None:
             params["cursor"] = cursor
         return params
@@ -171,7 +153,7 @@ class ConversationJobs:
     def _request_page(self, job_id: str, params: dict[str, str]) -> asyncio.Task[ApiResponse]:
         """The page's request, started now; its body stays bytes until ``decoded``."""
         return asyncio.create_task(
-            self._api.call("GET", f"{_JOBS}/{job_id}/results", params=params, decode=False),
+            self.api.call("GET", f"{_JOBS}/{job_id}/results", params=params, decode=False),
             name="telephony:next-page",
         )
 
@@ -179,6 +161,6 @@ class ConversationJobs:
         """Free the job's slot; best effort, bounded, never masks the real outcome."""
         try:
             async with asyncio.timeout(_DELETE_TIMEOUT_S):
-                await self._api.call("DELETE", f"{_JOBS}/{job_id}")
+                await self.api.call("DELETE", f"{_JOBS}/{job_id}")
         except (SourceError, TimeoutError) as exc:
             log.info("job_delete_failed", error=str(exc))

@@ -23,9 +23,8 @@ import structlog
 
 from producer.api import pages
 from producer.api.client import ApiClient
-from producer.clock import Clock
+from producer.clock import Clock, aware_instant
 from producer.errors import PermanentSourceError, TransientSourceError
-from producer.platforms.genesys.jobs import parse_platform_time
 from producer.windows import Window
 
 __all__ = ["BUSINESS_UNITS_PATH", "ScheduleSearch", "flatten_result"]
@@ -186,7 +185,7 @@ def _agent_schedules(result: dict[str, Any]) -> list[Any]:
 def _order(item: dict[str, Any]) -> tuple[str, float, str, str]:
     shift = item["shift"]
     fields = shift if isinstance(shift, dict) else {}
-    start = parse_platform_time(fields.get("startDate"))
+    start = aware_instant(fields.get("startDate"))
     return (
         str(item["userId"]),
         start.timestamp() if start is not None else float("inf"),
