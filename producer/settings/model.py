@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -200,7 +201,13 @@ class TelephonySettings(PlatformTelephonyFields, DomainSettings):
     prefix: LakePrefix = "telephony-cdr-export"
 
 
-class QualitySettings(PlatformQualityFields, DomainSettings):
+class _QualityFields(BaseModel):
+    """Quality's own variables: a base listed after the platforms', so they come first."""
+
+    settle_seconds: float = Field(default=120.0, ge=0)
+
+
+class QualitySettings(PlatformQualityFields, _QualityFields, DomainSettings):
     """Quality defaults: normal priority, ``qms-scores-export``; windows by changed date."""
 
     domain_name: ClassVar[str] = "quality"
@@ -208,7 +215,6 @@ class QualitySettings(PlatformQualityFields, DomainSettings):
     priority: Priority = "normal"
     prefix: LakePrefix = "qms-scores-export"
     page_size: int = Field(default=100, gt=0, le=10_000)
-    settle_seconds: float = Field(default=120.0, ge=0)
 
 
 class WfmSettings(PlatformWfmFields, DomainSettings):
@@ -230,13 +236,35 @@ class WfmSettings(PlatformWfmFields, DomainSettings):
         return value
 
 
-class Settings(PlatformProcessFields, BaseSettings):
+class _EnabledDomains(BaseModel):
+    """``MESH_DOMAINS``: a base listed after the platforms', so it comes first (in
+    ``docs/configuration.md`` and in a line reporting several problems)."""
+
+    domains: Annotated[tuple[DomainName, ...], NoDecode] = DOMAIN_NAMES
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            names = [part.strip().lower() for part in value.split(",") if part.strip()]
+            if not names:
+                raise ValueError("must name at least one domain")
+            unknown = [name for name in names if name not in DOMAIN_NAMES]
+            if unknown:
+                raise ValueError(
+                    f"{', '.join(map(repr, unknown))} is not a domain; "
+                    f"valid: {', '.join(DOMAIN_NAMES)}"
+                )
+            return tuple(dict.fromkeys(names))
+        return value
+
+
+class Settings(PlatformProcessFields, _EnabledDomains, BaseSettings):
     """Every ``MESH_*`` variable (the platforms' process-wide ones from
     ``PlatformProcessFields``). Build it with ``load_settings()`` to get one-line errors."""
 
     model_config = MESH_ENV
 
-    domains: Annotated[tuple[DomainName, ...], NoDecode] = DOMAIN_NAMES
     lake_url: LakeUrl = LAKE_URL_DEFAULT
     start_at: datetime | None = None
     window_seconds: int = Field(default=900, ge=60, le=86_400)
@@ -326,22 +354,6 @@ class Settings(PlatformProcessFields, BaseSettings):
                 "sent over an unencrypted connection"
             )
         return self
-
-    @field_validator("domains", mode="before")
-    @classmethod
-    def _split_domains(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            names = [part.strip().lower() for part in value.split(",") if part.strip()]
-            if not names:
-                raise ValueError("must name at least one domain")
-            unknown = [name for name in names if name not in DOMAIN_NAMES]
-            if unknown:
-                raise ValueError(
-                    f"{', '.join(map(repr, unknown))} is not a domain; "
-                    f"valid: {', '.join(DOMAIN_NAMES)}"
-                )
-            return tuple(dict.fromkeys(names))
-        return value
 
     @field_validator("start_at", mode="before")
     @classmethod
