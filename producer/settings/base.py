@@ -2,10 +2,10 @@
 
 Each source platform declares its ``MESH_*`` variables and their checks in
 ``producer/platforms/{name}/settings.py``; ``producer.settings.platforms`` composes them into the
-settings model. Those modules import this one and pydantic only, so this module imports nothing
-of the producer (importing it never loads a platform's module back). A mixin names its
-validators after its platform (``_genesys_secret_file``): pydantic keeps one validator per name
-across a model's bases, so two ``_readable`` would silently drop one. Pure declarations.
+settings model. Those modules import this one and pydantic only, so this module imports pydantic
+and nothing of the producer (importing it never loads a platform's module back). A mixin's own
+validators, if any, carry its platform's name (``_nice_...``): pydantic keeps one validator per
+name across a model's bases, so two ``_readable`` would silently drop one. Pure declarations.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-__all__ = ["BASE_URL", "PlatformRules", "readable_file"]
+from pydantic import AfterValidator
+
+__all__ = ["BASE_URL", "PlatformRules", "ReadableFile", "readable_file"]
 
 BASE_URL = r"^https?://[^\s/]+(:\d+)?/?$"
 """A base URL: scheme and host (and port), no path."""
@@ -50,3 +52,7 @@ def readable_file(path: Path | None) -> Path | None:
     if path is not None and not path.is_file():
         raise ValueError(f"{str(path)!r} is not a readable file")
     return path
+
+
+ReadableFile = Annotated[Path | None, AfterValidator(readable_file)]
+"""A secret file's setting: unset, or a file that exists (``readable_file``)."""

@@ -10,11 +10,9 @@ settings model (``producer.settings.platforms`` composes them); imports only pyd
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic import BaseModel, Field, SecretStr
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-
-from producer.settings.base import BASE_URL, PlatformRules, readable_file
+from producer.settings.base import BASE_URL, PlatformRules, ReadableFile
 
 __all__ = ["RULES", "GenesysDomainFields", "GenesysProcessFields"]
 
@@ -60,16 +58,11 @@ class GenesysDomainFields(BaseModel):
         default=None,
         description="Genesys: its client secret; set this or `CLIENT_SECRET_FILE`, not both",
     )
-    client_secret_file: Path | None = Field(
+    client_secret_file: ReadableFile = Field(
         default=None,
         description="file holding the secret, re-read on `invalid_client`, so a rotated "
         "Kubernetes Secret is picked up without restart",
     )
-
-    @field_validator("client_secret_file")
-    @classmethod
-    def _genesys_secret_file(cls, path: Path | None) -> Path | None:
-        return readable_file(path)
 
 
 def _secret_once(domain: GenesysDomainFields) -> str | None:

@@ -11,11 +11,9 @@ declarations.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic import BaseModel, Field, SecretStr
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-
-from producer.settings.base import BASE_URL, PlatformRules, readable_file
+from producer.settings.base import BASE_URL, PlatformRules, ReadableFile
 
 __all__ = [
     "RULES",
@@ -61,16 +59,11 @@ class NiceDomainFields(BaseModel):
         description="CXone: the access key secret; set this or `NICE_ACCESS_KEY_SECRET_FILE`, "
         "not both",
     )
-    nice_access_key_secret_file: Path | None = Field(
+    nice_access_key_secret_file: ReadableFile = Field(
         default=None,
         description="CXone: file holding the access key secret, re-read when it changes and "
         "when the key is refused (rotation without restart)",
     )
-
-    @field_validator("nice_access_key_secret_file")
-    @classmethod
-    def _nice_secret_file(cls, path: Path | None) -> Path | None:
-        return readable_file(path)
 
 
 class NiceTelephonyFields(BaseModel):
