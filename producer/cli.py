@@ -57,6 +57,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from producer.settings import DEFAULT_PLATFORM, PLATFORM_NAMES
+
     parser = _Parser(
         prog="mesh-producer",
         description="Export contact-center domains as governed data products into a lake.",
@@ -76,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--lake", type=Path, default=Path("lake"), help="lake folder")
     demo.add_argument(
         "--platform",
-        choices=("genesys", "nice"),
-        default="genesys",
+        choices=PLATFORM_NAMES,
+        default=DEFAULT_PLATFORM,
         help="the simulated source: Genesys Cloud (all three domains) or NICE CXone (Telephony "
         "and Quality; CXone has no documented published-schedule source for WFM)",
     )
@@ -101,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         "secret as MESH_{DOMAIN}__NICE_ACCESS_KEY_ID/_SECRET.",
     )
     sim.add_argument(
-        "--platform", choices=("genesys", "nice"), default="genesys", help="the platform served"
+        "--platform", choices=PLATFORM_NAMES, default=DEFAULT_PLATFORM, help="the platform served"
     )
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sim.add_argument("--port", type=int, default=8089, help="port to listen on (0: any free)")
@@ -277,6 +279,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from producer.logs import configure_logging
     from producer.platforms.genesys.simulator import SimulatorConfig, serve_forever
 
+    if args.platform not in ("genesys", "nice"):
+        raise ConfigError(f"--platform: {args.platform} has no simulator")
     clients: dict[str, str] = {}
     default = _DEFAULT_NICE_KEY if args.platform == "nice" else _DEFAULT_SIM_CLIENT
     for item in args.client or [default]:

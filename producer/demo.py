@@ -60,6 +60,10 @@ async def run_demo(
     CXone simulator instead and lands Telephony and Quality from it (WFM is skipped: CXone
     documents no published-schedule source, docs/nice.md).
     """
+    sources = {"genesys": _genesys_source, "nice": _nice_source}
+    if platform not in sources:
+        raise ConfigError(f"--platform: {platform} has no simulator")
+    source = sources[platform]
     configure_logging("ERROR", "console")  # progress and the summary say what happened
     lake_dir = Path.cwd() / lake_dir if not lake_dir.is_absolute() else lake_dir
     lake = lake_url or f"file://{lake_dir}"
@@ -68,7 +72,6 @@ async def run_demo(
     except ValueError as exc:
         raise ConfigError(f"--lake-url: {exc}") from None
     start_at = datetime.now(UTC) - timedelta(hours=hours)
-    source = _nice_source if platform == "nice" else _genesys_source
     async with source(lake, start_at) as (settings, where, requests):
         print(
             f"demo: {where}, lake at {lake_url or lake_dir}, "

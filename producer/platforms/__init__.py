@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+# At module level: the settings package loads before any platform's ``settings.py`` runs (it
+# composes them), whichever of the two is imported first.
 from producer.settings.names import PLATFORM_NAMES
 
 if TYPE_CHECKING:

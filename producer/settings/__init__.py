@@ -7,8 +7,10 @@ value as one ``ConfigError`` line naming the variable (the CLI exits 2):
 - ``lake``: ``MESH_LAKE_URL``'s default and parser, the key-prefix and bucket rules.
 - ``model``: the daemon's ``Settings`` (every variable ``mesh-producer run`` reads) and each
   domain's model with its defaults (``DOMAIN_MODELS``); ``load_settings()``.
-- ``platforms``: each source platform's checks of a domain's settings (``PLATFORM_RULES``:
-  required credentials, domains it cannot feed).
+- ``platforms``: each source platform's variables (mixins of ``model``'s models) and checks of
+  a domain's settings (``PLATFORM_RULES``: required credentials, domains it cannot feed),
+  declared in its folder, ``producer/platforms/{name}/settings.py``, on ``base``
+  (``PlatformRules``, shared field rules), and composed here once.
 - ``ports``: the one declaration of a domain's output-port variables read offline, and the
   lake commands' subset (``status``, ``lake audit``, ``dlq replay``, ``backfill``'s ports):
   ``load_output_port()``.

@@ -4,6 +4,8 @@ pydantic-settings models with prefix ``MESH_`` and nested delimiter ``__`` (DESI
 ``load_settings()`` turns every validation problem into one ``ConfigError`` line that names the
 environment variable and what is wrong, so the CLI can exit 2. Components receive their own slice
 (``DomainSettings``, ``LakeLocation``), never the whole ``Settings``. Secrets are ``SecretStr``.
+Each platform's variables are declared in its folder and composed in by ``settings.platforms``
+(the ``Platform*Fields`` bases); this module names no platform.
 ``DOMAIN_MODELS`` is each domain's model (its defaults: prefix, priority ...), which the offline
 subsets (``ports``, ``registry``, ``layout``) take their defaults from.
 """
@@ -19,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -29,6 +32,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode
 
 from producer.errors import ConfigError
+from producer.settings.base import readable_file
 from producer.settings.env import MESH_ENV, one_line
 from producer.settings.lake import (
     BUCKET_CHARS,
@@ -39,8 +43,15 @@ from producer.settings.lake import (
     bucket_problem,
     default_contracts_dir,
 )
-from producer.settings.names import DEFAULT_PLATFORM, DOMAIN_NAMES, DomainName, Platform
-from producer.settings.platforms import PLATFORM_RULES
+from producer.settings.names import DEFAULT_PLATFORM, DOMAIN_NAMES, DomainName
+from producer.settings.platforms import (
+    PLATFORM_RULES,
+    PlatformDomainFields,
+    PlatformProcessFields,
+    PlatformQualityFields,
+    PlatformTelephonyFields,
+    PlatformWfmFields,
+)
 
 __all__ = [
     "DOMAIN_MODELS",
@@ -66,7 +77,6 @@ _STREAM_RE = re.compile(
 _EMAIL = r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$"
 _ADMIN_TOKEN_MIN = 16
 _TOKEN_RE = re.compile(r"^[!-~]+$")  # visible ASCII: what any client sends as a header value
-_BASE_URL = r"^https?://[^\s/]+(:\d+)?/?$"
 
 
 def _schema_versions(value: str | None) -> str | None:
@@ -82,56 +92,17 @@ SchemaVersions = Annotated[str | None, AfterValidator(_schema_versions)]
 """``SCHEMA_VERSION``: ``MAJOR.MINOR``, or two during a major migration; None: the newest."""
 
 
-class DomainSettings(BaseModel):
+class DomainSettings(PlatformDomainFields):
     """One domain's own source platform and credentials, quota, priority and output port.
 
-    ``platform`` picks the source: Genesys Cloud (an OAuth client: ``CLIENT_ID`` and its
-    secret) or NICE CXone (an access key: ``NICE_ACCESS_KEY_ID`` and its secret, the area host
-    ``NICE_AUTH_URL``). The other platform's credentials are not read.
+    ``platform`` picks the source; each platform's variables (its credentials, its extractors'
+    knobs) are its mixin's, composed by ``settings.platforms`` from
+    ``producer/platforms/{name}/settings.py``, with its checks. The other platforms' variables
+    are not read. The fields declared here apply on every platform.
     """
 
-    model_config = {"extra": "forbid", "frozen": True}
-    domain_name: ClassVar[str] = ""  # the domain of a subclass (``DOMAIN_MODELS``)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    platform: Platform = Field(
-        default=DEFAULT_PLATFORM,
-        description="the domain's source platform: `genesys` (Genesys Cloud) or `nice` "
-        "(NICE CXone, Telephony and Quality only; docs/nice.md)",
-    )
-    client_id: str | None = Field(default=None, min_length=1)
-    client_secret: SecretStr | None = None
-    client_secret_file: Path | None = None
-    nice_auth_url: str | None = Field(
-        default=None,
-        pattern=_BASE_URL,
-        description="CXone: the tenant's area (auth) host, e.g. `https://na1.nice-incontact.com`; "
-        "token and Data Extraction live there; required with `PLATFORM=nice`",
-    )
-    nice_discovery_url: str = Field(
-        default="https://cxone.niceincontact.com",
-        pattern=_BASE_URL,
-        description="CXone: the discovery host that names the tenant's API host",
-    )
-    nice_api_version: str = Field(
-        default="v30.0",
-        pattern=r"^v[0-9]+\.0$",
-        description="CXone: the Reporting API version in the path, `vNN.0`",
-    )
-    nice_access_key_id: str | None = Field(
-        default=None,
-        min_length=1,
-        description="CXone: the domain's own access key id; required with `PLATFORM=nice`",
-    )
-    nice_access_key_secret: SecretStr | None = Field(
-        default=None,
-        description="CXone: the access key secret; set this or `NICE_ACCESS_KEY_SECRET_FILE`, "
-        "not both",
-    )
-    nice_access_key_secret_file: Path | None = Field(
-        default=None,
-        description="CXone: file holding the access key secret, re-read when it changes and "
-        "when the key is refused (rotation without restart)",
-    )
     rate_limit_per_minute: int = Field(default=240, gt=0, le=100_000)
     priority: Priority = "normal"
     prefix: LakePrefix = ""
@@ -208,32 +179,6 @@ class DomainSettings(BaseModel):
         stream = self.stream[versions.index(version)]
         return stream.removeprefix("kinesis://")
 
-    @field_validator("client_secret_file", "nice_access_key_secret_file")
-    @classmethod
-    def _readable(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"{str(path)!r} is not a readable file")
-        return path
-
-    @field_validator("platform")
-    @classmethod
-    def _feeds_the_domain(cls, value: Platform) -> Platform:
-        """A platform that cannot feed this domain is refused (``PLATFORM_RULES``)."""
-        why = PLATFORM_RULES[value].refuses.get(cls.domain_name)
-        if why:
-            raise ValueError(why)
-        return value
-
-    @model_validator(mode="after")
-    def _platform_model_rules(self) -> DomainSettings:
-        """The platform's checks of every configured domain (Genesys: the OAuth client's
-        secret, exactly once); those of an enabled domain are ``Settings``', which can name
-        the domain's variables."""
-        problem = PLATFORM_RULES[self.platform].model(self)
-        if problem:
-            raise ValueError(problem)
-        return self
-
 
 def _recipients(value: Any) -> Any:
     """Comma-separated addresses → a tuple; each must look like an address."""
@@ -247,23 +192,22 @@ def _recipients(value: Any) -> Any:
     return value
 
 
-class TelephonySettings(DomainSettings):
+class TelephonySettings(PlatformTelephonyFields, DomainSettings):
     """Telephony defaults: high priority, ``telephony-cdr-export``."""
 
     domain_name: ClassVar[str] = "telephony"
 
     priority: Priority = "high"
     prefix: LakePrefix = "telephony-cdr-export"
-    nice_completion_lag_seconds: float = Field(
-        default=7200.0,
-        ge=0,
-        le=7 * 86_400,
-        description="CXone: how long after a window's end its contacts are taken as reported "
-        "(the query reaches this far past the window; later ones come with the re-sweep)",
-    )
 
 
-class QualitySettings(DomainSettings):
+class _QualityFields(BaseModel):
+    """Quality's own variables: a base listed after the platforms', so they come first."""
+
+    settle_seconds: float = Field(default=120.0, ge=0)
+
+
+class QualitySettings(PlatformQualityFields, _QualityFields, DomainSettings):
     """Quality defaults: normal priority, ``qms-scores-export``; windows by changed date."""
 
     domain_name: ClassVar[str] = "quality"
@@ -271,23 +215,9 @@ class QualitySettings(DomainSettings):
     priority: Priority = "normal"
     prefix: LakePrefix = "qms-scores-export"
     page_size: int = Field(default=100, gt=0, le=10_000)
-    settle_seconds: float = Field(default=120.0, ge=0)
-    nice_qm_entity_version: str = Field(
-        default="3",
-        pattern=r"^[1-9]$",
-        description="CXone: version of the Data Extraction entity `qm-workflows` (3: the one "
-        "whose columns are known)",
-    )
-    nice_extraction_interval_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="CXone: spacing of Data Extraction calls per tenant, shared by the domains "
-        "of the tenant; the platform's rule is 30 (lower only against a simulator)",
-    )
 
 
-class WfmSettings(DomainSettings):
+class WfmSettings(PlatformWfmFields, DomainSettings):
     """WFM defaults: low priority, ``wfm-schedules-export``; weekly snapshots."""
 
     domain_name: ClassVar[str] = "wfm"
@@ -306,15 +236,35 @@ class WfmSettings(DomainSettings):
         return value
 
 
-class Settings(BaseSettings):
-    """Every ``MESH_*`` variable. Build it with ``load_settings()`` to get one-line errors."""
+class _EnabledDomains(BaseModel):
+    """``MESH_DOMAINS``: a base listed after the platforms', so it comes first (in
+    ``docs/configuration.md`` and in a line reporting several problems)."""
+
+    domains: Annotated[tuple[DomainName, ...], NoDecode] = DOMAIN_NAMES
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            names = [part.strip().lower() for part in value.split(",") if part.strip()]
+            if not names:
+                raise ValueError("must name at least one domain")
+            unknown = [name for name in names if name not in DOMAIN_NAMES]
+            if unknown:
+                raise ValueError(
+                    f"{', '.join(map(repr, unknown))} is not a domain; "
+                    f"valid: {', '.join(DOMAIN_NAMES)}"
+                )
+            return tuple(dict.fromkeys(names))
+        return value
+
+
+class Settings(PlatformProcessFields, _EnabledDomains, BaseSettings):
+    """Every ``MESH_*`` variable (the platforms' process-wide ones from
+    ``PlatformProcessFields``). Build it with ``load_settings()`` to get one-line errors."""
 
     model_config = MESH_ENV
 
-    domains: Annotated[tuple[DomainName, ...], NoDecode] = DOMAIN_NAMES
-    genesys_region: str = Field(default="mypurecloud.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
-    genesys_login_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
-    genesys_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
     lake_url: LakeUrl = LAKE_URL_DEFAULT
     start_at: datetime | None = None
     window_seconds: int = Field(default=900, ge=60, le=86_400)
@@ -386,9 +336,7 @@ class Settings(BaseSettings):
     @field_validator("alert_smtp_password_file", "alert_smtp_ca_file")
     @classmethod
     def _readable_file(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"{str(path)!r} is not a readable file")
-        return path
+        return readable_file(path)
 
     @model_validator(mode="after")
     def _email_complete(self) -> Settings:
@@ -406,22 +354,6 @@ class Settings(BaseSettings):
                 "sent over an unencrypted connection"
             )
         return self
-
-    @field_validator("domains", mode="before")
-    @classmethod
-    def _split_domains(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            names = [part.strip().lower() for part in value.split(",") if part.strip()]
-            if not names:
-                raise ValueError("must name at least one domain")
-            unknown = [name for name in names if name not in DOMAIN_NAMES]
-            if unknown:
-                raise ValueError(
-                    f"{', '.join(map(repr, unknown))} is not a domain; "
-                    f"valid: {', '.join(DOMAIN_NAMES)}"
-                )
-            return tuple(dict.fromkeys(names))
-        return value
 
     @field_validator("start_at", mode="before")
     @classmethod
@@ -495,16 +427,6 @@ class Settings(BaseSettings):
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
         return self
-
-    @property
-    def api_base_url(self) -> str:
-        """Base URL of the platform API (explicit, or ``https://api.<region>``)."""
-        return (self.genesys_api_url or f"https://api.{self.genesys_region}").rstrip("/")
-
-    @property
-    def login_base_url(self) -> str:
-        """Base URL of the OAuth server (explicit, or ``https://login.<region>``)."""
-        return (self.genesys_login_url or f"https://login.{self.genesys_region}").rstrip("/")
 
     @property
     def lake(self) -> LakeLocation:

@@ -1,79 +1,103 @@
-"""What configuration checks for a domain on each source platform, declared once per platform.
+"""The source platforms' configuration, composed from each platform's folder.
 
-``PLATFORM_RULES`` has one ``PlatformRules`` per name of ``PLATFORM_NAMES``: ``model`` (checked on
-every domain's model that names the platform, e.g. Genesys' secret given exactly once),
-``enabled`` (checked for a domain in ``MESH_DOMAINS``: its required credentials) and ``refuses``
-(domains the platform cannot feed, and why). Each problem is one line; ``model``'s and
-``refuses``' are named by pydantic's location, ``enabled``'s name their variable themselves.
-The platform's variables are fields of ``model.DomainSettings``; this module imports no platform
-code (``producer/platforms/`` holds the runtime half). Pure functions.
+Each platform declares its ``MESH_*`` variables and its checks in its own folder,
+``producer/platforms/{name}/settings.py`` (pydantic mixins and a ``PlatformRules``, settings layer:
+they import only pydantic and ``settings.base``). This module composes them, once, for the names
+of ``names.PLATFORM_NAMES``:
+
+- ``PLATFORM_RULES``: each platform's ``PlatformRules`` (required credentials, domains it cannot
+  feed), checked by ``PlatformChoice``, ``PlatformDomainFields`` and ``model.Settings``.
+- ``PlatformChoice`` (``MESH_{DOMAIN}__PLATFORM``), ``PlatformDomainFields`` (it, then every
+  platform's variables of any domain), ``PlatformTelephonyFields``, ``PlatformQualityFields``,
+  ``PlatformWfmFields`` (every platform's variables of that domain only) and
+  ``PlatformProcessFields`` (process-wide ones): the bases ``model``'s domain models and
+  ``Settings`` are built on, so attribute access stays typed (mypy sees the fields).
+
+Adding a platform here is its module imported, its ``RULES`` in ``PLATFORM_RULES`` and each of
+its mixins in the base list of the class below that collects that kind (its name goes into
+``names.Platform``). pydantic takes a model's inherited fields from its last base to its first,
+so a new platform's mixin goes first in a list: its variables then come after the others' (in
+``docs/configuration.md`` and in a line reporting several problems). ``producer.platforms``'
+``__init__`` imports ``settings.names``, so this package is loaded before a platform's settings
+module runs, whichever is imported first. Imports no runtime code of a platform
+(``producer/platforms/{name}/platform.py`` is the runtime half).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
-from producer.settings.names import PLATFORM_NAMES, Platform
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-if TYPE_CHECKING:
-    from producer.settings.model import DomainSettings
+from producer.platforms.genesys import settings as genesys
+from producer.platforms.nice import settings as nice
+from producer.settings.base import PlatformRules
+from producer.settings.names import DEFAULT_PLATFORM, PLATFORM_NAMES, Platform
 
-__all__ = ["PLATFORM_RULES", "PlatformRules"]
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformRules:
-    """One platform's checks of a domain's settings (each returns one line, or None)."""
-
-    enabled: Callable[[DomainSettings | None, str], str | None]
-    model: Callable[[DomainSettings], str | None] = lambda _: None
-    refuses: Mapping[str, str] = field(default_factory=dict)
-
-
-def _genesys_secret(domain: DomainSettings) -> str | None:
-    """The OAuth client's secret, exactly once (on every Genesys domain that is configured)."""
-    if domain.client_secret is None and domain.client_secret_file is None:
-        return "set CLIENT_SECRET or CLIENT_SECRET_FILE"
-    if domain.client_secret is not None and domain.client_secret_file is not None:
-        return "set only one of CLIENT_SECRET and CLIENT_SECRET_FILE"
-    return None
+__all__ = [
+    "PLATFORM_RULES",
+    "PlatformChoice",
+    "PlatformDomainFields",
+    "PlatformProcessFields",
+    "PlatformQualityFields",
+    "PlatformTelephonyFields",
+    "PlatformWfmFields",
+]
 
 
-def _genesys_client(domain: DomainSettings | None, name: str) -> str | None:
-    if domain is None or domain.client_id is None:
-        return f"MESH_{name.upper()}__CLIENT_ID: required because {name} is in MESH_DOMAINS"
-    return None
+class PlatformProcessFields(genesys.GenesysProcessFields):
+    """Every platform's process-wide variables (``MESH_GENESYS_REGION`` ...)."""
 
 
-def _nice_access_key(domain: DomainSettings | None, name: str) -> str | None:
-    """What a CXone domain ``name`` is missing, as one line naming the variable, or None."""
-    variable = f"MESH_{name.upper()}__"
-    required = f"required with {variable}PLATFORM=nice"
-    if domain is None or domain.nice_auth_url is None:
-        return f"{variable}NICE_AUTH_URL: {required}"
-    if domain.nice_access_key_id is None:
-        return f"{variable}NICE_ACCESS_KEY_ID: {required}"
-    if domain.nice_access_key_secret is None and domain.nice_access_key_secret_file is None:
-        return f"{variable}NICE_ACCESS_KEY_SECRET: {required} (or NICE_ACCESS_KEY_SECRET_FILE)"
-    if domain.nice_access_key_secret is not None and domain.nice_access_key_secret_file:
-        return (
-            f"{variable}NICE_ACCESS_KEY_SECRET: set only one of NICE_ACCESS_KEY_SECRET and "
-            "NICE_ACCESS_KEY_SECRET_FILE"
-        )
-    return None
+class PlatformChoice(BaseModel):
+    """``MESH_{DOMAIN}__PLATFORM``: the domain's source platform, checked against its rules."""
+
+    domain_name: ClassVar[str] = ""  # the domain of a subclass (``model.DOMAIN_MODELS``)
+
+    platform: Platform = Field(
+        default=DEFAULT_PLATFORM,
+        description="the domain's source platform: `genesys` (Genesys Cloud) or `nice` "
+        "(NICE CXone, Telephony and Quality only; docs/nice.md)",
+    )
+
+    @field_validator("platform")
+    @classmethod
+    def _feeds_the_domain(cls, value: Platform) -> Platform:
+        """A platform that cannot feed this domain is refused (``PLATFORM_RULES``)."""
+        why = PLATFORM_RULES[value].refuses.get(cls.domain_name)
+        if why:
+            raise ValueError(why)
+        return value
 
 
-PLATFORM_RULES: dict[Platform, PlatformRules] = {
-    "genesys": PlatformRules(enabled=_genesys_client, model=_genesys_secret),
-    "nice": PlatformRules(
-        enabled=_nice_access_key,
-        refuses={
-            "wfm": "nice is not supported: CXone documents no published-schedule source with a "
-            "host, path and shift fields (see docs/nice.md); use genesys"
-        },
-    ),
+class PlatformDomainFields(nice.NiceDomainFields, genesys.GenesysDomainFields, PlatformChoice):
+    """``PLATFORM``, then every platform's variables of any domain, with the platform's checks of
+    every configured domain; those of an enabled domain are ``Settings``', which can name the
+    domain's variables."""
+
+    @model_validator(mode="after")
+    def _platform_model_rules(self) -> PlatformDomainFields:
+        problem = PLATFORM_RULES[self.platform].model(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class PlatformTelephonyFields(nice.NiceTelephonyFields):
+    """Every platform's variables of Telephony only."""
+
+
+class PlatformQualityFields(nice.NiceQualityFields):
+    """Every platform's variables of Quality only."""
+
+
+class PlatformWfmFields(BaseModel):
+    """Every platform's variables of WFM only (none yet)."""
+
+
+PLATFORM_RULES: dict[Platform, PlatformRules[PlatformDomainFields]] = {
+    "genesys": genesys.RULES,
+    "nice": nice.RULES,
 }
 if set(PLATFORM_RULES) != set(PLATFORM_NAMES):
     raise ImportError("PLATFORM_RULES must have one entry per name of PLATFORM_NAMES")

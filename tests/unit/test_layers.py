@@ -26,7 +26,8 @@ ROOT = Path(producer.__file__).parent
 
 # Bottom to top. A module's layer is the one of the longest name below that is the module itself
 # or one of its packages (``pkg.__init__`` names the package's own module, not its submodules).
-# Names are relative to ``producer``; "" is the package itself.
+# Names are relative to ``producer``; "" is the package itself; ``*`` is any one name (each
+# platform's folder: a new platform's ``settings.py`` and ``platform.py`` need no row).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "base",
@@ -37,6 +38,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "logs",
             "lifecycle",
             "settings",
+            # A platform's variables and checks: pydantic and ``settings.base`` only.
+            "platforms.*.settings",
             "telemetry",
             # The Azure account the settings check when they load: no SDK, only ``errors``.
             "lake.azure_account",
@@ -62,9 +65,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             # ``domain_spec``: a domain's plan joined with its platform's feed.
             "domains.__init__",
             "platforms.source",
+            "platforms.*.platform",
             "platforms.genesys.feeds",
-            "platforms.genesys.platform",
-            "platforms.nice.platform",
             "platforms.nice.registry",
             "platforms.nice.wiring",
         ),
@@ -157,13 +159,25 @@ def _imports(module: str, *, module_level: bool) -> set[str]:
     return found
 
 
+def _is_or_in(relative: str, name: str) -> bool:
+    """``relative`` (a module's name under ``producer``) is ``name`` or inside the package
+    ``name``; a ``*`` of ``name`` stands for any one part."""
+    wanted = name.split(".")
+    parts = relative.split(".")
+    return len(parts) >= len(wanted) and all(
+        want in ("*", part) for want, part in zip(wanted, parts, strict=False)
+    )
+
+
 def _layer(module: str) -> int:
     relative = module.removeprefix("producer").removeprefix(".")
     best: tuple[int, int] | None = None
     for rank, (_, names) in enumerate(LAYERS):
         for name in names:
-            inside = name in ("", relative, f"{relative}.__init__") or relative.startswith(
-                f"{name}."
+            inside = (
+                name == ""
+                or (name.endswith(".__init__") and relative == name.removesuffix(".__init__"))
+                or (not name.endswith(".__init__") and _is_or_in(relative, name))
             )
             if inside and (best is None or len(name) > best[1]):
                 best = (rank, len(name))
@@ -222,13 +236,23 @@ def test_every_module_has_a_layer() -> None:
         module
         for module in MODULES
         if module != "producer"
-        and not any(
-            module.removeprefix("producer.") == name
-            or module.removeprefix("producer.").startswith(f"{name}.")
-            for name in named
-        )
+        and not any(_is_or_in(module.removeprefix("producer."), name) for name in named)
     ]
     assert unplaced == []
+
+
+def test_each_platforms_settings_and_platform_module_has_its_layer() -> None:
+    """``platforms.*.settings`` is the base layer (below everything it must not import), and
+    ``platforms.*.platform`` the feed layer, for every platform folder."""
+    ranks = {name: rank for rank, (name, _) in enumerate(LAYERS)}
+    for module in MODULES:
+        parts = module.split(".")
+        if len(parts) == 4 and parts[1] == "platforms" and parts[3] == "settings":
+            assert _layer(module) == ranks["base"], module
+        if len(parts) == 4 and parts[1] == "platforms" and parts[3] == "platform":
+            assert _layer(module) == ranks["feed"], module
+    assert _layer("producer.platforms.genesys.jobs") == ranks["extract"]
+    assert _layer("producer.platforms") == ranks["feed"]
 
 
 def test_no_import_cycles() -> None:

@@ -5,7 +5,8 @@ supported domain (Telephony: completed contacts; Quality: QM workflows by Data E
 first three are the domain's ``producer.domains.Feed`` on CXone (``platform.PLATFORM.feed``).
 WFM is not supported: no published-schedule source with a documented host, path and shift
 fields exists (``docs/nice.md``), so ``nice_spec("wfm")`` raises ``ConfigError`` with one line
-naming the setting. Pure wiring: no I/O.
+naming the setting, the reason the settings give (``settings.RULES.refuses``). Pure wiring: no
+I/O.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from producer.errors import ConfigError
 from producer.platforms.nice.auth import NiceClients
 from producer.platforms.nice.contacts import CompletedContacts
 from producer.platforms.nice.extraction import QmWorkflowExtraction
+from producer.platforms.nice.settings import RULES
 
 __all__ = ["SUPPORTED", "NiceOptions", "NiceSpec", "nice_spec"]
 
@@ -97,11 +99,9 @@ _SPECS = {
 
 def nice_spec(domain: str) -> NiceSpec:
     """The CXone spec of ``domain``; ``ConfigError`` (one line) for one CXone cannot feed."""
-    if domain == "wfm":
-        raise ConfigError(
-            "MESH_WFM__PLATFORM=nice is not supported: CXone documents no published-schedule "
-            "source with a host, path and shift fields (see docs/nice.md); use genesys"
-        )
+    refused = RULES.refuses.get(domain)
+    if refused:
+        raise ConfigError(f"MESH_{domain.upper()}__PLATFORM={refused}")
     try:
         return _SPECS[domain]
     except KeyError:
