@@ -13,6 +13,12 @@ from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import settings
+
+# No test asserts a wall-clock time: hypothesis' 200 ms deadline per example failed property
+# tests when the suite's processes shared two cores with the servers they start.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 pytest_plugins = [
     "tests.fixtures.simulator",
