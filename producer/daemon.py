@@ -381,7 +381,7 @@ class _Runtime:
             open_store(
                 self.settings.lake,
                 bucket=domain.bucket,
-                s3_read_timeout_s=self.settings.request_timeout_seconds,
+                read_timeout_s=self.settings.request_timeout_seconds,
             )
         )
         # One writer per domain: the worker takes the lease before it reads the checkpoint,

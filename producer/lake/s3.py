@@ -202,7 +202,11 @@ class S3Store:
 
 @contextlib.asynccontextmanager
 async def open_s3_store(
-    bucket: str, root: str = "", *, read_timeout_s: float = S3_READ_TIMEOUT_S
+    bucket: str,
+    root: str = "",
+    *,
+    environ: Mapping[str, str] | None = None,
+    read_timeout_s: float = S3_READ_TIMEOUT_S,
 ) -> AsyncIterator[S3Store]:
     """An ``S3Store`` on ``bucket``/``root`` whose client lives for the ``async with``.
 
@@ -211,10 +215,13 @@ async def open_s3_store(
     ``S3_MAX_ATTEMPTS`` attempts, unless ``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS`` (or the profile)
     say otherwise; each attempt may take ``S3_CONNECT_TIMEOUT_S`` to connect and
     ``read_timeout_s`` to answer. So every call returns or raises ``StoreError`` in bounded time.
+    ``environ`` (default ``os.environ``) is where ``AWS_REGION`` is looked up; botocore reads
+    the rest of the chain from the process environment itself.
     """
     session = get_session()
     # botocore reads only AWS_DEFAULT_REGION; every other AWS SDK also honours AWS_REGION.
-    region = session.get_config_variable("region") or os.environ.get("AWS_REGION")
+    variables = os.environ if environ is None else environ
+    region = session.get_config_variable("region") or variables.get("AWS_REGION")
     async with session.create_client(
         "s3", region_name=region, config=_client_config(session, read_timeout_s)
     ) as client:

@@ -1,6 +1,7 @@
 """Step 5, sink: the object store under the lake: ``file://`` here, ``s3://`` in ``s3.py``,
-``az://`` in ``azure.py``, ``gs://`` in ``gcs.py`` (their SDKs imported only for such a lake,
-by ``load_store_code``).
+``az://`` in ``azure.py``, ``gs://`` in ``gcs.py`` (a cloud's module and SDK imported only for
+such a lake, by ``load_store_code`` or at first use). A new backend is its store module and one
+row of ``_CLOUD_STORES``.
 
 Owns ``FileStore`` (the ``ObjectStore`` seam of ``objects.py`` on a local directory, same layout
 as on S3, crash-safe: atomic renames, and orphaned temp files of a killed writer swept later)
@@ -14,12 +15,13 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from producer.errors import ConfigError, PreconditionFailedError
 from producer.lake.objects import (
@@ -30,7 +32,6 @@ from producer.lake.objects import (
     md5_etag,
     store_error,
 )
-from producer.lake.s3 import S3_READ_TIMEOUT_S, S3Store, open_s3_store
 from producer.settings import LakeLocation
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "FileStore",
     "ObjectStore",
     "Precondition",
-    "S3Store",
     "StoredObject",
     "load_store_code",
     "md5_etag",
@@ -169,7 +169,8 @@ class FileStore:
 
 
 class _CloudOpener(Protocol):
-    """``open_azure_store`` and ``open_gcs_store``: a container, a root, the environment."""
+    """A cloud store module's opener (``open_s3_store``, ``open_azure_store``,
+    ``open_gcs_store``): a bucket or container, a root, the environment, a read timeout."""
 
     def __call__(
         self,
@@ -182,12 +183,20 @@ class _CloudOpener(Protocol):
     ) -> contextlib.AbstractAsyncContextManager[ObjectStore]: ...
 
 
+# Each cloud scheme's store module and its opener (a ``_CloudOpener``), imported at first use.
+_CLOUD_STORES: dict[str, tuple[str, str]] = {
+    "s3": ("producer.lake.s3", "open_s3_store"),
+    "az": ("producer.lake.azure", "open_azure_store"),
+    "gs": ("producer.lake.gcs", "open_gcs_store"),
+}
+
+
 @contextlib.asynccontextmanager
 async def open_store(
     location: LakeLocation,
     bucket: str | None = None,
     *,
-    s3_read_timeout_s: float = S3_READ_TIMEOUT_S,
+    read_timeout_s: float | None = None,
 ) -> AsyncIterator[ObjectStore]:
     """The store for ``location``, open for the duration of the ``async with``.
 
@@ -197,43 +206,28 @@ async def open_store(
     ``az``: an ``AzureBlobStore`` (``azure.open_azure_store``: the account from ``AZURE_STORAGE_*``,
     the default Azure credential chain). ``gs``: a ``GcsStore`` (``gcs.open_gcs_store``:
     Application Default Credentials, ``STORAGE_EMULATOR_HOST``). ``bucket`` overrides the lake's
-    bucket or container (a domain's own output port); ``s3_read_timeout_s`` bounds every cloud
-    store's wait for an answer.
+    bucket or container (a domain's own output port); ``read_timeout_s`` bounds a cloud store's
+    wait for an answer (None: the store's own default).
     """
     if location.scheme == "file":
         if location.path is None:
             raise ConfigError("MESH_LAKE_URL: file:// needs a path")
         yield FileStore(location.path)
         return
+    module, name = _CLOUD_STORES[location.scheme]
+    opener = cast(_CloudOpener, getattr(importlib.import_module(module), name))
+    timeout = {} if read_timeout_s is None else {"read_timeout_s": read_timeout_s}
     container = bucket or location.bucket
-    opened: contextlib.AbstractAsyncContextManager[ObjectStore]
-    if location.scheme in ("az", "gs"):
-        opener: _CloudOpener
-        if location.scheme == "az":
-            from producer.lake.azure import open_azure_store
-
-            opener = open_azure_store
-        else:
-            from producer.lake.gcs import open_gcs_store
-
-            opener = open_gcs_store
-        opened = opener(
-            container, location.root, environ=os.environ, read_timeout_s=s3_read_timeout_s
-        )
-    else:
-        opened = open_s3_store(container, location.root, read_timeout_s=s3_read_timeout_s)
-    async with opened as store:
+    async with opener(container, location.root, environ=os.environ, **timeout) as store:
         yield store
 
 
 def load_store_code(location: LakeLocation) -> None:
-    """Import the cloud SDK ``location`` needs now (a second or more), not at its first use:
-    the daemon calls it before it says it started, so a ``file://`` or ``s3://`` lake never
-    pays for the Azure and GCS SDKs and a cloud lake pays before the first window."""
-    if location.scheme == "az":
-        import producer.lake.azure
-    elif location.scheme == "gs":
-        import producer.lake.gcs  # noqa: F401
+    """Import the store module and SDK ``location`` needs now (a second or more), not at its
+    first use: the daemon calls it before it says it started, so a lake pays for its own cloud's
+    SDK only, and before the first window."""
+    if location.scheme in _CLOUD_STORES:
+        importlib.import_module(_CLOUD_STORES[location.scheme][0])
 
 
 def _sweep_orphans(directory: Path) -> None:

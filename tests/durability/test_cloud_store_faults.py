@@ -115,7 +115,7 @@ async def test_a_lasting_503_ends_as_a_store_error_after_bounded_attempts(lake: 
 async def test_a_stalled_request_times_out_and_is_sent_again(lake: _Lake) -> None:
     """An upload that gets no answer within the read timeout is abandoned and sent again."""
     lake.proxy.stall_next(1, 8.0, method=lake.write)  # shorter than the 10.5 s total
-    async with open_store(lake.location, s3_read_timeout_s=0.5) as store:
+    async with open_store(lake.location, read_timeout_s=0.5) as store:
         await store.put(_KEY, b"part bytes")
         found = await store.get(_KEY)
     assert found is not None
@@ -127,7 +127,7 @@ async def test_a_store_that_keeps_stalling_fails_the_call_in_bounded_time(lake: 
     """Every upload stalls: each attempt times out, and the put ends as ``StoreError``."""
     lake.proxy.stall_next(None, 60.0, method=lake.write)
     started = time.monotonic()
-    async with open_store(lake.location, s3_read_timeout_s=0.5) as store:
+    async with open_store(lake.location, read_timeout_s=0.5) as store:
         with pytest.raises(StoreError) as raised:
             await store.put(_KEY, b"part bytes")
     elapsed = time.monotonic() - started

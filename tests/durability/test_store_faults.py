@@ -29,7 +29,7 @@ async def test_a_stalled_s3_request_times_out_and_is_sent_again(
     proxy = s3_faults_env
     proxy.stall_next(1, 30.0, method="PUT")
     location = LakeLocation.parse(f"s3://{bucket}")
-    async with open_store(location, s3_read_timeout_s=0.3) as store:
+    async with open_store(location, read_timeout_s=0.3) as store:
         etag = await store.put(_KEY, b"part bytes")
         found = await store.get(_KEY)
     assert found is not None
@@ -46,7 +46,7 @@ async def test_s3_that_keeps_stalling_fails_the_call_after_bounded_attempts(
     proxy = s3_faults_env
     proxy.stall_next(None, 30.0, method="PUT")
     location = LakeLocation.parse(f"s3://{bucket}")
-    async with open_store(location, s3_read_timeout_s=0.3) as store:
+    async with open_store(location, read_timeout_s=0.3) as store:
         with pytest.raises(StoreError, match="put") as raised:
             await store.put(_KEY, b"part bytes")
     assert _KEY in str(raised.value)

@@ -17,11 +17,11 @@ import pytest
 
 import producer
 from producer.errors import PreconditionFailedError, StoreError
+from producer.lake.s3 import S3Store
 from producer.lake.store import (
     FileStore,
     ObjectStore,
     Precondition,
-    S3Store,
     md5_etag,
     open_store,
 )
