@@ -160,52 +160,68 @@ class ApiClient:
                 assert bearer is not None
                 self._tokens.invalidate(bearer.value)
                 unauthorized += 1
-                if unauthorized > _MAX_UNAUTHORIZED:
-                    # Each 401 was already counted by the TokenManager's invalidate().
-                    raise AuthError(
-                        f"{what}: rejected with 401 {unauthorized} times with fresh tokens",
-                        reason="bad_credentials",
-                    )
-            if outcome.reason is FailureReason.FORBIDDEN:
-                permission = self._permission_of(path) if self._permission_of else None
-                if permission is None:
-                    message = f"the platform refused {what} ({outcome.detail})"
-                else:  # the permission is what to act on: keep the line short enough to show
-                    message = (
-                        f"the platform refused {what} ({_without_message(outcome.detail)}): "
-                        f"the OAuth client's role needs {permission}"
-                    )
-                raise PermissionDeniedError(message, permission=permission)
-            if outcome.reason is FailureReason.PERMANENT:
-                raise PermanentSourceError(f"{what}: {outcome.detail}")
+            self._raise_if_final(outcome, what, path, unauthorized)
             delay = self._next_delay(attempt, unauthorized, outcome)
-            if outcome.reason is FailureReason.THROTTLED and delay > self._max_retry_after_s:
-                raise QuotaExceededError(
-                    f"{what}: throttled with Retry-After {delay:.0f} s, above the "
-                    f"{self._max_retry_after_s:.0f} s cap (a quota, not a burst)",
-                    retry_after=delay,
-                )
             elapsed = self._clock.monotonic() - started
-            if self._retry.exhausted(elapsed, delay):
-                raise TransientSourceError(
-                    f"{what}: gave up after {attempt} attempts in {elapsed:.1f} s "
-                    f"({outcome.reason}: {outcome.detail})",
-                    retry_after=outcome.retry_after,
-                )
-            self._metrics.api_retry(outcome.reason)
-            _log.info(
-                "api_retry",
-                request=what,
-                reason=outcome.reason,
-                detail=outcome.detail,
-                attempt=attempt,
-                delay_s=round(delay, 3),
+            self._raise_if_spent(outcome, what, attempt, delay, elapsed)
+            await self._back_off(outcome, what, attempt, delay)
+
+    def _raise_if_final(self, outcome: _Failure, what: str, path: str, unauthorized: int) -> None:
+        """Raise for a failure no retry mends: 401s with fresh tokens past the limit, a 403
+        (naming the permission the platform's table gives for ``path``), a permanent error."""
+        if outcome.reason is FailureReason.UNAUTHORIZED and unauthorized > _MAX_UNAUTHORIZED:
+            # Each 401 was already counted by the TokenManager's invalidate().
+            raise AuthError(
+                f"{what}: rejected with 401 {unauthorized} times with fresh tokens",
+                reason="bad_credentials",
             )
-            if outcome.reason is FailureReason.THROTTLED:
-                # The pause holds every request of the domain, not only this one.
-                self._limiter.pause(delay)
-            else:
-                await self._clock.sleep(delay)
+        if outcome.reason is FailureReason.FORBIDDEN:
+            permission = self._permission_of(path) if self._permission_of else None
+            if permission is None:
+                message = f"the platform refused {what} ({outcome.detail})"
+            else:  # the permission is what to act on: keep the line short enough to show
+                message = (
+                    f"the platform refused {what} ({_without_message(outcome.detail)}): "
+                    f"the OAuth client's role needs {permission}"
+                )
+            raise PermissionDeniedError(message, permission=permission)
+        if outcome.reason is FailureReason.PERMANENT:
+            raise PermanentSourceError(f"{what}: {outcome.detail}")
+
+    def _raise_if_spent(
+        self, outcome: _Failure, what: str, attempt: int, delay: float, elapsed: float
+    ) -> None:
+        """Raise when waiting ``delay`` more is not worth it: a Retry-After above the cap (a
+        quota, not a burst) or the retry budget spent."""
+        if outcome.reason is FailureReason.THROTTLED and delay > self._max_retry_after_s:
+            raise QuotaExceededError(
+                f"{what}: throttled with Retry-After {delay:.0f} s, above the "
+                f"{self._max_retry_after_s:.0f} s cap (a quota, not a burst)",
+                retry_after=delay,
+            )
+        if self._retry.exhausted(elapsed, delay):
+            raise TransientSourceError(
+                f"{what}: gave up after {attempt} attempts in {elapsed:.1f} s "
+                f"({outcome.reason}: {outcome.detail})",
+                retry_after=outcome.retry_after,
+            )
+
+    async def _back_off(self, outcome: _Failure, what: str, attempt: int, delay: float) -> None:
+        """Count and log the retry, then wait ``delay``: a 429 pauses the whole domain's
+        limiter (every request of the domain waits, not only this one), anything else sleeps."""
+        self._metrics.api_retry(outcome.reason)
+        _log.info(
+            "api_retry",
+            request=what,
+            reason=outcome.reason,
+            detail=outcome.detail,
+            attempt=attempt,
+            delay_s=round(delay, 3),
+        )
+        if outcome.reason is FailureReason.THROTTLED:
+            self._limiter.pause(delay)
+        else:
+            await self._clock.sleep(delay)
 
     async def decoded(
         self,
