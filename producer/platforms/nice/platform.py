@@ -1,6 +1,6 @@
 """NICE CXone as a ``SourcePlatform``: the registry's entry for ``PLATFORM=nice``.
 
-``feed`` is ``registry.nice_spec``'s mapper half (Telephony, Quality; WFM is refused with one
+``feed`` is ``registry.nice_spec``'s ``Feed`` (Telephony, Quality; WFM is refused with one
 line). ``open_source`` grants and discovers through ``wiring.open_nice_source``; the process's
 ``TenantGates`` (one Data Extraction gate per tenant, shared by every CXone domain) are made by
 the first CXone domain of a run and kept in its ``RunShared``. CXone's errors name no
@@ -27,8 +27,7 @@ class _Nice:
     name = "nice"
 
     def feed(self, domain: str) -> Feed:
-        spec = nice_spec(domain)
-        return Feed(spec.map_record, spec.record_time, spec.record_id)
+        return nice_spec(domain).feed
 
     def permission_of(self, path: str) -> str | None:
         return None
