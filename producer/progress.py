@@ -18,6 +18,8 @@ from typing import TextIO
 
 from prometheus_client import CollectorRegistry
 
+from producer.checkpoint import Counts
+
 __all__ = ["DomainProgress", "Progress"]
 
 _BAR = 20
@@ -32,9 +34,7 @@ class DomainProgress:
     started: bool
     windows: int
     due: int | None
-    fetched: int
-    landed: int
-    dead_lettered: int
+    counts: Counts  # the records so far, as the run's metrics count them
 
     def line(self) -> str:
         """``telephony: 12/23 windows, 700 fetched = 620 landed + 80 dead-lettered``."""
@@ -44,9 +44,10 @@ class DomainProgress:
             done = f"{self.windows} week{'' if self.windows == 1 else 's'} snapshotted"
         else:
             done = f"{self.windows}/{self.due or 0} windows"
+        counts = self.counts
         return (
-            f"{self.domain}: {done}, {self.fetched} fetched = "
-            f"{self.landed} landed + {self.dead_lettered} dead-lettered"
+            f"{self.domain}: {done}, {counts.fetched} fetched = "
+            f"{counts.landed} landed + {counts.dead_lettered} dead-lettered"
         )
 
     def bar(self) -> str:
@@ -131,9 +132,11 @@ class Progress:
             started=bool(watermark),
             windows=windows,
             due=due,
-            fetched=self._value("mesh_records_total", name, outcome="fetched"),
-            landed=self._value("mesh_records_total", name, outcome="landed"),
-            dead_lettered=self._value("mesh_records_total", name, outcome="dead_lettered"),
+            counts=Counts(
+                fetched=self._value("mesh_records_total", name, outcome="fetched"),
+                landed=self._value("mesh_records_total", name, outcome="landed"),
+                dead_lettered=self._value("mesh_records_total", name, outcome="dead_lettered"),
+            ),
         )
 
     def _value(self, metric: str, domain: str, **labels: str) -> int:

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from producer.errors import ConfigError
 
-__all__ = ["GrantRefused", "SecretSource", "TokenEndpoint", "grant_rotating"]
+__all__ = ["GrantRefused", "SecretSource", "TokenEndpoint", "grant_rotating", "granted_token"]
 
 _log = structlog.get_logger("producer.auth")
 _Stamp = tuple[int, int, int, int]
@@ -206,18 +206,27 @@ def _parse_retry_after(value: str | None) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _parse_grant(body: Any) -> tuple[str, float]:
+def granted_token(body: Any) -> tuple[str, float]:
+    """``(access_token, expires_in)`` of a 200 answer's decoded JSON body; ``GrantRefused``
+    (``token_endpoint_error``, naming what is wrong, never a value) when it is not an object,
+    has no token or no positive lifetime. Any platform's grant reads its answer this way."""
     if not isinstance(body, dict):
         raise GrantRefused("token_endpoint_error", status=200, detail="body is not an object")
+    token = body.get("access_token")
     lifetime = body.get("expires_in")
-    kind = body.get("token_type", "bearer")
-    if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+    if not isinstance(token, str) or not token:
         raise GrantRefused("token_endpoint_error", status=200, detail="no access_token")
     if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
         raise GrantRefused("token_endpoint_error", status=200, detail="bad expires_in")
+    return token, float(lifetime)
+
+
+def _parse_grant(body: Any) -> tuple[str, float]:
+    granted = granted_token(body)
+    kind = body.get("token_type", "bearer")
     if not isinstance(kind, str) or kind.lower() != "bearer":
         raise GrantRefused("token_endpoint_error", status=200, detail="token_type not bearer")
-    return body["access_token"], float(lifetime)
+    return granted
 
 
 def _refusal(status: int, body: Any, retry_after: float | None) -> GrantRefused:

@@ -1,8 +1,9 @@
-"""Step 3 (map): the result type every domain mapper returns.
+"""Step 3 (map): the result type every domain mapper returns, and the instants they share.
 
 A mapper turns one source object into a contract record or a rejection; it never raises. The
 worker sends ``ok`` results on to validation and everything else to the dead-letter path with
-its issues and stage. Pure value type: no I/O.
+its issues and stage. ``parse_utc`` reads a source's timestamp; ``utc_millis`` writes one the
+way the contracts' ``yyyy-MM-ddTHH:mm:ss.SSSZ`` fields want it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from producer.issues import Issue
 
-__all__ = ["Mapped", "never_raises", "parse_utc", "utc_field"]
+__all__ = ["Mapped", "never_raises", "parse_utc", "utc_field", "utc_millis"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,15 @@ def utc_field(source: Any, name: str) -> datetime | None:
     """``source[name]`` parsed by ``parse_utc``; None when ``source`` is not a JSON object or
     the field is absent or unparseable (how a router reads a record's time)."""
     return parse_utc(source.get(name)) if isinstance(source, dict) else None
+
+
+def utc_millis(instant: datetime) -> str:
+    """A UTC instant as the contracts write it, ``yyyy-MM-ddTHH:mm:ss.SSSZ`` (zero-padded for
+    any year, unlike ``strftime``)."""
+    return (
+        f"{instant.year:04d}-{instant.month:02d}-{instant.day:02d}T{instant.hour:02d}:"
+        f"{instant.minute:02d}:{instant.second:02d}.{instant.microsecond // 1000:03d}Z"
+    )
 
 
 _last: tuple[str | None, datetime | None] = (None, None)

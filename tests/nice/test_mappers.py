@@ -229,4 +229,4 @@ def test_wfm_on_nice_is_a_one_line_configuration_error() -> None:
     message = str(caught.value)
     assert message.startswith("MESH_WFM__PLATFORM=nice")
     assert "\n" not in message
-    assert nice_spec("telephony").map_record is map_contact
+    assert nice_spec("telephony").feed.map_record is map_contact

@@ -36,15 +36,15 @@ async def run(
     for window in windows:
         async for page in extractor.fetch(window):
             for source in page:
-                instant = spec.record_time(source)
-                identity = spec.record_id(source)
+                instant = spec.feed.record_time(source)
+                identity = spec.feed.record_id(source)
                 if instant is None or not window.contains(instant):
                     continue
                 if identity is not None and identity in seen:
                     continue
                 if identity is not None:
                     seen.add(identity)
-                mapped = spec.map_record(source)
+                mapped = spec.feed.map_record(source)
                 issues = list(mapped.issues)
                 if mapped.ok and mapped.record is not None:
                     issues = validator.check(mapped.record)

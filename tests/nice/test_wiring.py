@@ -1,8 +1,8 @@
 """The daemon's CXone wiring: settings -> options, and one tenant gate for every CXone domain.
 
 ``open_nice_source`` is what the daemon calls for a domain on ``nice``; two Quality sources of
-one tenant (two access keys, as two domains would have) built with the process's
-``tenant_gates`` run their Data Extraction jobs at once against a simulated tenant that answers
+one tenant (two access keys, as two domains would have) opened in one run, so sharing its
+``tenant_gates``, run their Data Extraction jobs at once against a simulated tenant that answers
 403 to any call inside its interval: none is refused, and both get the same rows.
 """
 
@@ -19,7 +19,8 @@ from producer.api.client import open_session
 from producer.clock import SystemClock
 from producer.platforms.nice.registry import NiceOptions
 from producer.platforms.nice.simulator import RunningNiceSimulator
-from producer.platforms.nice.wiring import nice_options, open_nice_source, tenant_gates
+from producer.platforms.nice.wiring import nice_options, open_nice_source
+from producer.platforms.source import RunShared, SourceContext
 from producer.ratelimit import DomainLimiter
 from producer.settings import QualitySettings, Settings, TelephonySettings
 from producer.telemetry.metrics import Metrics
@@ -77,15 +78,14 @@ async def test_two_sources_of_one_tenant_share_its_gate(nice_sim: RunningNiceSim
     )
     clock = SystemClock()
     metrics = Metrics(CollectorRegistry())
-    gates = tenant_gates(settings, clock=clock, metrics=metrics.for_domain("cxone-extraction"))
+    shared = RunShared()  # the run's: its first CXone source makes the tenant gates
     window = Window(_DAY + timedelta(hours=10), _DAY + timedelta(hours=11))
 
     async def rows(key: str, secret: str) -> list[dict[str, str]]:
         domain = _quality(nice_sim.auth_url, key, secret, nice_extraction_interval_seconds=INTERVAL)
         async with open_session() as session:
-            _, extractor = await open_nice_source(
-                "quality",
-                domain,
+            context = SourceContext(
+                settings=settings,
                 session=session,
                 limiter=DomainLimiter(
                     per_minute=6000,
@@ -93,12 +93,12 @@ async def test_two_sources_of_one_tenant_share_its_gate(nice_sim: RunningNiceSim
                     clock=clock,
                     metrics=metrics.for_domain("quality"),
                 ),
-                gates=gates,
-                metrics=metrics.for_domain("quality"),
-                clock=clock,
                 retry=fast_retry(),
-                request_timeout_s=10.0,
+                metrics=metrics,
+                clock=clock,
+                shared=shared,
             )
+            _, extractor = await open_nice_source("quality", domain, context)
             return [row async for page in extractor.fetch(window) for row in page]
 
     first, second = await asyncio.gather(rows(KEY, SECRET), rows(OTHER_KEY, OTHER_SECRET))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_field
+from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_field, utc_millis
 from producer.issues import Issue
 from producer.platforms.genesys.evaluations import EvaluationSearch
 
@@ -84,7 +84,7 @@ def map_evaluation(source: dict[str, Any]) -> Mapped:
             answers.get("totalCriticalScore") if isinstance(answers, dict) else None,
         ),
         ("released_at", _timestamp(source.get("releaseDate"))),
-        ("changed_at", _format(changed)),
+        ("changed_at", utc_millis(changed)),
         ("media_type", _media_type(source.get("mediaType"))),
         ("version", source.get("version")),
     )
@@ -110,12 +110,4 @@ def _media_type(value: Any) -> Any:
 def _timestamp(value: Any) -> Any:
     """A parseable timestamp in the contract's form; anything else as it came."""
     parsed = parse_utc(value)
-    return _format(parsed) if parsed is not None else value
-
-
-def _format(instant: datetime) -> str:
-    """UTC ``yyyy-MM-ddTHH:mm:ss.SSSZ`` (zero-padded for any year, unlike ``strftime``)."""
-    return (
-        f"{instant.year:04d}-{instant.month:02d}-{instant.day:02d}T{instant.hour:02d}:"
-        f"{instant.minute:02d}:{instant.second:02d}.{instant.microsecond // 1000:03d}Z"
-    )
+    return utc_millis(parsed) if parsed is not None else value

@@ -30,7 +30,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_millis
 from producer.issues import Issue
 from producer.platforms.nice.ids import contact_number, contact_uuid
 
@@ -96,7 +96,7 @@ def map_workflow(source: dict[str, Any]) -> Mapped:
             Issue("$.workflowStatus", "status_unmapped", f"status {status[:60]!r} has no match")
         )
     _optional(source, record, issues)
-    record["changed_at"] = _format(changed)
+    record["changed_at"] = utc_millis(changed)
     return Mapped(record, tuple(issues), "mapping")
 
 
@@ -125,10 +125,3 @@ def _optional(source: dict[str, Any], record: dict[str, Any], issues: list[Issue
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _format(instant: datetime) -> str:
-    return (
-        f"{instant.year:04d}-{instant.month:02d}-{instant.day:02d}T{instant.hour:02d}:"
-        f"{instant.minute:02d}:{instant.second:02d}.{instant.microsecond // 1000:03d}Z"
-    )

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from producer.api.client import ApiClient
 from producer.clock import Clock
-from producer.domains.mapped import Mapped
 from producer.domains.quality import genesys as quality
 from producer.domains.spec import Extractor, Feed
 from producer.domains.telephony import genesys as telephony
@@ -33,15 +31,8 @@ __all__ = ["GenesysFeed", "genesys_feed"]
 class GenesysFeed:
     """A domain on Genesys Cloud: its ``Feed`` and how its extractor is built."""
 
-    map_record: Callable[[Any], Mapped]
-    record_time: Callable[[Any], datetime | None]
-    record_id: Callable[[Any], str | None]
+    feed: Feed  # the platform-neutral half the worker runs
     make_extractor: Callable[[ApiClient, DomainSettings, Clock], Extractor]
-
-    @property
-    def feed(self) -> Feed:
-        """The platform-neutral half the worker runs."""
-        return Feed(self.map_record, self.record_time, self.record_id)
 
 
 def _telephony_extractor(api: ApiClient, settings: DomainSettings, clock: Clock) -> Extractor:
@@ -72,21 +63,15 @@ def _wfm_extractor(api: ApiClient, settings: DomainSettings, clock: Clock) -> Ex
 
 _FEEDS = {
     "telephony": GenesysFeed(
-        map_record=telephony.map_conversation,
-        record_time=telephony.conversation_start,
-        record_id=_conversation_id,
+        feed=Feed(telephony.map_conversation, telephony.conversation_start, _conversation_id),
         make_extractor=_telephony_extractor,
     ),
     "quality": GenesysFeed(
-        map_record=quality.map_evaluation,
-        record_time=quality.evaluation_changed,
-        record_id=quality.evaluation_id,
+        feed=Feed(quality.map_evaluation, quality.evaluation_changed, quality.evaluation_id),
         make_extractor=_quality_extractor,
     ),
     "wfm": GenesysFeed(
-        map_record=wfm.map_shift,
-        record_time=wfm.shift_start,
-        record_id=wfm.shift_id,
+        feed=Feed(wfm.map_shift, wfm.shift_start, wfm.shift_id),
         make_extractor=_wfm_extractor,
     ),
 }

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from producer.api.client import ApiClient
 from producer.api.retry import RetryPolicy
-from producer.auth.grant import GrantRefused, SecretSource, grant_rotating
+from producer.auth.grant import GrantRefused, SecretSource, grant_rotating, granted_token
 from producer.auth.manager import TokenManager
 from producer.clock import Clock
 from producer.errors import TransientSourceError
@@ -128,15 +128,8 @@ class AccessKeyGrant:
 
 
 def _parse_grant(body: Any) -> tuple[str, float, str | None]:
-    if not isinstance(body, dict):
-        raise GrantRefused("token_endpoint_error", status=200, detail="body is not an object")
-    token = body.get("access_token")
-    lifetime = body.get("expires_in")
-    if not isinstance(token, str) or not token:
-        raise GrantRefused("token_endpoint_error", status=200, detail="no access_token")
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
-        raise GrantRefused("token_endpoint_error", status=200, detail="bad expires_in")
-    return token, float(lifetime), _tenant_claim(body.get("id_token"))
+    token, lifetime = granted_token(body)
+    return token, lifetime, _tenant_claim(body.get("id_token"))
 
 
 def _tenant_claim(id_token: Any) -> str | None:

@@ -1,7 +1,7 @@
 """NICE CXone as a ``SourcePlatform``: the registry's entry for ``PLATFORM=nice``.
 
-``feed`` is ``registry.nice_spec``'s mapper half (Telephony, Quality; WFM is refused with one
-line). ``open_source`` grants and discovers through ``wiring.open_nice_source``; the process's
+``feed`` is ``registry.nice_spec``'s ``Feed`` (Telephony, Quality; WFM is refused with one
+line). ``open_source`` is ``wiring.open_nice_source``: it grants and discovers, and the process's
 ``TenantGates`` (one Data Extraction gate per tenant, shared by every CXone domain) are made by
 the first CXone domain of a run and kept in its ``RunShared``. CXone's errors name no
 permission, so the permission table is empty.
@@ -10,15 +10,12 @@ permission, so the permission table is empty.
 from __future__ import annotations
 
 from producer.domains.spec import Feed
-from producer.platforms.nice.extraction import TenantGates
 from producer.platforms.nice.registry import nice_spec
-from producer.platforms.nice.wiring import GATE_METRICS_LABEL, open_nice_source, tenant_gates
+from producer.platforms.nice.wiring import open_nice_source
 from producer.platforms.source import Source, SourceContext
 from producer.settings import DomainSettings
 
 __all__ = ["PLATFORM"]
-
-_GATES = "nice:tenant-gates"
 
 
 class _Nice:
@@ -27,8 +24,7 @@ class _Nice:
     name = "nice"
 
     def feed(self, domain: str) -> Feed:
-        spec = nice_spec(domain)
-        return Feed(spec.map_record, spec.record_time, spec.record_id)
+        return nice_spec(domain).feed
 
     def permission_of(self, path: str) -> str | None:
         return None
@@ -36,27 +32,8 @@ class _Nice:
     async def open_source(
         self, name: str, domain: DomainSettings, context: SourceContext
     ) -> Source:
-        """``name``'s CXone clients (granted and discovered now) and extractor; its Data
-        Extraction calls share the run's tenant gates with every other CXone domain."""
-
-        def gates() -> TenantGates:
-            return tenant_gates(
-                context.settings,
-                clock=context.clock,
-                metrics=context.metrics.for_domain(GATE_METRICS_LABEL),
-            )
-
-        return await open_nice_source(
-            name,
-            domain,
-            session=context.session,
-            limiter=context.limiter,
-            gates=context.shared.get(_GATES, gates),
-            metrics=context.metrics.for_domain(name),
-            clock=context.clock,
-            retry=context.retry,
-            request_timeout_s=context.settings.request_timeout_seconds,
-        )
+        """``name``'s CXone clients (granted and discovered now) and extractor."""
+        return await open_nice_source(name, domain, context)
 
 
 PLATFORM = _Nice()

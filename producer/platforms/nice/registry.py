@@ -1,8 +1,8 @@
 """Step 3 (map) wiring for NICE CXone: which domains the platform can feed, and how.
 
-``nice_spec(domain)`` gives the CXone mapper, window key, identity and extractor factory of a
-supported domain (Telephony: completed contacts; Quality: QM workflows by Data Extraction); its
-first three are the domain's ``producer.domains.Feed`` on CXone (``platform.PLATFORM.feed``).
+``nice_spec(domain)`` gives a supported domain's ``producer.domains.Feed`` on CXone (mapper,
+window key, identity: ``platform.PLATFORM.feed``) and its extractor factory (Telephony: completed
+contacts; Quality: QM workflows by Data Extraction).
 WFM is not supported: no published-schedule source with a documented host, path and shift
 fields exists (``docs/nice.md``), so ``nice_spec("wfm")`` raises ``ConfigError`` with one line
 naming the setting, the reason the settings give (``settings.RULES.refuses``). Pure wiring: no
@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from producer.clock import Clock
-from producer.domains import Extractor
-from producer.domains.mapped import Mapped
+from producer.domains import Extractor, Feed
 from producer.domains.quality import nice as map_quality
 from producer.domains.telephony import nice as map_telephony
 from producer.errors import ConfigError
@@ -50,9 +47,7 @@ class NiceSpec:
     """The platform-specific half of a domain's spec on CXone."""
 
     name: str
-    map_record: Callable[[Any], Mapped]
-    record_time: Callable[[Any], datetime | None]
-    record_id: Callable[[Any], str | None]
+    feed: Feed
     make_extractor: Callable[[NiceClients, NiceOptions, Clock], Extractor]
 
 
@@ -82,16 +77,14 @@ def _workflows(clients: NiceClients, options: NiceOptions, clock: Clock) -> Extr
 _SPECS = {
     "telephony": NiceSpec(
         name="telephony",
-        map_record=map_telephony.map_contact,
-        record_time=map_telephony.contact_start,
-        record_id=map_telephony.contact_id,
+        feed=Feed(map_telephony.map_contact, map_telephony.contact_start, map_telephony.contact_id),
         make_extractor=_contacts,
     ),
     "quality": NiceSpec(
         name="quality",
-        map_record=map_quality.map_workflow,
-        record_time=map_quality.workflow_submitted,
-        record_id=map_quality.workflow_id,
+        feed=Feed(
+            map_quality.map_workflow, map_quality.workflow_submitted, map_quality.workflow_id
+        ),
         make_extractor=_workflows,
     ),
 }

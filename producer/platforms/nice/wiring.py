@@ -3,7 +3,8 @@
 ``open_nice_source`` turns a domain's settings into what the daemon runs: its CXone clients
 (access-key grant through the shared ``TokenManager``, tenant discovery, the domain's own
 limiter, which already draws on the shared priority budget) and the extractor of
-``registry.nice_spec(domain)``. ``tenant_gates`` makes the process's one ``TenantGates``: every
+``registry.nice_spec(domain)``, from what the daemon lends every platform (``SourceContext``).
+``tenant_gates`` makes the process's one ``TenantGates``, kept in the run's ``RunShared``: every
 CXone domain of a tenant sends its Data Extraction calls through the same gate, so the
 one-call-per-interval rule holds across domains. ``nice_options`` maps settings to
 ``NiceOptions``. Settings have been validated (``settings.platforms.PLATFORM_RULES``);
@@ -12,17 +13,12 @@ nothing is read from the environment here.
 
 from __future__ import annotations
 
-import aiohttp
-
-from producer.api.retry import RetryPolicy
-from producer.auth.manager import TokenManager
 from producer.clock import Clock
-from producer.domains import Extractor
 from producer.errors import ConfigError
 from producer.platforms.nice.auth import open_nice_clients
 from producer.platforms.nice.extraction import TenantGates
 from producer.platforms.nice.registry import NiceOptions, nice_spec
-from producer.ratelimit import DomainLimiter
+from producer.platforms.source import Source, SourceContext
 from producer.settings import DomainSettings, QualitySettings, Settings, TelephonySettings
 from producer.telemetry.metrics import DomainMetrics
 
@@ -30,6 +26,7 @@ __all__ = ["GATE_METRICS_LABEL", "nice_options", "open_nice_source", "tenant_gat
 
 GATE_METRICS_LABEL = "cxone-extraction"
 """The ``domain`` label of the shared Data Extraction gates' limiter metrics."""
+_GATES = "nice:tenant-gates"
 _MAX_MARGIN_S = 1.0
 
 
@@ -84,24 +81,23 @@ def nice_options(domain: DomainSettings) -> NiceOptions:
     )
 
 
-async def open_nice_source(
-    name: str,
-    domain: DomainSettings,
-    *,
-    session: aiohttp.ClientSession,
-    limiter: DomainLimiter,
-    gates: TenantGates,
-    metrics: DomainMetrics,
-    clock: Clock,
-    retry: RetryPolicy,
-    request_timeout_s: float,
-) -> tuple[TokenManager, Extractor]:
+async def open_nice_source(name: str, domain: DomainSettings, context: SourceContext) -> Source:
     """Grant, discover the tenant's API host and build ``name``'s extractor on CXone.
 
-    Raises ``ConfigError`` for a domain CXone cannot feed; ``AuthError`` or
-    ``TransientSourceError`` (the domain's failure, retried by its supervisor) when the token or
-    the discovery cannot be had.
+    Its Data Extraction calls go through the run's ``tenant_gates``, made by the first CXone
+    domain that opens and kept in ``context.shared`` for every other. Raises ``ConfigError``
+    for a domain CXone cannot feed; ``AuthError`` or ``TransientSourceError`` (the domain's
+    failure, retried by its supervisor) when the token or the discovery cannot be had.
     """
+
+    def make_gates() -> TenantGates:
+        return tenant_gates(
+            context.settings,
+            clock=context.clock,
+            metrics=context.metrics.for_domain(GATE_METRICS_LABEL),
+        )
+
+    gates = context.shared.get(_GATES, make_gates)
     spec = nice_spec(name)
     if domain.nice_auth_url is None or domain.nice_access_key_id is None:
         raise ConfigError(f"MESH_{name.upper()}__NICE_AUTH_URL: required with PLATFORM=nice")
@@ -113,13 +109,13 @@ async def open_nice_source(
         access_key_id=domain.nice_access_key_id,
         secret=domain.nice_access_key_secret,
         secret_file=domain.nice_access_key_secret_file,
-        session=session,
-        limiter=limiter,
+        session=context.session,
+        limiter=context.limiter,
         gates=gates,
-        metrics=metrics,
-        clock=clock,
-        retry=retry,
-        request_timeout_s=request_timeout_s,
+        metrics=context.metrics.for_domain(name),
+        clock=context.clock,
+        retry=context.retry,
+        request_timeout_s=context.settings.request_timeout_seconds,
         margin_seconds=domain.token_refresh_margin_seconds,
     )
-    return clients.tokens, spec.make_extractor(clients, nice_options(domain), clock)
+    return clients.tokens, spec.make_extractor(clients, nice_options(domain), context.clock)
