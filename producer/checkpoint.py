@@ -83,6 +83,14 @@ class Counts:
         """True when ``fetched == landed + dead_lettered``."""
         return self.fetched == self.landed + self.dead_lettered
 
+    def as_dict(self) -> dict[str, int]:
+        """The three figures by name, in the order documents and reports write them."""
+        return {
+            "fetched": self.fetched,
+            "landed": self.landed,
+            "dead_lettered": self.dead_lettered,
+        }
+
 
 @dataclass(frozen=True)
 class WindowRecord:
@@ -414,20 +422,20 @@ def _encode(checkpoint: Checkpoint) -> bytes:
         "domain": checkpoint.domain,
         "watermark": _utc(checkpoint.watermark),
         "schema_version": checkpoint.schema_version,
-        "totals": _counts(checkpoint.totals),
+        "totals": checkpoint.totals.as_dict(),
         "last_window": None
         if last is None
         else {
             "start": _utc(last.start),
             "end": _utc(last.end),
-            "counts": _counts(last.counts),
+            "counts": last.counts.as_dict(),
             "data_parts": last.data_parts,
             "dlq_parts": last.dlq_parts,
         },
         "updated_at": _utc(checkpoint.updated_at),
         "recent_windows": {
             label: {
-                "counts": _counts(recent.counts),
+                "counts": recent.counts.as_dict(),
                 "first_exported_at": _utc(recent.first_exported_at),
                 "last_exported_at": _utc(recent.exported_at),
             }
@@ -495,14 +503,6 @@ def _decode(data: bytes) -> Checkpoint:
 
 def _utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
-
-
-def _counts(counts: Counts) -> dict[str, int]:
-    return {
-        "fetched": counts.fetched,
-        "landed": counts.landed,
-        "dead_lettered": counts.dead_lettered,
-    }
 
 
 def _counts_from(value: Any) -> Counts:

@@ -201,9 +201,7 @@ def render_json(summaries: Sequence[DomainSummary], *, exit_code: int) -> bytes:
         domains[item.domain] = {
             "status": "failed" if item.error else ("up_to_date" if item.up_to_date else "landed"),
             "windows": item.windows,
-            "fetched": item.counts.fetched,
-            "landed": item.counts.landed,
-            "dead_lettered": item.counts.dead_lettered,
+            **item.counts.as_dict(),
             "watermark": _instant(item.watermark),
             "top_rules": [
                 {"rule": rule.rule, "count": rule.count, "example": rule.example}

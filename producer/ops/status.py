@@ -89,8 +89,8 @@ async def domain_state(
         lag_behind_source_minutes=_minutes(available - checkpoint.watermark) if available else None,
         last_window=last[0] if last else None,
         last_landed_at=_iso(last[1]) if last else None,
-        totals=_counts(checkpoint.totals),
-        last_24h=_counts(day),
+        totals=checkpoint.totals.as_dict(),
+        last_24h=day.as_dict(),
         dead_letter_ratio_24h=round(day.dead_lettered / day.fetched, 4) if day.fetched else None,
         resweeps_due=_resweeps_due(checkpoint, port, now),
         contract_versions=tuple(v.strip() for v in checkpoint.schema_version.split(",")),
@@ -230,14 +230,6 @@ def render(states: list[DomainState], max_lag_minutes: float) -> str:
         lines.append(f"  writer          {s.writer or 'none'}")
     lines.append(f"(behind: nothing landed, or more than {max_lag_minutes:g} min of lag)")
     return "\n".join(lines)
-
-
-def _counts(counts: Counts) -> dict[str, int]:
-    return {
-        "fetched": counts.fetched,
-        "landed": counts.landed,
-        "dead_lettered": counts.dead_lettered,
-    }
 
 
 def _minutes(delta: timedelta) -> float:
