@@ -15,7 +15,7 @@ import ctypes
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -299,19 +299,10 @@ def _simulate(args: argparse.Namespace) -> int:
         conversations_per_hour=args.conversations_per_hour,
         token_lifetime_seconds=args.token_lifetime_seconds,
     )
-
-    async def serve() -> None:
-        import signal
-
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
-        # serve_forever logs the bound base URL (simulator_listening), also for --port 0.
-        await serve_forever(config, args.host, args.port, stopping)
-
-    asyncio.run(serve())
-    return 0
+    # serve_forever logs the bound base URL (simulator_listening), also for --port 0.
+    return _serve_until_signalled(
+        lambda stopping: serve_forever(config, args.host, args.port, stopping)
+    )
 
 
 def _simulate_nice(args: argparse.Namespace, keys: dict[str, str]) -> int:
@@ -325,16 +316,25 @@ def _simulate_nice(args: argparse.Namespace, keys: dict[str, str]) -> int:
         token_lifetime_seconds=args.token_lifetime_seconds,
         extraction_interval_seconds=args.extraction_interval_seconds,
     )
+    # serve_forever logs both bound URLs (simulator_listening), also for port 0.
+    return _serve_until_signalled(
+        lambda stopping: serve_forever(
+            config, args.host, args.port, stopping, api_port=args.api_port
+        )
+    )
 
-    async def serve() -> None:
+
+def _serve_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run ``serve(stopping)`` until SIGTERM or SIGINT sets ``stopping``; exit code 0."""
+
+    async def main() -> None:
         import signal
 
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        # serve_forever logs both bound URLs (simulator_listening), also for port 0.
-        await serve_forever(config, args.host, args.port, stopping, api_port=args.api_port)
+        await serve(stopping)
 
-    asyncio.run(serve())
+    asyncio.run(main())
     return 0

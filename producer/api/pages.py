@@ -49,16 +49,12 @@ SCHEDULE_STATUSES = frozenset({"Complete", "Processing", "Canceled", "Error"})
 
 def job_submitted(body: Any) -> str | None:
     """A job submit answer: ``{"jobId": "..."}``."""
-    if not isinstance(body, dict):
-        return _not_object(body)
-    return None if _text(body.get("jobId")) else "no jobId"
+    return _text_field(body, "jobId")
 
 
 def job_status(body: Any) -> str | None:
     """A job status answer: ``{"state": "...", ...}``."""
-    if not isinstance(body, dict):
-        return _not_object(body)
-    return None if _text(body.get("state")) else "no state"
+    return _text_field(body, "state")
 
 
 def availability(body: Any) -> str | None:
@@ -137,6 +133,13 @@ def _objects(items: Any, name: str) -> str | None:
     if not all(isinstance(item, dict) for item in items):
         return f"{name} holds an item that is not an object"
     return None
+
+
+def _text_field(body: Any, key: str) -> str | None:
+    """An object whose ``key`` is a non-empty string; else what is wrong."""
+    if not isinstance(body, dict):
+        return _not_object(body)
+    return None if _text(body.get(key)) else f"no {key}"
 
 
 def _not_object(body: Any, what: str = "body") -> str:

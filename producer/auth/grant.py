@@ -21,7 +21,15 @@ from pydantic import SecretStr
 
 from producer.errors import ConfigError
 
-__all__ = ["GrantRefused", "SecretSource", "TokenEndpoint", "grant_rotating", "granted_token"]
+__all__ = [
+    "GrantAnswer",
+    "GrantRefused",
+    "SecretSource",
+    "TokenEndpoint",
+    "grant_rotating",
+    "granted_token",
+    "post_grant",
+]
 
 _log = structlog.get_logger("producer.auth")
 _Stamp = tuple[int, int, int, int]
@@ -162,33 +170,69 @@ class TokenEndpoint:
 
     async def _request(self) -> tuple[str, float]:
         # No secret or token is bound to a local name here, so no rendered traceback shows one.
-        status = 0
-        body: Any = None
-        retry_after: str | None = None
-        transport_error = ""
-        try:
-            async with self.session.post(
+        answer = (
+            await post_grant(
+                self.session,
                 self.url,
                 data={"grant_type": "client_credentials"},
                 headers={
                     "Authorization": _basic_credentials(self.client_id, self.secret.value),
                     "Accept": "application/json",
                 },
-                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-            ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            transport_error = type(exc).__name__
-        if transport_error:
-            raise GrantRefused("token_endpoint_error", detail=transport_error)
-        if status == 200:
-            return _parse_grant(body)
-        raise _refusal(status, body, _parse_retry_after(retry_after))
+                timeout_s=self.timeout_s,
+                read_body=_json_body,
+            )
+        ).received()
+        if answer.status == 200:
+            return _parse_grant(answer.body)
+        raise _refusal(answer.status, answer.body, _parse_retry_after(answer.retry_after))
+
+
+@dataclass(frozen=True, slots=True)
+class GrantAnswer:
+    """A token endpoint's answer: its status, its decoded body (None when empty or not JSON)
+    and its ``Retry-After`` header; or, when none came, the name of the transport error."""
+
+    status: int = 0
+    body: Any = None
+    retry_after: str | None = None
+    transport_error: str = ""
+
+    def received(self) -> GrantAnswer:
+        """This answer; ``GrantRefused`` (``token_endpoint_error``) when none came. Raised
+        here, away from the request's frame, so no traceback shows its secret."""
+        if self.transport_error:
+            raise GrantRefused("token_endpoint_error", detail=self.transport_error)
+        return self
+
+
+async def post_grant(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    data: Any,
+    headers: dict[str, str],
+    timeout_s: float,
+    read_body: Callable[[aiohttp.ClientResponse], Awaitable[Any]],
+) -> GrantAnswer:
+    """One ``POST`` of a grant request and its answer, the body decoded by ``read_body`` (None
+    on ``ValueError``). Any platform's grant sends its request this way; the caller takes the
+    answer with ``received()``."""
+    try:
+        async with session.post(
+            url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+        ) as response:
+            try:
+                body = await read_body(response)
+            except ValueError:
+                body = None
+            return GrantAnswer(response.status, body, response.headers.get("Retry-After"))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return GrantAnswer(transport_error=type(exc).__name__)
+
+
+async def _json_body(response: aiohttp.ClientResponse) -> Any:
+    return await response.json(content_type=None)
 
 
 def _basic_credentials(client_id: str, secret: SecretStr) -> str:

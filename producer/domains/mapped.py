@@ -2,8 +2,9 @@
 
 A mapper turns one source object into a contract record or a rejection; it never raises. The
 worker sends ``ok`` results on to validation and everything else to the dead-letter path with
-its issues and stage. ``parse_utc`` reads a source's timestamp; ``utc_millis`` writes one the
-way the contracts' ``yyyy-MM-ddTHH:mm:ss.SSSZ`` fields want it. Pure: no I/O.
+its issues and stage. ``parse_utc`` reads a source's timestamp (``required_utc`` one the record
+cannot do without); ``utc_millis`` writes one the way the contracts'
+``yyyy-MM-ddTHH:mm:ss.SSSZ`` fields want it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from producer.issues import Issue
 
-__all__ = ["Mapped", "never_raises", "parse_utc", "utc_field", "utc_millis"]
+__all__ = ["Mapped", "never_raises", "parse_utc", "required_utc", "utc_field", "utc_millis"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,18 @@ def parse_utc(value: Any) -> datetime | None:
         return last[1]
     parsed = _parse_utc(value)
     _last = (value, parsed)
+    return parsed
+
+
+def required_utc(
+    value: Any, path: str, issues: list[Issue], what: str | None = None
+) -> datetime | None:
+    """``value`` parsed by ``parse_utc``; when it is no usable instant, ``issues`` gains the
+    ``format`` issue ``no usable {what}`` at ``path`` (``what``: the path without ``$.``). How
+    a mapper reads the timestamp a record cannot do without."""
+    parsed = parse_utc(value)
+    if parsed is None:
+        issues.append(Issue(path, "format", f"no usable {what or path[2:]}"))
     return parsed
 
 

@@ -1,7 +1,8 @@
 """Step 2 (extract): what a source platform offers the daemon, and what the daemon gives it.
 
 A platform's folder ``producer/platforms/{name}/`` has a module ``platform`` exporting
-``PLATFORM``, a ``SourcePlatform``: its ``name`` (one of ``settings.PLATFORM_NAMES``), the
+``PLATFORM``, a ``SourcePlatform`` (one record of four fields, the same for every platform): its
+``name`` (one of ``settings.PLATFORM_NAMES``), the
 ``Feed`` of each domain it feeds (its mapper lookup; ``ConfigError`` for a domain it cannot
 feed), its permission table (which permission a refused path needs, if it knows) and
 ``open_source``, which turns a domain's settings into its token manager and extractor.
@@ -12,9 +13,9 @@ platform keeps what its domains share during one run (CXone's per-tenant gates).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, cast
+from typing import TypeVar, cast
 
 import aiohttp
 
@@ -59,25 +60,16 @@ class SourceContext:
     shared: RunShared
 
 
-class SourcePlatform(Protocol):
+@dataclass(frozen=True, slots=True)
+class SourcePlatform:
     """A source platform, as ``producer/platforms/{name}/platform.py`` exports it."""
 
-    @property
-    def name(self) -> str:
-        """The value of ``MESH_{DOMAIN}__PLATFORM`` that selects it."""
-        ...
-
-    def feed(self, domain: str) -> Feed:
-        """``domain``'s mapper, window key and identity on this platform; ``ConfigError`` (one
-        line naming ``MESH_{DOMAIN}__PLATFORM``) for a domain it cannot feed."""
-        ...
-
-    def permission_of(self, path: str) -> str | None:
-        """The permission a refused request to ``path`` needs, if the platform's table knows."""
-        ...
-
-    async def open_source(
-        self, name: str, domain: DomainSettings, context: SourceContext
-    ) -> Source:
-        """Domain ``name``'s token manager and extractor from its settings."""
-        ...
+    name: str
+    """The value of ``MESH_{DOMAIN}__PLATFORM`` that selects it."""
+    feed: Callable[[str], Feed]
+    """A domain's mapper, window key and identity on this platform; ``ConfigError`` (one line
+    naming ``MESH_{DOMAIN}__PLATFORM``) for a domain it cannot feed."""
+    permission_of: Callable[[str], str | None]
+    """The permission a refused request to a path needs, if the platform's table knows."""
+    open_source: Callable[[str, DomainSettings, SourceContext], Awaitable[Source]]
+    """Domain ``name``'s token manager and extractor from its settings."""

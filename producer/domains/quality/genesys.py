@@ -18,7 +18,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_field, utc_millis
+from producer.domains.mapped import (
+    Mapped,
+    never_raises,
+    parse_utc,
+    required_utc,
+    utc_field,
+    utc_millis,
+)
 from producer.issues import Issue
 from producer.platforms.genesys.evaluations import EvaluationSearch
 
@@ -62,9 +69,7 @@ def map_evaluation(source: dict[str, Any]) -> Mapped:
     identifier = evaluation_id(source)
     if identifier is None:
         issues.append(Issue("$.id", "required", "no usable evaluation id"))
-    changed = parse_utc(source.get("changedDate"))
-    if changed is None:
-        issues.append(Issue("$.changedDate", "format", "no usable changedDate"))
+    changed = required_utc(source.get("changedDate"), "$.changedDate", issues)
     if issues or identifier is None or changed is None:
         return Mapped(None, tuple(issues), "parse")
 

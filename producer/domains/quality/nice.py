@@ -30,7 +30,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_millis
+from producer.domains.mapped import Mapped, never_raises, parse_utc, required_utc, utc_millis
 from producer.issues import Issue
 from producer.platforms.nice.ids import contact_number, contact_uuid
 
@@ -74,11 +74,9 @@ def map_workflow(source: dict[str, Any]) -> Mapped:
     identifier = workflow_id(source)
     if identifier is None:
         issues.append(Issue("$.workflowId", "required", "no workflowId"))
-    if workflow_submitted(source) is None:
+    if workflow_submitted(source) is None:  # the window key: read as the router reads it
         issues.append(Issue("$.submissionDate", "format", "no usable submissionDate"))
-    changed = parse_utc(_text(source.get("lastUpdated")))
-    if changed is None:
-        issues.append(Issue("$.lastUpdated", "format", "no usable lastUpdated"))
+    changed = required_utc(_text(source.get("lastUpdated")), "$.lastUpdated", issues)
     if issues or identifier is None or changed is None:
         return Mapped(None, tuple(issues), "parse")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc, utc_field
+from producer.domains.mapped import Mapped, never_raises, parse_utc, required_utc, utc_field
 from producer.issues import Issue
 
 __all__ = ["ACTIVE_RULE", "Mapped", "conversation_start", "map_conversation"]
@@ -42,9 +42,7 @@ def map_conversation(source: dict[str, Any]) -> Mapped:
     conversation_id = source.get("conversationId")
     if not isinstance(conversation_id, str) or not conversation_id.strip():
         issues.append(Issue("$.conversationId", "required", "no usable conversationId"))
-    start = parse_utc(source.get("conversationStart"))
-    if start is None:
-        issues.append(Issue("$.conversationStart", "format", "no usable conversationStart"))
+    start = required_utc(source.get("conversationStart"), "$.conversationStart", issues)
     if issues or start is None:
         return Mapped(None, tuple(issues), "parse")
 

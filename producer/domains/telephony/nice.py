@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.domains.mapped import Mapped, never_raises, parse_utc, required_utc
 from producer.issues import Issue
 from producer.platforms.nice.ids import contact_number, contact_uuid
 
@@ -97,8 +97,7 @@ def _map(source: dict[str, Any]) -> Mapped:
     number = contact_number(source.get("contactId"))
     if number is None:
         issues.append(Issue("$.contactId", "required", "no usable contactId"))
-    if parse_utc(_field(source, "start")) is None:
-        issues.append(Issue("$.contactStartDate", "format", "no usable contact start"))
+    required_utc(_field(source, "start"), "$.contactStartDate", issues, "contact start")
     if issues or number is None:
         return Mapped(None, tuple(issues), "parse")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.domains.mapped import Mapped, never_raises, parse_utc
+from producer.domains.mapped import Mapped, never_raises, parse_utc, required_utc
 from producer.issues import Issue
 from producer.platforms.genesys.schedules import ScheduleSearch
 
@@ -57,9 +57,7 @@ def map_shift(source: dict[str, Any]) -> Mapped:
     for path, value in (("$.businessUnitId", unit), ("$.userId", user), ("$.shift.id", ident)):
         if not _text(value):
             issues.append(Issue(path, "required", f"no usable {path[2:]}"))
-    start = parse_utc(shift.get("startDate"))
-    if start is None:
-        issues.append(Issue("$.shift.startDate", "format", "no usable shift startDate"))
+    start = required_utc(shift.get("startDate"), "$.shift.startDate", issues, "shift startDate")
     if issues or start is None:
         return Mapped(None, tuple(issues), "parse")
 

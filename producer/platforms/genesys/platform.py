@@ -1,69 +1,61 @@
 """Genesys Cloud as a ``SourcePlatform``: the registry's entry for ``PLATFORM=genesys``.
 
-``open_source`` builds a domain's OAuth client (``TokenManager``, tokens fetched lazily, the
-login host from ``MESH_GENESYS_REGION``/``_LOGIN_URL``) and the shared ``ApiClient`` with this
-platform's permission table, then the domain's extractor of ``feeds.genesys_feed``.
+Its ``open_source``, ``open_genesys_source``, builds a domain's OAuth client (``TokenManager``,
+tokens fetched lazily, the login host from ``MESH_GENESYS_REGION``/``_LOGIN_URL``) and the shared
+``ApiClient`` with this platform's permission table, then the domain's extractor of
+``feeds.genesys_feed``.
 """
 
 from __future__ import annotations
 
 from producer.api.client import ApiClient
 from producer.auth.manager import TokenManager
-from producer.domains.spec import Feed
 from producer.errors import ConfigError
 from producer.platforms.genesys.feeds import genesys_feed
 from producer.platforms.genesys.permissions import required_permission
-from producer.platforms.source import Source, SourceContext
+from producer.platforms.source import Source, SourceContext, SourcePlatform
 from producer.settings import DomainSettings
 
-__all__ = ["PLATFORM"]
+__all__ = ["PLATFORM", "open_genesys_source"]
 
 
-class _Genesys:
-    """Genesys Cloud: an OAuth client per domain, the shared API client."""
-
-    name = "genesys"
-
-    def feed(self, domain: str) -> Feed:
-        return genesys_feed(domain).feed
-
-    def permission_of(self, path: str) -> str | None:
-        return required_permission(path)
-
-    async def open_source(
-        self, name: str, domain: DomainSettings, context: SourceContext
-    ) -> Source:
-        """``name``'s OAuth client and extractor on Genesys Cloud (tokens fetched lazily)."""
-        feed = genesys_feed(name)
-        if domain.client_id is None:  # Settings requires it on genesys
-            raise ConfigError(f"MESH_{name.upper()}__CLIENT_ID: required with PLATFORM=genesys")
-        settings, metrics = context.settings, context.metrics.for_domain(name)
-        tokens = TokenManager(
-            domain=name,
-            token_url=f"{settings.login_base_url}/oauth/token",
-            client_id=domain.client_id,
-            client_secret=domain.client_secret,
-            client_secret_file=domain.client_secret_file,
-            session=context.session,
-            metrics=metrics,
-            clock=context.clock,
-            margin_seconds=domain.token_refresh_margin_seconds,
-            request_timeout_s=settings.request_timeout_seconds,
-        )
-        api = ApiClient(
-            domain=name,
-            base_url=settings.api_base_url,
-            session=context.session,
-            tokens=tokens,
-            limiter=context.limiter,
-            metrics=metrics,
-            clock=context.clock,
-            retry=context.retry,
-            request_timeout_s=settings.request_timeout_seconds,
-            max_retry_after_s=settings.max_retry_after_seconds,
-            permission_of=self.permission_of,
-        )
-        return tokens, feed.make_extractor(api, domain, context.clock)
+async def open_genesys_source(name: str, domain: DomainSettings, context: SourceContext) -> Source:
+    """``name``'s OAuth client and extractor on Genesys Cloud (tokens fetched lazily)."""
+    feed = genesys_feed(name)
+    if domain.client_id is None:  # Settings requires it on genesys
+        raise ConfigError(f"MESH_{name.upper()}__CLIENT_ID: required with PLATFORM=genesys")
+    settings, metrics = context.settings, context.metrics.for_domain(name)
+    tokens = TokenManager(
+        domain=name,
+        token_url=f"{settings.login_base_url}/oauth/token",
+        client_id=domain.client_id,
+        client_secret=domain.client_secret,
+        client_secret_file=domain.client_secret_file,
+        session=context.session,
+        metrics=metrics,
+        clock=context.clock,
+        margin_seconds=domain.token_refresh_margin_seconds,
+        request_timeout_s=settings.request_timeout_seconds,
+    )
+    api = ApiClient(
+        domain=name,
+        base_url=settings.api_base_url,
+        session=context.session,
+        tokens=tokens,
+        limiter=context.limiter,
+        metrics=metrics,
+        clock=context.clock,
+        retry=context.retry,
+        request_timeout_s=settings.request_timeout_seconds,
+        max_retry_after_s=settings.max_retry_after_seconds,
+        permission_of=required_permission,
+    )
+    return tokens, feed.make_extractor(api, domain, context.clock)
 
 
-PLATFORM = _Genesys()
+PLATFORM = SourcePlatform(
+    name="genesys",
+    feed=lambda domain: genesys_feed(domain).feed,
+    permission_of=required_permission,
+    open_source=open_genesys_source,
+)

@@ -28,7 +28,13 @@ from pydantic import SecretStr
 
 from producer.api.client import ApiClient
 from producer.api.retry import RetryPolicy
-from producer.auth.grant import GrantRefused, SecretSource, grant_rotating, granted_token
+from producer.auth.grant import (
+    GrantRefused,
+    SecretSource,
+    grant_rotating,
+    granted_token,
+    post_grant,
+)
 from producer.auth.manager import TokenManager
 from producer.clock import Clock
 from producer.errors import TransientSourceError
@@ -92,11 +98,9 @@ class AccessKeyGrant:
         return await grant_rotating(self._secret, self._domain, self._request)
 
     async def _request(self) -> tuple[str, float]:
-        status = 0
-        body: Any = None
-        transport_error = ""
-        try:
-            async with self._session.post(
+        answer = (
+            await post_grant(
+                self._session,
                 self._url,
                 data=orjson.dumps(
                     {
@@ -105,26 +109,23 @@ class AccessKeyGrant:
                     }
                 ),
                 headers={"Content-Type": "application/json", "Accept": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-            ) as response:
-                status = response.status
-                raw = await response.read()
-            try:
-                body = orjson.loads(raw) if raw.strip() else None
-            except orjson.JSONDecodeError:
-                body = None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            transport_error = type(exc).__name__
-        if transport_error:
-            raise GrantRefused("token_endpoint_error", detail=transport_error)
-        if status == 200:
-            token, lifetime, tenant = _parse_grant(body)
+                timeout_s=self._timeout_s,
+                read_body=_orjson_body,
+            )
+        ).received()
+        if answer.status == 200:
+            token, lifetime, tenant = _parse_grant(answer.body)
             if tenant is not None:
                 self.tenant_id = tenant
             return token, lifetime
-        if status in _REFUSED:
-            raise GrantRefused("invalid_client", status=status)
-        raise GrantRefused("token_endpoint_error", status=status)
+        if answer.status in _REFUSED:
+            raise GrantRefused("invalid_client", status=answer.status)
+        raise GrantRefused("token_endpoint_error", status=answer.status)
+
+
+async def _orjson_body(response: aiohttp.ClientResponse) -> Any:
+    raw = await response.read()
+    return orjson.loads(raw) if raw.strip() else None
 
 
 def _parse_grant(body: Any) -> tuple[str, float, str | None]:

@@ -9,31 +9,16 @@ permission, so the permission table is empty.
 
 from __future__ import annotations
 
-from producer.domains.spec import Feed
 from producer.platforms.nice.registry import nice_spec
 from producer.platforms.nice.wiring import open_nice_source
-from producer.platforms.source import Source, SourceContext
-from producer.settings import DomainSettings
+from producer.platforms.source import SourcePlatform
 
 __all__ = ["PLATFORM"]
 
 
-class _Nice:
-    """NICE CXone: an access key per domain, Data Extraction gated per tenant."""
-
-    name = "nice"
-
-    def feed(self, domain: str) -> Feed:
-        return nice_spec(domain).feed
-
-    def permission_of(self, path: str) -> str | None:
-        return None
-
-    async def open_source(
-        self, name: str, domain: DomainSettings, context: SourceContext
-    ) -> Source:
-        """``name``'s CXone clients (granted and discovered now) and extractor."""
-        return await open_nice_source(name, domain, context)
-
-
-PLATFORM = _Nice()
+PLATFORM = SourcePlatform(
+    name="nice",
+    feed=lambda domain: nice_spec(domain).feed,
+    permission_of=lambda path: None,
+    open_source=open_nice_source,
+)
