@@ -19,6 +19,8 @@ RecordFilter = Callable[[JsonDict], bool]
 _Scope = list[JsonDict]  # dicts searched for a dimension, innermost first
 _Test = Callable[[_Scope], bool]
 _UNSUPPORTED = ("evaluationFilters", "surveyFilters", "resolutionFilters")
+_NOT_FILTERS = "{name} must be a list of filter objects"  # refusing a body's filter list
+_NOT_PARTS = "filter {name} must be a list of objects"  # refusing a filter's predicates/clauses
 
 
 def compile_filters(body: JsonDict) -> RecordFilter | None:
@@ -30,8 +32,8 @@ def compile_filters(body: JsonDict) -> RecordFilter | None:
     for name in _UNSUPPORTED:
         if body.get(name):
             raise ValueError(f"{name} are not supported by the simulator")
-    conversation = [_filter(f) for f in _filter_list(body, "conversationFilters")]
-    segment = [_filter(f) for f in _filter_list(body, "segmentFilters")]
+    conversation = [_filter(f) for f in _objects(body, "conversationFilters", _NOT_FILTERS)]
+    segment = [_filter(f) for f in _objects(body, "segmentFilters", _NOT_FILTERS)]
     if not conversation and not segment:
         return None
 
@@ -43,19 +45,12 @@ def compile_filters(body: JsonDict) -> RecordFilter | None:
     return matches
 
 
-def _filter_list(body: JsonDict, name: str) -> list[JsonDict]:
-    value = body.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(f, dict) for f in value):
-        raise ValueError(f"{name} must be a list of filter objects")
-    return value
-
-
 def _filter(spec: JsonDict) -> _Test:
     kind = spec.get("type")
     if kind not in ("and", "or"):
         raise ValueError(f"filter type must be 'and' or 'or', got {kind!r}")
-    tests = [_predicate(p) for p in _objects(spec, "predicates")]
-    for clause in _objects(spec, "clauses"):
+    tests = [_predicate(p) for p in _objects(spec, "predicates", _NOT_PARTS)]
+    for clause in _objects(spec, "clauses", _NOT_PARTS):
         tests.append(_filter({"type": clause.get("type"), "predicates": clause.get("predicates")}))
     if not tests:
         raise ValueError("a filter needs predicates or clauses")
@@ -63,10 +58,12 @@ def _filter(spec: JsonDict) -> _Test:
     return lambda scope: combine(test(scope) for test in tests)
 
 
-def _objects(spec: JsonDict, name: str) -> list[JsonDict]:
-    value = spec.get(name) or []
+def _objects(holder: JsonDict, name: str, refusal: str) -> list[JsonDict]:
+    """``holder[name]`` as a list of objects ([] when absent or empty); otherwise ValueError
+    with ``refusal`` formatted over ``name``."""
+    value = holder.get(name) or []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ValueError(f"filter {name} must be a list of objects")
+        raise ValueError(refusal.format(name=name))
     return value
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from producer.platforms.genesys.simulator import evaluations, scorecards
+from producer.platforms.genesys.simulator.instants import InstantErrors, required_instant
 from producer.platforms.genesys.simulator.responses import (
     SIMULATOR,
     BadRequest,
@@ -40,6 +41,12 @@ _NOT_SIMULATED = (
     "LESS_THAN_EQUAL_TO",
     "RANGE",
     "REQUIRED_FIELDS",
+)
+_DATE_ERRORS = InstantErrors(
+    missing_code="invalid.date",
+    missing="{name} is required, as yyyy-MM-ddTHH:mm:ss.SSSZ",
+    invalid="{name} {value!r} is not a valid date",
+    naive="{name} {value!r} has no time zone",
 )
 
 
@@ -80,26 +87,14 @@ def _add_months(when: datetime, months: int) -> datetime:
     )
 
 
-def _instant(value: Any, name: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise BadRequest("invalid.date", f"{name} is required, as yyyy-MM-ddTHH:mm:ss.SSSZ")
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest("invalid.date", f"{name} {value!r} is not a valid date") from None
-    if when.tzinfo is None:
-        raise BadRequest("invalid.date", f"{name} {value!r} has no time zone")
-    return when
-
-
 def _date_range(
     cfg: SimulatorConfig, predicate: dict[str, Any], negate: bool
 ) -> evaluations.DateRange:
     field = predicate.get("field")
     if field not in cfg.evaluation_search_date_fields:
         raise BadRequest("invalid.value", f"DATE_RANGE on {field!r} is not supported")
-    start = _instant(predicate.get("startValue"), "startValue")
-    end = _instant(predicate.get("endValue"), "endValue")
+    start = required_instant(predicate.get("startValue"), "startValue", _DATE_ERRORS)
+    end = required_instant(predicate.get("endValue"), "endValue", _DATE_ERRORS)
     if end < start:
         raise BadRequest("invalid.date", "endValue must not be before startValue")
     months = cfg.evaluation_search_max_months

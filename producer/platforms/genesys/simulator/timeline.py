@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import Random
@@ -148,15 +149,14 @@ class Timeline:
         fields: JsonDict | None = None,
     ) -> JsonDict | None:
         """A session with its visible segments and metrics; None if no segment is visible."""
-        session_id = new_uuid(self.rng)  # drawn even when hidden: ids must not depend on cutoff
-        visible = [s for s in segments if s is not None]
-        if not visible:
-            return None
-        sess: JsonDict = {"mediaType": media_type, "sessionId": session_id}
-        _put_all(sess, fields)
-        sess["segments"] = visible
+        sess = self._holder(
+            lambda session_id: {"mediaType": media_type, "sessionId": session_id},
+            fields,
+            "segments",
+            segments,
+        )
         shown = [m for m in metrics or [] if m is not None]
-        if shown:
+        if sess is not None and shown:
             sess["metrics"] = shown
         return sess
 
@@ -164,14 +164,31 @@ class Timeline:
         self, purpose: str, sessions: list[JsonDict | None], fields: JsonDict | None = None
     ) -> JsonDict | None:
         """A participant with its visible sessions; None if none is visible."""
-        participant_id = new_uuid(self.rng)  # drawn even when hidden, like session ids
-        visible = [s for s in sessions if s is not None]
+        return self._holder(
+            lambda participant_id: {"participantId": participant_id, "purpose": purpose},
+            fields,
+            "sessions",
+            sessions,
+        )
+
+    def _holder(
+        self,
+        head: Callable[[str], JsonDict],
+        fields: JsonDict | None,
+        key: str,
+        children: list[JsonDict | None],
+    ) -> JsonDict | None:
+        """A session or participant: ``head(new id)``, its ``fields``, then its visible
+        ``children`` under ``key``; None if none is visible. The id is drawn even when hidden:
+        ids must not depend on the cutoff."""
+        holder_id = new_uuid(self.rng)
+        visible = [c for c in children if c is not None]
         if not visible:
             return None
-        part: JsonDict = {"participantId": participant_id, "purpose": purpose}
-        _put_all(part, fields)
-        part["sessions"] = visible
-        return part
+        holder = head(holder_id)
+        _put_all(holder, fields)
+        holder[key] = visible
+        return holder
 
 
 def _put_all(target: JsonDict, fields: JsonDict | None) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from producer.platforms.genesys.simulator.instants import InstantErrors, required_instant
 from producer.platforms.genesys.simulator.responses import (
     SIMULATOR,
     BadRequest,
@@ -32,6 +33,12 @@ __all__ = ["BUSINESS_UNITS_PATH", "DOWNLOAD_PATH", "add_routes"]
 BUSINESS_UNITS_PATH = "/api/v2/workforcemanagement/businessunits"
 DOWNLOAD_PATH = "/download/agentschedules"
 _RECENT_WEEKS = 26
+_DATE_ERRORS = InstantErrors(
+    missing_code="bad.request",
+    missing="{name} is required",
+    invalid="{name} {value!r} is not an ISO-8601 instant",
+    naive="{name} {value!r} has no offset",
+)
 _S3_ERROR = (
     "<?xml version='1.0' encoding='UTF-8'?>\n"
     "<Error><Code>{code}</Code><Message>{message}</Message></Error>"
@@ -139,24 +146,12 @@ def _week_dates(unit: BusinessUnit, week_id: str, sim: Simulator) -> list[date]:
     return [day]
 
 
-def _instant(body: dict[str, Any], name: str) -> datetime:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest("bad.request", f"{name} is required")
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest("invalid.date", f"{name} {value!r} is not an ISO-8601 instant") from None
-    if when.tzinfo is None:
-        raise BadRequest("invalid.date", f"{name} {value!r} has no offset")
-    return when
-
-
 async def _search_query(
     request: web.Request, sim: Simulator
 ) -> tuple[datetime, datetime, frozenset[str] | None]:
     body = await json_object(request)
-    start, end = _instant(body, "startDate"), _instant(body, "endDate")
+    start = required_instant(body.get("startDate"), "startDate", _DATE_ERRORS)
+    end = required_instant(body.get("endDate"), "endDate", _DATE_ERRORS)
     if end <= start:
         raise BadRequest("invalid.date", "endDate must be after startDate")
     if end - start > timedelta(days=sim.config.wfm_search_max_days):
