@@ -27,10 +27,10 @@ import aiohttp
 import orjson
 import structlog
 
+from producer.api.http import DomainHttp
 from producer.api.pages import Shape
-from producer.api.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from producer.api.retry import RETRYABLE_STATUSES, parse_retry_after
 from producer.auth.scrub import scrub
-from producer.clock import Clock
 from producer.errors import (
     AuthError,
     FailureReason,
@@ -40,7 +40,6 @@ from producer.errors import (
     TransientSourceError,
 )
 from producer.ratelimit import DomainLimiter
-from producer.telemetry.metrics import DomainMetrics
 
 __all__ = ["ApiClient", "ApiResponse", "TokenProvider", "open_session"]
 
@@ -92,31 +91,27 @@ class ApiClient:
 
     def __init__(
         self,
+        http: DomainHttp,
         *,
-        domain: str,
         base_url: str,
-        session: aiohttp.ClientSession,
         tokens: TokenProvider,
         limiter: DomainLimiter,
-        metrics: DomainMetrics,
-        clock: Clock,
-        retry: RetryPolicy,
-        request_timeout_s: float = 30.0,
-        max_retry_after_s: float = 180.0,
         permission_of: Callable[[str], str | None] | None = None,
     ) -> None:
-        """``permission_of`` is the platform's table of the permission each API path needs
-        (None: the platform names none), so a 403 says what the domain's client lacks."""
-        self._domain = domain
+        """``http``: the domain's session, metrics, clock, retry policy, timeout and
+        ``Retry-After`` cap. ``permission_of`` is the platform's table of the permission each
+        API path needs (None: the platform names none), so a 403 says what the domain's client
+        lacks."""
+        self._domain = http.domain
         self._base_url = base_url.rstrip("/")
-        self._session = session
+        self._session = http.session
         self._tokens = tokens
         self._limiter = limiter
-        self._metrics = metrics
-        self._clock = clock
-        self._retry = retry
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
-        self._max_retry_after_s = max_retry_after_s
+        self._metrics = http.metrics
+        self._clock = http.clock
+        self._retry = http.retry
+        self._timeout = aiohttp.ClientTimeout(total=http.request_timeout_s)
+        self._max_retry_after_s = http.max_retry_after_s
         self._permission_of = permission_of
 
     async def call(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 import structlog
 from pydantic import SecretStr
 
+from producer.api.http import DomainHttp
 from producer.auth.grant import GrantRefused, SecretSource, TokenEndpoint
 from producer.auth.schedule import (
     BACKOFF_MAX_S,
@@ -27,12 +28,10 @@ from producer.auth.schedule import (
     refresh_after_seconds,
     usable_margin_seconds,
 )
-from producer.clock import Clock
 from producer.errors import AuthError
-from producer.telemetry.metrics import DomainMetrics
 
 if TYPE_CHECKING:
-    import aiohttp
+    pass
 
 __all__ = ["GrantEndpoint", "TokenManager"]
 
@@ -81,35 +80,32 @@ class TokenManager:
 
     def __init__(
         self,
+        http: DomainHttp,
         *,
-        domain: str,
         token_url: str,
         client_id: str,
         client_secret: SecretStr | None,
         client_secret_file: Path | None,
-        session: aiohttp.ClientSession,
-        metrics: DomainMetrics,
-        clock: Clock,
         margin_seconds: float = 300.0,
-        request_timeout_s: float = 30.0,
         rng: random.Random | None = None,
         endpoint: GrantEndpoint | None = None,
     ) -> None:
-        self._domain = domain
+        """``http``: the domain's session, metrics, clock and request timeout (its grants')."""
+        self._domain = http.domain
         self._client_id = client_id
         # ``endpoint``: another platform's grant (its own secret handling); the lifecycle is ours.
         self._endpoint: GrantEndpoint = endpoint or TokenEndpoint(
-            domain=domain,
+            domain=http.domain,
             url=token_url,
             client_id=client_id,
             secret=SecretSource(client_secret, client_secret_file),
-            session=session,
-            timeout_s=request_timeout_s,
+            session=http.session,
+            timeout_s=http.request_timeout_s,
         )
-        self._metrics = metrics
-        self._clock = clock
+        self._metrics = http.metrics
+        self._clock = http.clock
         self._margin_s = max(0.0, margin_seconds)
-        self._timeout_s = request_timeout_s
+        self._timeout_s = http.request_timeout_s
         self._rng = rng if rng is not None else random.Random()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()

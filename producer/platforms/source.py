@@ -19,6 +19,7 @@ from typing import TypeVar, cast
 
 import aiohttp
 
+from producer.api.http import DomainHttp
 from producer.api.retry import RetryPolicy
 from producer.auth.manager import TokenManager
 from producer.clock import Clock
@@ -58,6 +59,19 @@ class SourceContext:
     metrics: Metrics
     clock: Clock
     shared: RunShared
+
+    def http(self, name: str) -> DomainHttp:
+        """Domain ``name``'s request plumbing: the run's session, clock and retry policy, its
+        metrics, and the process-wide timeout and ``Retry-After`` cap of the settings."""
+        return DomainHttp(
+            domain=name,
+            session=self.session,
+            metrics=self.metrics.for_domain(name),
+            clock=self.clock,
+            retry=self.retry,
+            request_timeout_s=self.settings.request_timeout_seconds,
+            max_retry_after_s=self.settings.max_retry_after_seconds,
+        )
 
 
 @dataclass(frozen=True, slots=True)

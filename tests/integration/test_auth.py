@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from producer.api.client import ApiClient
+from producer.api.http import DomainHttp
 from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.clock import SystemClock
@@ -121,14 +122,11 @@ def manager_for(
     seed: int = 11,
 ) -> TokenManager:
     return TokenManager(
-        domain=domain,
+        DomainHttp(domain, session, families.for_domain(domain), clock, RetryPolicy()),
         token_url=running.base_url + "/oauth/token",
         client_id=client[0],
         client_secret=None if secret_file else SecretStr(client[1]),
         client_secret_file=secret_file,
-        session=session,
-        metrics=families.for_domain(domain),
-        clock=clock,
         rng=random.Random(seed),
     )
 
@@ -284,16 +282,12 @@ class TestRevocation:
         async with serve(sim_config(clock)) as running:
             manager = manager_for(running, session, clock, families)
             api = ApiClient(
-                domain="telephony",
+                DomainHttp("telephony", session, metrics, clock, RetryPolicy(rng=random.Random(3))),
                 base_url=running.base_url,
-                session=session,
                 tokens=manager,
                 limiter=DomainLimiter(
                     per_minute=60_000, priority="high", clock=clock, metrics=metrics
                 ),
-                metrics=metrics,
-                clock=clock,
-                retry=RetryPolicy(rng=random.Random(3)),
             )
             start = NOW - timedelta(hours=3)
             end = start + timedelta(hours=1)

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from producer.api.client import ApiClient, open_session
+from producer.api.http import DomainHttp
 from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.platforms.genesys.jobs import ConversationJobs
@@ -70,26 +71,16 @@ async def jobs_and_limiter(
     metrics = Metrics(CollectorRegistry()).for_domain("telephony")
     limiter = DomainLimiter(per_minute=_QUOTA, priority="high", clock=clock, metrics=metrics)
     async with open_session() as session:
+        retry = RetryPolicy(budget_s=120.0, rng=random.Random(3))
+        http = DomainHttp("telephony", session, metrics, clock, retry)
         tokens = TokenManager(
-            domain="telephony",
+            http,
             token_url=f"{simulator.base_url}/oauth/token",
             client_id=TELEPHONY_CLIENT[0],
             client_secret=SecretStr(TELEPHONY_CLIENT[1]),
             client_secret_file=None,
-            session=session,
-            metrics=metrics,
-            clock=clock,
         )
-        api = ApiClient(
-            domain="telephony",
-            base_url=simulator.base_url,
-            session=session,
-            tokens=tokens,
-            limiter=limiter,
-            metrics=metrics,
-            clock=clock,
-            retry=RetryPolicy(budget_s=120.0, rng=random.Random(3)),
-        )
+        api = ApiClient(http, base_url=simulator.base_url, tokens=tokens, limiter=limiter)
         yield ConversationJobs(api, clock=clock, poll_seconds=0.5, page_size=25), limiter
 
 

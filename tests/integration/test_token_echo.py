@@ -27,6 +27,7 @@ from structlog.testing import capture_logs
 
 from producer import daemon
 from producer.api.client import ApiClient
+from producer.api.http import DomainHttp
 from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
 from producer.clock import SystemClock
@@ -109,25 +110,20 @@ async def test_raised_errors_and_their_tracebacks_hold_no_echoed_credential(
         serve_echo_gateway(CLIENT, SECRET, statuses) as gateway,
         aiohttp.ClientSession() as session,
     ):
+        retry = RetryPolicy(base_s=0.01, cap_s=0.05, budget_s=0.3, rng=random.Random(7))
+        http = DomainHttp("telephony", session, metrics, clock, retry)
         tokens = TokenManager(
-            domain="telephony",
+            http,
             token_url=f"{gateway.base_url}/oauth/token",
             client_id=CLIENT,
             client_secret=SecretStr(SECRET),
             client_secret_file=None,
-            session=session,
-            metrics=metrics,
-            clock=clock,
         )
         api = ApiClient(
-            domain="telephony",
+            http,
             base_url=gateway.base_url,
-            session=session,
             tokens=tokens,
             limiter=DomainLimiter(per_minute=6000, priority="high", clock=clock, metrics=metrics),
-            metrics=metrics,
-            clock=clock,
-            retry=RetryPolicy(base_s=0.01, cap_s=0.05, budget_s=0.3, rng=random.Random(7)),
         )
         with capture_logs() as logs, pytest.raises(SourceError) as raised:
             await ConversationJobs(api, clock=clock).availability()

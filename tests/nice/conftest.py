@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from producer.api.client import open_session
+from producer.api.http import DomainHttp
 from producer.api.retry import RetryPolicy
 from producer.clock import SystemClock
 from producer.platforms.nice.auth import NiceClients, open_nice_clients
@@ -87,21 +88,17 @@ def connector(
         metrics = root.for_domain(domain)
         async with open_session() as session:
             yield await open_nice_clients(
-                domain=domain,
+                DomainHttp(domain, session, metrics, clock, retry or fast_retry()),
                 auth_url=running.auth_url,
                 discovery_url=running.auth_url,
                 api_version=api_version,
                 access_key_id=key,
                 secret=SecretStr(secret) if secret is not None else None,
                 secret_file=secret_file,
-                session=session,
                 limiter=DomainLimiter(
                     per_minute=6000, priority="high", clock=clock, metrics=metrics
                 ),
                 gates=shared,
-                metrics=metrics,
-                clock=clock,
-                retry=retry or fast_retry(),
             )
 
     return connect

@@ -12,11 +12,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
+import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from producer.api.client import open_session
+from producer.api.retry import RetryPolicy
 from producer.clock import SystemClock
+from producer.errors import QuotaExceededError
+from producer.platforms.genesys.simulator.faults import Fault
 from producer.platforms.nice.registry import NiceOptions
 from producer.platforms.nice.simulator import RunningNiceSimulator
 from producer.platforms.nice.wiring import nice_options, open_nice_source
@@ -38,6 +43,30 @@ def _quality(auth_url: str, key: str, secret: str, **knobs: Any) -> QualitySetti
         nice_access_key_id=key,
         nice_access_key_secret=SecretStr(secret),
         **knobs,
+    )
+
+
+def _context(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    domain: str,
+    *,
+    shared: RunShared | None = None,
+    retry: RetryPolicy | None = None,
+) -> SourceContext:
+    """What the daemon lends a CXone domain, on the system clock with fast retries."""
+    clock, metrics = SystemClock(), Metrics(CollectorRegistry())
+    limiter = DomainLimiter(
+        per_minute=6000, priority="normal", clock=clock, metrics=metrics.for_domain(domain)
+    )
+    return SourceContext(
+        settings=settings,
+        session=session,
+        limiter=limiter,
+        retry=retry or fast_retry(),
+        metrics=metrics,
+        clock=clock,
+        shared=shared or RunShared(),
     )
 
 
@@ -76,28 +105,13 @@ async def test_two_sources_of_one_tenant_share_its_gate(nice_sim: RunningNiceSim
         domains=("quality",),
         quality=_quality(nice_sim.auth_url, KEY, SECRET, nice_extraction_interval_seconds=INTERVAL),
     )
-    clock = SystemClock()
-    metrics = Metrics(CollectorRegistry())
     shared = RunShared()  # the run's: its first CXone source makes the tenant gates
     window = Window(_DAY + timedelta(hours=10), _DAY + timedelta(hours=11))
 
     async def rows(key: str, secret: str) -> list[dict[str, str]]:
         domain = _quality(nice_sim.auth_url, key, secret, nice_extraction_interval_seconds=INTERVAL)
         async with open_session() as session:
-            context = SourceContext(
-                settings=settings,
-                session=session,
-                limiter=DomainLimiter(
-                    per_minute=6000,
-                    priority="normal",
-                    clock=clock,
-                    metrics=metrics.for_domain("quality"),
-                ),
-                retry=fast_retry(),
-                metrics=metrics,
-                clock=clock,
-                shared=shared,
-            )
+            context = _context(settings, session, "quality", shared=shared)
             _, extractor = await open_nice_source("quality", domain, context)
             return [row async for page in extractor.fetch(window) for row in page]
 
@@ -108,3 +122,30 @@ async def test_two_sources_of_one_tenant_share_its_gate(nice_sim: RunningNiceSim
     assert len(calls) >= 4  # a submit and at least one poll each
     assert {call.key_id for call in calls} == {KEY, OTHER_KEY}
     assert all(call.status != 403 for call in calls), [c.status for c in calls]
+
+
+async def test_a_retry_after_over_the_configured_cap_fails_the_window_at_once(
+    nice_sim: RunningNiceSimulator,
+) -> None:
+    """``MESH_MAX_RETRY_AFTER_SECONDS`` holds on CXone too: a 429 asking for a minute (a
+    gateway's ``Retry-After`` in front of the tenant) is a quota error when the cap is 5 s,
+    not a minute's pause of the domain."""
+    telephony = TelephonySettings(
+        platform="nice",
+        nice_auth_url=nice_sim.auth_url,
+        nice_discovery_url=nice_sim.auth_url,
+        nice_access_key_id=KEY,
+        nice_access_key_secret=SecretStr(SECRET),
+    )
+    settings = Settings(domains=("telephony",), telephony=telephony, max_retry_after_seconds=5)
+    nice_sim.sim.faults.arm(Fault("throttle", 1, "contacts/completed", retry_after=60))
+    window = Window(_DAY + timedelta(hours=10), _DAY + timedelta(hours=11))
+    async with open_session() as session:
+        # a retry budget that would wait the minute out
+        context = _context(settings, session, "telephony", retry=fast_retry(budget_s=120))
+        _, extractor = await open_nice_source("telephony", telephony, context)
+        with pytest.raises(QuotaExceededError, match="5 s cap"):
+            # the bound only turns a minute's wait into a failure here, not a time asserted
+            await asyncio.wait_for(extractor.fetch(window).__anext__(), timeout=30)
+    statuses = [r.status for r in nice_sim.sim.requests if "contacts/completed" in r.path]
+    assert statuses == [429]  # refused once, and not asked again inside the minute

@@ -26,6 +26,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from producer.api.http import DomainHttp
+from producer.api.retry import RetryPolicy
 from producer.auth import (
     TokenManager,
     backoff_seconds,
@@ -160,18 +162,17 @@ def make(
     registry: CollectorRegistry,
 ) -> Factory:
     def build(**overrides: Any) -> TokenManager:
+        metrics = Metrics(registry).for_domain("telephony")
         kwargs: dict[str, Any] = {
-            "domain": "telephony",
             "token_url": server.url,
             "client_id": CLIENT,
             "client_secret": SecretStr(SECRET),
             "client_secret_file": None,
-            "session": session,
-            "metrics": Metrics(registry).for_domain("telephony"),
-            "clock": clock,
             "rng": random.Random(7),
         } | overrides
-        return TokenManager(**kwargs)
+        return TokenManager(
+            DomainHttp("telephony", session, metrics, clock, RetryPolicy()), **kwargs
+        )
 
     return build
 
@@ -304,17 +305,13 @@ class TestRefresher:
             server.clock = clock
             server.requests.clear()
             server.grants.clear()
+            families = Metrics(registry if seed == 0 else CollectorRegistry())
             manager = TokenManager(
-                domain=domain,
+                DomainHttp(domain, session, families.for_domain(domain), clock, RetryPolicy()),
                 token_url=server.url,
                 client_id=CLIENT,
                 client_secret=SecretStr(SECRET),
                 client_secret_file=None,
-                session=session,
-                metrics=Metrics(registry).for_domain(domain)
-                if seed == 0
-                else Metrics(CollectorRegistry()).for_domain(domain),
-                clock=clock,
                 rng=random.Random(seed),
             )
             async with refreshing(manager):

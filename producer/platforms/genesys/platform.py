@@ -24,30 +24,20 @@ async def open_genesys_source(name: str, domain: DomainSettings, context: Source
     feed = genesys_feed(name)
     if domain.client_id is None:  # Settings requires it on genesys
         raise ConfigError(f"MESH_{name.upper()}__CLIENT_ID: required with PLATFORM=genesys")
-    settings, metrics = context.settings, context.metrics.for_domain(name)
+    http = context.http(name)
     tokens = TokenManager(
-        domain=name,
-        token_url=f"{settings.login_base_url}/oauth/token",
+        http,
+        token_url=f"{context.settings.login_base_url}/oauth/token",
         client_id=domain.client_id,
         client_secret=domain.client_secret,
         client_secret_file=domain.client_secret_file,
-        session=context.session,
-        metrics=metrics,
-        clock=context.clock,
         margin_seconds=domain.token_refresh_margin_seconds,
-        request_timeout_s=settings.request_timeout_seconds,
     )
     api = ApiClient(
-        domain=name,
-        base_url=settings.api_base_url,
-        session=context.session,
+        http,
+        base_url=context.settings.api_base_url,
         tokens=tokens,
         limiter=context.limiter,
-        metrics=metrics,
-        clock=context.clock,
-        retry=context.retry,
-        request_timeout_s=settings.request_timeout_seconds,
-        max_retry_after_s=settings.max_retry_after_seconds,
         permission_of=required_permission,
     )
     return tokens, feed.make_extractor(api, domain, context.clock)

@@ -27,7 +27,7 @@ import structlog
 from pydantic import SecretStr
 
 from producer.api.client import ApiClient
-from producer.api.retry import RetryPolicy
+from producer.api.http import DomainHttp
 from producer.auth.grant import (
     GrantRefused,
     SecretSource,
@@ -36,12 +36,10 @@ from producer.auth.grant import (
     post_grant,
 )
 from producer.auth.manager import TokenManager
-from producer.clock import Clock
 from producer.errors import TransientSourceError
 from producer.platforms.nice import shapes
 from producer.platforms.nice.extraction import TenantGates
 from producer.ratelimit import DomainLimiter
-from producer.telemetry.metrics import DomainMetrics
 
 __all__ = [
     "ACCESS_KEY_PATH",
@@ -188,59 +186,41 @@ class NiceClients:
 
 
 async def open_nice_clients(
+    http: DomainHttp,
     *,
-    domain: str,
     auth_url: str,
     discovery_url: str,
     api_version: str,
     access_key_id: str,
     secret: SecretStr | None,
     secret_file: Path | None,
-    session: aiohttp.ClientSession,
     limiter: DomainLimiter,
     gates: TenantGates,
-    metrics: DomainMetrics,
-    clock: Clock,
-    retry: RetryPolicy,
-    request_timeout_s: float = 30.0,
     margin_seconds: float = 300.0,
 ) -> NiceClients:
-    """Grant, discover the API host, and build the domain's clients (see ``NiceClients``)."""
+    """Grant, discover the API host, and build the domain's clients (see ``NiceClients``), every
+    one on the domain's ``http``."""
     grant = AccessKeyGrant(
-        domain=domain,
+        domain=http.domain,
         auth_url=auth_url,
         access_key_id=access_key_id,
         secret=secret,
         secret_file=secret_file,
-        session=session,
-        timeout_s=request_timeout_s,
+        session=http.session,
+        timeout_s=http.request_timeout_s,
     )
     tokens = TokenManager(
-        domain=domain,
+        http,
         token_url=auth_url.rstrip("/") + ACCESS_KEY_PATH,
         client_id=access_key_id,
         client_secret=None,
         client_secret_file=None,
-        session=session,
-        metrics=metrics,
-        clock=clock,
         margin_seconds=margin_seconds,
-        request_timeout_s=request_timeout_s,
         endpoint=grant,
     )
 
     def client(base_url: str, gate: DomainLimiter) -> ApiClient:
-        return ApiClient(
-            domain=domain,
-            base_url=base_url,
-            session=session,
-            tokens=tokens,
-            limiter=gate,
-            metrics=metrics,
-            clock=clock,
-            retry=retry,
-            request_timeout_s=request_timeout_s,
-        )
+        return ApiClient(http, base_url=base_url, tokens=tokens, limiter=gate)
 
     endpoint = await discover_api(client(discovery_url, limiter), tokens, grant)
     assert grant.tenant_id is not None  # discovery needed it

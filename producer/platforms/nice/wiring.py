@@ -102,20 +102,15 @@ async def open_nice_source(name: str, domain: DomainSettings, context: SourceCon
     if domain.nice_auth_url is None or domain.nice_access_key_id is None:
         raise ConfigError(f"MESH_{name.upper()}__NICE_AUTH_URL: required with PLATFORM=nice")
     clients = await open_nice_clients(
-        domain=name,
+        context.http(name),
         auth_url=domain.nice_auth_url,
         discovery_url=domain.nice_discovery_url,
         api_version=domain.nice_api_version,
         access_key_id=domain.nice_access_key_id,
         secret=domain.nice_access_key_secret,
         secret_file=domain.nice_access_key_secret_file,
-        session=context.session,
         limiter=context.limiter,
         gates=gates,
-        metrics=context.metrics.for_domain(name),
-        clock=context.clock,
-        retry=context.retry,
-        request_timeout_s=context.settings.request_timeout_seconds,
         margin_seconds=domain.token_refresh_margin_seconds,
     )
     return clients.tokens, spec.make_extractor(clients, nice_options(domain), context.clock)

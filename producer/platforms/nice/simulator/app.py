@@ -10,7 +10,8 @@ API host: only ``/inContactAPI/services/v{NN}.0/...`` (matched case-insensitivel
 the config), bearer checked (expired or revoked -> 401), a per-token budget (429 without
 ``Retry-After``, text in ``icStatusDescription``), ``contacts/completed`` with skip/top paging,
 ``_links``, 204 when nothing (more) matches. The Genesys simulator's ``FaultPlan`` switches
-(fail, throttle, reset, bad pages) apply on both hosts. Every request is recorded.
+(fail, throttle, reset, bad pages) apply on both hosts; a throttle armed with a ``retry_after``
+sends it, as a gateway in front of the tenant would. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from urllib.parse import urlencode
 import orjson
 from aiohttp import web
 
+from producer.platforms.genesys.simulator.faults import Fault
 from producer.platforms.nice.simulator import data
 from producer.platforms.nice.simulator.state import (
     ExtractionCall,
@@ -102,7 +104,7 @@ async def _faults(request: web.Request, handler: _Handler) -> web.StreamResponse
     fault = sim.faults.take_outcome(request.path)
     if fault is None:
         return await handler(request)
-    canned = _canned(request, fault.kind, fault.status)
+    canned = _canned(request, fault)
     if canned is not None:
         return canned
     response = await handler(request)
@@ -114,16 +116,25 @@ async def _faults(request: web.Request, handler: _Handler) -> web.StreamResponse
     return response
 
 
-def _canned(request: web.Request, kind: str, status: int) -> web.Response | None:
+def _throttled(retry_after: float | None) -> web.Response:
+    response = _error(429, "too_many_requests", "Rate limit exceeded")
+    if retry_after is not None:
+        response.headers["Retry-After"] = f"{retry_after:g}"
+    return response
+
+
+def _canned(request: web.Request, fault: Fault) -> web.Response | None:
     """The answer a fault gives instead of the real one; None for those that spoil it."""
+    kind, status = fault.kind, fault.status
     if kind == "reset":
         if request.transport is not None:
             request.transport.abort()
         return web.Response(status=204)  # never reaches the client: the socket is gone
     canned: dict[str, Callable[[], web.Response]] = {
         "fail": lambda: _error(status, "server_error", "Service unavailable"),
-        # CXone sends no reliable Retry-After (reference §5)
-        "throttle": lambda: _error(429, "too_many_requests", "Rate limit exceeded"),
+        # CXone sends no reliable Retry-After (reference §5): only a throttle armed with one
+        # (what a gateway in front of the tenant sends) carries it
+        "throttle": lambda: _throttled(fault.retry_after),
         "malformed": lambda: web.Response(status=200, text=_HTML_ERROR, content_type="text/html"),
         "empty": lambda: _json({}),
         "not_json": lambda: web.Response(
