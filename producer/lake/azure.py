@@ -17,7 +17,6 @@ the expected content. Create-only puts send ``If-None-Match: *``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -37,10 +36,10 @@ from producer.errors import StoreError
 from producer.lake.azure_account import azure_account
 from producer.lake.objects import (
     ObjectNames,
-    Precondition,
+    ObjectStore,
+    ObjectWrite,
     StoredObject,
     content_etag,
-    content_type,
     md5_etag,
     put_refused,
     store_error,
@@ -64,7 +63,7 @@ _SINGLE_PUT_BYTES = 256 * 1024 * 1024  # one Put Blob up to this size: one atomi
 _METADATA_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
-class AzureBlobStore:
+class AzureBlobStore(ObjectStore):
     """An ``ObjectStore`` on a blob container through a ``ContainerClient`` the caller owns.
 
     ``root`` is a name prefix inside the container (``az://container/root``). Blobs are block
@@ -105,44 +104,6 @@ class AzureBlobStore:
             return stored
         return await content_etag(self, key)  # a blob written without Content-MD5 (not by us)
 
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        expected = None if only_if is None else only_if.etag
-        creates = only_if is not None and only_if.creates
-        blob = self._container.get_blob_client(self._names.name(key))
-        digest = hashlib.md5(data, usedforsecurity=False).digest()
-        request: dict[str, Any] = {
-            "overwrite": not creates,  # False sends If-None-Match: *
-            "content_settings": ContentSettings(
-                content_type=content_type(key), content_md5=bytearray(digest)
-            ),
-            "metadata": {_METADATA_NAME.sub("_", k): v for k, v in (metadata or {}).items()},
-        }
-        try:
-            if expected is not None:
-                request["etag"] = await self._version_with(key, expected)
-                request["match_condition"] = MatchConditions.IfNotModified
-            await blob.upload_blob(data, **request)
-        except (ResourceModifiedError, ResourceExistsError, _StaleError) as exc:
-            raise put_refused(self.description, key, _code(exc)) from None
-        except ResourceNotFoundError as exc:
-            if expected is not None:
-                raise put_refused(self.description, key, "BlobNotFound") from None
-            raise self._failure("put", key, exc) from exc
-        except HttpResponseError as exc:
-            if exc.status_code in (409, 412) and only_if is not None:
-                raise put_refused(self.description, key, _code(exc)) from None
-            raise self._failure("put", key, exc) from exc
-        except AzureError as exc:
-            raise self._failure("put", key, exc) from exc
-        return '"' + digest.hex() + '"'
-
     async def delete(self, key: str) -> None:
         try:
             await self._container.delete_blob(self._names.name(key), delete_snapshots="include")
@@ -164,6 +125,35 @@ class AzureBlobStore:
         except AzureError as exc:
             raise self._failure("list", prefix, exc) from exc
         return sorted(names)
+
+    async def _write(self, write: ObjectWrite) -> str:
+        key, expected = write.key, write.expected
+        blob = self._container.get_blob_client(self._names.name(key))
+        request: dict[str, Any] = {
+            "overwrite": not write.creates,  # False sends If-None-Match: *
+            "content_settings": ContentSettings(
+                content_type=write.content_type, content_md5=bytearray(write.md5)
+            ),
+            "metadata": {_METADATA_NAME.sub("_", k): v for k, v in write.metadata.items()},
+        }
+        try:
+            if expected is not None:
+                request["etag"] = await self._version_with(key, expected)
+                request["match_condition"] = MatchConditions.IfNotModified
+            await blob.upload_blob(write.data, **request)
+        except (ResourceModifiedError, ResourceExistsError, _StaleError) as exc:
+            raise put_refused(self.description, key, _code(exc)) from None
+        except ResourceNotFoundError as exc:
+            if expected is not None:
+                raise put_refused(self.description, key, "BlobNotFound") from None
+            raise self._failure("put", key, exc) from exc
+        except HttpResponseError as exc:
+            if exc.status_code in (409, 412) and write.only_if is not None:
+                raise put_refused(self.description, key, _code(exc)) from None
+            raise self._failure("put", key, exc) from exc
+        except AzureError as exc:
+            raise self._failure("put", key, exc) from exc
+        return write.etag
 
     async def _version_with(self, key: str, expected: str) -> str:
         """The blob's own ETag if its content has the MD5 ETag ``expected``.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -30,10 +29,10 @@ from gcloud.aio.storage import Storage
 from producer.errors import StoreError
 from producer.lake.objects import (
     ObjectNames,
-    Precondition,
+    ObjectStore,
+    ObjectWrite,
     StoredObject,
     content_etag,
-    content_type,
     md5_etag,
     put_refused,
     store_error,
@@ -59,7 +58,7 @@ _RETRIED_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _T = TypeVar("_T")
 
 
-class GcsStore:
+class GcsStore(ObjectStore):
     """An ``ObjectStore`` on a GCS bucket through a ``Storage`` client the caller owns.
 
     ``root`` is a name prefix inside the bucket (``gs://bucket/root``). A 412 on a conditional
@@ -119,49 +118,6 @@ class GcsStore:
             return stored
         return await content_etag(self, key)  # a composite object has no MD5: hash its content
 
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        digest = hashlib.md5(data, usedforsecurity=False).digest()
-        resource: dict[str, Any] = {"md5Hash": base64.b64encode(digest).decode()}
-        if metadata:
-            resource["metadata"] = dict(metadata)
-        try:
-            parameters: dict[str, str] = {}
-            if only_if is not None:
-                expected = only_if.etag
-                parameters["ifGenerationMatch"] = (
-                    "0" if expected is None else await self._generation_with(key, expected)
-                )
-
-            async def upload() -> dict[str, Any]:
-                return await self._client.upload(
-                    self.bucket,
-                    self._names.name(key),
-                    data,
-                    content_type=content_type(key),
-                    parameters=dict(parameters),
-                    metadata=dict(resource),  # with metadata: always a multipart upload
-                    force_resumable_upload=False,
-                    timeout=self._timeout,
-                )
-
-            await self._retried(upload)
-        except _StaleError:
-            raise put_refused(self.description, key, "generation") from None
-        except aiohttp.ClientResponseError as exc:
-            if only_if is not None and exc.status == 412:
-                raise put_refused(self.description, key, "412") from None
-            raise self._failure("put", key, exc) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failure("put", key, exc) from exc
-        return '"' + digest.hex() + '"'
-
     async def delete(self, key: str) -> None:
         async def delete() -> None:
             await self._client.delete(self.bucket, self._names.name(key), timeout=self._timeout)
@@ -195,6 +151,42 @@ class GcsStore:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._failure("list", prefix, exc) from exc
         return sorted(keys)
+
+    async def _write(self, write: ObjectWrite) -> str:
+        key = write.key
+        resource: dict[str, Any] = {"md5Hash": base64.b64encode(write.md5).decode()}
+        if write.metadata:
+            resource["metadata"] = dict(write.metadata)
+        try:
+            parameters: dict[str, str] = {}
+            if write.only_if is not None:
+                expected = write.expected
+                parameters["ifGenerationMatch"] = (
+                    "0" if expected is None else await self._generation_with(key, expected)
+                )
+
+            async def upload() -> dict[str, Any]:
+                return await self._client.upload(
+                    self.bucket,
+                    self._names.name(key),
+                    write.data,
+                    content_type=write.content_type,
+                    parameters=dict(parameters),
+                    metadata=dict(resource),  # with metadata: always a multipart upload
+                    force_resumable_upload=False,
+                    timeout=self._timeout,
+                )
+
+            await self._retried(upload)
+        except _StaleError:
+            raise put_refused(self.description, key, "generation") from None
+        except aiohttp.ClientResponseError as exc:
+            if write.only_if is not None and exc.status == 412:
+                raise put_refused(self.description, key, "412") from None
+            raise self._failure("put", key, exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure("put", key, exc) from exc
+        return write.etag
 
     async def _metadata(self, key: str) -> dict[str, Any] | None:
         async def fetch() -> dict[str, Any]:

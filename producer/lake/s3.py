@@ -22,9 +22,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from producer.errors import StoreError
 from producer.lake.objects import (
     ObjectNames,
-    Precondition,
+    ObjectStore,
+    ObjectWrite,
     StoredObject,
-    content_type,
     put_refused,
     store_error,
 )
@@ -54,7 +54,7 @@ _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalReques
 _ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
-class S3Store:
+class S3Store(ObjectStore):
     """An ``ObjectStore`` on an S3 bucket through an aiobotocore client the caller owns.
 
     ``root`` is a key prefix inside the bucket (``s3://bucket/root``). Conditional puts use
@@ -109,41 +109,6 @@ class S3Store:
         except (ClientError, BotoCoreError) as exc:
             raise self._failure("head", key, exc) from exc
 
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        request: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self._names.name(key),
-            "Body": data,
-            "ContentType": content_type(key),
-        }
-        if metadata:
-            request["Metadata"] = dict(metadata)
-        if only_if is not None and only_if.etag is not None:
-            request["IfMatch"] = only_if.etag
-        elif only_if is not None:
-            request["IfNoneMatch"] = "*"
-
-        async def put() -> str:
-            response = await self._client.put_object(**request)
-            return response["ETag"]
-
-        try:
-            return await self._transport_retried("put", key, put)
-        except (ClientError, BotoCoreError) as exc:
-            code = _code(exc)
-            if only_if is not None and (
-                code in _PRECONDITION_CODES or (not only_if.creates and code in _ABSENT_CODES)
-            ):
-                raise put_refused(self.description, key, code) from None
-            raise self._failure("put", key, exc) from exc
-
     async def delete(self, key: str) -> None:
         async def delete() -> None:
             await self._client.delete_object(Bucket=self.bucket, Key=self._names.name(key))
@@ -169,6 +134,35 @@ class S3Store:
             return sorted(await self._transport_retried("list", prefix, list_all))
         except (ClientError, BotoCoreError) as exc:
             raise self._failure("list", prefix, exc) from exc
+
+    async def _write(self, write: ObjectWrite) -> str:
+        key, only_if = write.key, write.only_if
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self._names.name(key),
+            "Body": write.data,
+            "ContentType": write.content_type,
+        }
+        if write.metadata:
+            request["Metadata"] = dict(write.metadata)
+        if write.expected is not None:
+            request["IfMatch"] = write.expected
+        elif write.creates:
+            request["IfNoneMatch"] = "*"
+
+        async def put() -> str:
+            response = await self._client.put_object(**request)
+            return response["ETag"]
+
+        try:
+            return await self._transport_retried("put", key, put)
+        except (ClientError, BotoCoreError) as exc:
+            code = _code(exc)
+            if only_if is not None and (
+                code in _PRECONDITION_CODES or (not only_if.creates and code in _ABSENT_CODES)
+            ):
+                raise put_refused(self.description, key, code) from None
+            raise self._failure("put", key, exc) from exc
 
     async def _transport_retried(
         self, operation: str, key: str, call: Callable[[], Awaitable[_T]]

@@ -26,6 +26,7 @@ from typing import Protocol, cast
 from producer.errors import ConfigError, PreconditionFailedError
 from producer.lake.objects import (
     ObjectStore,
+    ObjectWrite,
     Precondition,
     StoredObject,
     content_etag,
@@ -53,7 +54,7 @@ OBJECT_MODE = 0o640
 """Mode of a new object, less the umask: lake objects hold raw source data, never world-readable."""
 
 
-class FileStore:
+class FileStore(ObjectStore):
     """An ``ObjectStore`` on a local directory (``file://``), with the same layout as on S3.
 
     Writes go to a hidden temp file in the target's directory, are fsynced, then renamed into
@@ -76,21 +77,14 @@ class FileStore:
     async def etag(self, key: str) -> str | None:
         return await content_etag(self, key)
 
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        return await asyncio.to_thread(self._put, key, data, only_if)
-
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
 
     async def list_keys(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list, prefix)
+
+    async def _write(self, write: ObjectWrite) -> str:
+        return await asyncio.to_thread(self._put, write)
 
     def _path(self, key: str) -> Path:
         segments = key.split("/")
@@ -108,13 +102,14 @@ class FileStore:
             raise store_error(self.description, "get", key, str(exc.strerror)) from exc
         return StoredObject(data, md5_etag(data))
 
-    def _put(self, key: str, data: bytes, only_if: Precondition | None) -> str:
+    def _put(self, write: ObjectWrite) -> str:
+        key, only_if = write.key, write.only_if
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temp = _write_temp(path, data)
+            temp = _write_temp(path, write.data)
             try:
-                if only_if is not None and only_if.creates:
+                if write.creates:
                     try:
                         os.link(temp, path)  # atomic create-exclusive, never replaces
                     except FileExistsError:
@@ -139,7 +134,7 @@ class FileStore:
         except OSError as exc:
             raise store_error(self.description, "put", key, str(exc.strerror)) from exc
         _sweep_orphans(path.parent)
-        return md5_etag(data)
+        return write.etag
 
     def _delete(self, key: str) -> None:
         path = self._path(key)
