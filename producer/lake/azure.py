@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from azure.core import MatchConditions
@@ -35,6 +35,7 @@ from azure.storage.blob.aio import BlobServiceClient, ContainerClient, Exponenti
 from producer.errors import StoreError
 from producer.lake.azure_account import azure_account
 from producer.lake.objects import (
+    CloudLake,
     ObjectNames,
     ObjectStore,
     ObjectWrite,
@@ -181,21 +182,17 @@ class AzureBlobStore(ObjectStore):
 
 
 @contextlib.asynccontextmanager
-async def open_azure_store(
-    container: str,
-    root: str = "",
-    *,
-    environ: Mapping[str, str],
-    read_timeout_s: float = AZURE_READ_TIMEOUT_S,
-) -> AsyncIterator[AzureBlobStore]:
-    """An ``AzureBlobStore`` on ``container``/``root`` whose client lives for the ``async with``.
+async def open_azure_store(lake: CloudLake) -> AsyncIterator[AzureBlobStore]:
+    """An ``AzureBlobStore`` on the lake's container and root whose client lives for the
+    ``async with``.
 
-    The account comes from ``environ`` (``azure_account``); without a connection string the
-    default credential chain of ``azure-identity`` signs the requests (and is closed on exit).
-    Each call may take ``AZURE_CONNECT_TIMEOUT_S`` to connect and ``read_timeout_s`` to answer
-    per attempt, with ``AZURE_MAX_RETRIES`` retries: it returns or raises in bounded time.
+    The account comes from ``lake.environ`` (``azure_account``); without a connection string
+    the default credential chain of ``azure-identity`` signs the requests (and is closed on
+    exit). Each call may take ``AZURE_CONNECT_TIMEOUT_S`` to connect and the lake's read timeout
+    (``AZURE_READ_TIMEOUT_S`` by default) to answer per attempt, with ``AZURE_MAX_RETRIES``
+    retries: it returns or raises in bounded time.
     """
-    account = azure_account(environ)
+    account = azure_account(lake.environ)
     options: dict[str, Any] = {
         "retry_policy": ExponentialRetry(
             initial_backoff=1,
@@ -207,7 +204,7 @@ async def open_azure_store(
             random_jitter_range=1,
         ),
         "connection_timeout": AZURE_CONNECT_TIMEOUT_S,
-        "read_timeout": read_timeout_s,
+        "read_timeout": lake.read_timeout(AZURE_READ_TIMEOUT_S),
         "max_single_put_size": _SINGLE_PUT_BYTES,
     }
     async with contextlib.AsyncExitStack() as stack:
@@ -219,7 +216,9 @@ async def open_azure_store(
             credential = await stack.enter_async_context(DefaultAzureCredential())
             service = BlobServiceClient(account.url or "", credential=credential, **options)
         await stack.enter_async_context(service)
-        yield AzureBlobStore(service.get_container_client(container), container, root)
+        yield AzureBlobStore(
+            service.get_container_client(lake.container), lake.container, lake.root
+        )
 
 
 class _StaleError(Exception):

@@ -28,6 +28,7 @@ from gcloud.aio.storage import Storage
 
 from producer.errors import StoreError
 from producer.lake.objects import (
+    CloudLake,
     ObjectNames,
     ObjectStore,
     ObjectWrite,
@@ -240,20 +241,16 @@ class GcsStore(ObjectStore):
 
 
 @contextlib.asynccontextmanager
-async def open_gcs_store(
-    bucket: str,
-    root: str = "",
-    *,
-    environ: Mapping[str, str],
-    read_timeout_s: float = GCS_READ_TIMEOUT_S,
-) -> AsyncIterator[GcsStore]:
-    """A ``GcsStore`` on ``bucket``/``root`` whose client lives for the ``async with``.
+async def open_gcs_store(lake: CloudLake) -> AsyncIterator[GcsStore]:
+    """A ``GcsStore`` on the lake's bucket and root whose client lives for the ``async with``.
 
-    ``STORAGE_EMULATOR_HOST`` (``http://host:port``) points it at an emulator, without
-    credentials; otherwise Application Default Credentials sign the requests. Each attempt may
-    take ``GCS_CONNECT_TIMEOUT_S`` to connect and ``read_timeout_s`` to answer.
+    ``STORAGE_EMULATOR_HOST`` (``http://host:port``) in ``lake.environ`` points it at an
+    emulator, without credentials; otherwise Application Default Credentials sign the requests.
+    Each attempt may take ``GCS_CONNECT_TIMEOUT_S`` to connect and the lake's read timeout
+    (``GCS_READ_TIMEOUT_S`` by default) to answer.
     """
-    emulator = environ.get("STORAGE_EMULATOR_HOST", "").strip()
+    read_timeout_s = lake.read_timeout(GCS_READ_TIMEOUT_S)
+    emulator = lake.environ.get("STORAGE_EMULATOR_HOST", "").strip()
     if emulator and not emulator.startswith(("http://", "https://")):
         emulator = f"http://{emulator}"
     timeout = aiohttp.ClientTimeout(sock_connect=GCS_CONNECT_TIMEOUT_S, sock_read=read_timeout_s)
@@ -261,7 +258,7 @@ async def open_gcs_store(
         # Its stubs name requests' Session (the sync build); the aio build takes aiohttp's.
         client = Storage(session=session, api_root=emulator or None)  # type: ignore[arg-type]
         try:
-            yield GcsStore(client, bucket, root, read_timeout_s=read_timeout_s)
+            yield GcsStore(client, lake.container, lake.root, read_timeout_s=read_timeout_s)
         finally:
             await client.close()
 

@@ -5,9 +5,9 @@ conditional puts; it owns the public ``put`` and hands each store one ``ObjectWr
 ``StoredObject``, ``Precondition`` and ``ObjectWrite`` values, the MD5 ETag rule, and what every
 implementation shares: the content type a key is stored with, the one-line ``StoreError`` naming
 the key, the ``PreconditionFailedError`` of a refused conditional put and, for the cloud stores,
-``ObjectNames`` (keys under a root in a bucket or container). The implementations live in
-``store.py`` (``file://``, and ``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``; this
-module knows none.
+``ObjectNames`` (keys under a root in a bucket or container) and ``CloudLake`` (where a cloud
+store's opener opens it). The implementations live in ``store.py`` (``file://``, and
+``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``; this module knows none.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from producer.errors import PreconditionFailedError, StoreError
 
 __all__ = [
+    "CloudLake",
     "ObjectNames",
     "ObjectStore",
     "ObjectWrite",
@@ -179,6 +180,22 @@ class ObjectStore(ABC):
     @abstractmethod
     async def _write(self, write: ObjectWrite) -> str:
         """Carry out ``write`` (see ``put``); returns the new ETag."""
+
+
+@dataclass(frozen=True)
+class CloudLake:
+    """Where a cloud store's opener opens it: a bucket or container, the root inside it (no
+    ``/`` needed at either end), the environment its client is configured from, and how long a
+    call may wait for an answer per attempt (None: the store's own default)."""
+
+    container: str
+    root: str
+    environ: Mapping[str, str]
+    read_timeout_s: float | None = None
+
+    def read_timeout(self, default: float) -> float:
+        """``read_timeout_s``, or the store's ``default`` where it is None."""
+        return default if self.read_timeout_s is None else self.read_timeout_s
 
 
 def md5_etag(data: bytes) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiobotocore.config import AioConfig
@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from producer.errors import StoreError
 from producer.lake.objects import (
+    CloudLake,
     ObjectNames,
     ObjectStore,
     ObjectWrite,
@@ -195,31 +196,23 @@ class S3Store(ObjectStore):
 
 
 @contextlib.asynccontextmanager
-async def open_s3_store(
-    bucket: str,
-    root: str = "",
-    *,
-    environ: Mapping[str, str] | None = None,
-    read_timeout_s: float = S3_READ_TIMEOUT_S,
-) -> AsyncIterator[S3Store]:
-    """An ``S3Store`` on ``bucket``/``root`` whose client lives for the ``async with``.
+async def open_s3_store(lake: CloudLake) -> AsyncIterator[S3Store]:
+    """An ``S3Store`` on the lake's bucket and root whose client lives for the ``async with``.
 
     The client is configured by the standard AWS chain (``AWS_ENDPOINT_URL_S3``, region,
     credentials, IRSA web identity). Retries: botocore's ``standard`` mode with
     ``S3_MAX_ATTEMPTS`` attempts, unless ``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS`` (or the profile)
-    say otherwise; each attempt may take ``S3_CONNECT_TIMEOUT_S`` to connect and
-    ``read_timeout_s`` to answer. So every call returns or raises ``StoreError`` in bounded time.
-    ``environ`` (default ``os.environ``) is where ``AWS_REGION`` is looked up; botocore reads
-    the rest of the chain from the process environment itself.
+    say otherwise; each attempt may take ``S3_CONNECT_TIMEOUT_S`` to connect and the lake's read
+    timeout (``S3_READ_TIMEOUT_S`` by default) to answer. So every call returns or raises
+    ``StoreError`` in bounded time. ``lake.environ`` is where ``AWS_REGION`` is looked up;
+    botocore reads the rest of the chain from the process environment itself.
     """
     session = get_session()
     # botocore reads only AWS_DEFAULT_REGION; every other AWS SDK also honours AWS_REGION.
-    variables = os.environ if environ is None else environ
-    region = session.get_config_variable("region") or variables.get("AWS_REGION")
-    async with session.create_client(
-        "s3", region_name=region, config=_client_config(session, read_timeout_s)
-    ) as client:
-        yield S3Store(client, bucket, root)
+    region = session.get_config_variable("region") or lake.environ.get("AWS_REGION")
+    config = _client_config(session, lake.read_timeout(S3_READ_TIMEOUT_S))
+    async with session.create_client("s3", region_name=region, config=config) as client:
+        yield S3Store(client, lake.container, lake.root)
 
 
 def _client_config(session: AioSession, read_timeout_s: float) -> AioConfig:

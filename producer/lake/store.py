@@ -19,12 +19,13 @@ import importlib
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Protocol, cast
+from typing import cast
 
 from producer.errors import ConfigError, PreconditionFailedError
 from producer.lake.objects import (
+    CloudLake,
     ObjectStore,
     ObjectWrite,
     Precondition,
@@ -163,19 +164,9 @@ class FileStore(ObjectStore):
         return sorted(keys)
 
 
-class _CloudOpener(Protocol):
-    """A cloud store module's opener (``open_s3_store``, ``open_azure_store``,
-    ``open_gcs_store``): a bucket or container, a root, the environment, a read timeout."""
-
-    def __call__(
-        self,
-        container: str,
-        root: str = "",
-        /,
-        *,
-        environ: Mapping[str, str],
-        read_timeout_s: float = ...,
-    ) -> contextlib.AbstractAsyncContextManager[ObjectStore]: ...
+# A cloud store module's opener (``open_s3_store``, ``open_azure_store``, ``open_gcs_store``):
+# its store on a ``CloudLake``, open for the ``async with``.
+_CloudOpener = Callable[[CloudLake], contextlib.AbstractAsyncContextManager[ObjectStore]]
 
 
 # Each cloud scheme's store module and its opener (a ``_CloudOpener``), imported at first use.
@@ -211,9 +202,8 @@ async def open_store(
         return
     module, name = _CLOUD_STORES[location.scheme]
     opener = cast(_CloudOpener, getattr(importlib.import_module(module), name))
-    timeout = {} if read_timeout_s is None else {"read_timeout_s": read_timeout_s}
-    container = bucket or location.bucket
-    async with opener(container, location.root, environ=os.environ, **timeout) as store:
+    lake = CloudLake(bucket or location.bucket, location.root, os.environ, read_timeout_s)
+    async with opener(lake) as store:
         yield store
 
 
