@@ -73,14 +73,11 @@ class S3Store(ObjectStore):
 
     async def get(self, key: str) -> StoredObject | None:
         async def fetch() -> StoredObject | None:
-            try:
-                response = await self._client.get_object(
-                    Bucket=self.bucket, Key=self._names.name(key)
-                )
-            except ClientError as exc:
-                if _code(exc) in _ABSENT_CODES:
-                    return None
-                raise
+            response = await _unless_absent(
+                self._client.get_object(Bucket=self.bucket, Key=self._names.name(key))
+            )
+            if response is None:
+                return None
             try:
                 async with response["Body"] as body:
                     data = await body.read()
@@ -88,27 +85,16 @@ class S3Store(ObjectStore):
                 raise _ShortBodyError(f"{type(exc).__name__}: {exc}") from exc
             return StoredObject(data, response["ETag"])
 
-        try:
-            return await self._transport_retried("get", key, fetch)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure("get", key, exc) from exc
+        return await self._called("get", key, fetch)
 
     async def etag(self, key: str) -> str | None:
         async def head() -> str | None:
-            try:
-                response = await self._client.head_object(
-                    Bucket=self.bucket, Key=self._names.name(key)
-                )
-            except ClientError as exc:
-                if _code(exc) in _ABSENT_CODES:
-                    return None
-                raise
-            return response["ETag"]
+            response = await _unless_absent(
+                self._client.head_object(Bucket=self.bucket, Key=self._names.name(key))
+            )
+            return None if response is None else response["ETag"]
 
-        try:
-            return await self._transport_retried("head", key, head)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure("head", key, exc) from exc
+        return await self._called("head", key, head)
 
     async def delete(self, key: str) -> None:
         async def delete() -> None:
@@ -131,10 +117,7 @@ class S3Store(ObjectStore):
                 keys.extend(self._names.key(item["Key"]) for item in page.get("Contents", []))
             return keys
 
-        try:
-            return sorted(await self._transport_retried("list", prefix, list_all))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure("list", prefix, exc) from exc
+        return sorted(await self._called("list", prefix, list_all))
 
     async def _write(self, write: ObjectWrite) -> str:
         key, only_if = write.key, write.only_if
@@ -164,6 +147,14 @@ class S3Store(ObjectStore):
             ):
                 raise put_refused(self.description, key, code) from None
             raise self._failure("put", key, exc) from exc
+
+    async def _called(self, operation: str, key: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        """``call()`` with its transport retries; what S3 still answers with an error, or
+        botocore raises, becomes the ``StoreError`` of ``operation`` on ``key``."""
+        try:
+            return await self._transport_retried(operation, key, call)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failure(operation, key, exc) from exc
 
     async def _transport_retried(
         self, operation: str, key: str, call: Callable[[], Awaitable[_T]]
@@ -231,6 +222,16 @@ def _client_config(session: AioSession, read_timeout_s: float) -> AioConfig:
 
 class _ShortBodyError(Exception):
     """A streamed body ended early: retried like any transport failure botocore did not see."""
+
+
+async def _unless_absent(request: Awaitable[_T]) -> _T | None:
+    """What ``request`` answers, or None where S3 says its key is absent."""
+    try:
+        return await request
+    except ClientError as exc:
+        if _code(exc) in _ABSENT_CODES:
+            return None
+        raise
 
 
 def _code(exc: Exception) -> str:
