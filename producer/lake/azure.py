@@ -32,19 +32,9 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobProperties, ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
 
-from producer.errors import StoreError
 from producer.lake.azure_account import azure_account
-from producer.lake.objects import (
-    CloudLake,
-    ObjectNames,
-    ObjectStore,
-    ObjectWrite,
-    StoredObject,
-    content_etag,
-    md5_etag,
-    put_refused,
-    store_error,
-)
+from producer.lake.cloud import CloudLake, CloudStore
+from producer.lake.objects import ObjectWrite, StoredObject, content_etag, md5_etag, put_refused
 
 __all__ = [
     "AZURE_CONNECT_TIMEOUT_S",
@@ -64,7 +54,7 @@ _SINGLE_PUT_BYTES = 256 * 1024 * 1024  # one Put Blob up to this size: one atomi
 _METADATA_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
-class AzureBlobStore(ObjectStore):
+class AzureBlobStore(CloudStore):
     """An ``ObjectStore`` on a blob container through a ``ContainerClient`` the caller owns.
 
     ``root`` is a name prefix inside the container (``az://container/root``). Blobs are block
@@ -76,10 +66,9 @@ class AzureBlobStore(ObjectStore):
     """
 
     def __init__(self, container: ContainerClient, name: str, root: str = "") -> None:
+        super().__init__("az", name, root)
         self._container = container
         self.container = name
-        self._names = ObjectNames.under("az", name, root)
-        self.description = self._names.description
 
     async def get(self, key: str) -> StoredObject | None:
         try:
@@ -173,12 +162,10 @@ class AzureBlobStore(ObjectStore):
             raise _StaleError("ConditionNotMet")
         return version
 
-    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+    def _reason(self, exc: Exception) -> str:
         if isinstance(exc, HttpResponseError):
-            reason = f"{_code(exc)}: {exc.reason or ''}".rstrip(": ")
-        else:
-            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return store_error(self.description, operation, key, reason)
+            return f"{_code(exc)}: {exc.reason or ''}".rstrip(": ")
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 @contextlib.asynccontextmanager

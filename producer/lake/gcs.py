@@ -26,18 +26,8 @@ from typing import Any, TypeVar, cast
 import aiohttp
 from gcloud.aio.storage import Storage
 
-from producer.errors import StoreError
-from producer.lake.objects import (
-    CloudLake,
-    ObjectNames,
-    ObjectStore,
-    ObjectWrite,
-    StoredObject,
-    content_etag,
-    md5_etag,
-    put_refused,
-    store_error,
-)
+from producer.lake.cloud import CloudLake, CloudStore
+from producer.lake.objects import ObjectWrite, StoredObject, content_etag, md5_etag, put_refused
 
 __all__ = [
     "GCS_CONNECT_TIMEOUT_S",
@@ -59,7 +49,7 @@ _RETRIED_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _T = TypeVar("_T")
 
 
-class GcsStore(ObjectStore):
+class GcsStore(CloudStore):
     """An ``ObjectStore`` on a GCS bucket through a ``Storage`` client the caller owns.
 
     ``root`` is a name prefix inside the bucket (``gs://bucket/root``). A 412 on a conditional
@@ -75,10 +65,9 @@ class GcsStore(ObjectStore):
         *,
         read_timeout_s: float = GCS_READ_TIMEOUT_S,
     ) -> None:
+        super().__init__("gs", bucket, root)
         self._client = client
         self.bucket = bucket
-        self._names = ObjectNames.under("gs", bucket, root)
-        self.description = self._names.description
         # Per attempt: gcloud-aio replaces the session's timeout by the one each call passes
         # (a bare number would become a total, dropping the connect and read bounds), so every
         # call passes this one. Its stubs say ``int``; its session takes an aiohttp timeout.
@@ -232,12 +221,10 @@ class GcsStore(ObjectStore):
             await asyncio.sleep(random.uniform(0, cap))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+    def _reason(self, exc: Exception) -> str:
         if isinstance(exc, aiohttp.ClientResponseError):
-            reason = f"{exc.status}: {_first_line(exc.message)}"
-        else:
-            reason = f"{type(exc).__name__}: {_first_line(str(exc))}"
-        return store_error(self.description, operation, key, reason.rstrip())
+            return f"{exc.status}: {_first_line(exc.message)}".rstrip()
+        return f"{type(exc).__name__}: {_first_line(str(exc))}".rstrip()
 
 
 @contextlib.asynccontextmanager

@@ -4,9 +4,8 @@ Owns the ``ObjectStore`` base class (whole-object get/put/delete/list with S3 ET
 conditional puts; it owns the public ``put`` and hands each store one ``ObjectWrite``), the
 ``StoredObject``, ``Precondition`` and ``ObjectWrite`` values, the MD5 ETag rule, and what every
 implementation shares: the content type a key is stored with, the one-line ``StoreError`` naming
-the key, the ``PreconditionFailedError`` of a refused conditional put and, for the cloud stores,
-``ObjectNames`` (keys under a root in a bucket or container) and ``CloudLake`` (where a cloud
-store's opener opens it). The implementations live in ``store.py`` (``file://``, and
+the key and the ``PreconditionFailedError`` of a refused conditional put. What only the cloud
+stores share is in ``cloud.py``. The implementations live in ``store.py`` (``file://``, and
 ``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``; this module knows none.
 """
 
@@ -22,8 +21,6 @@ from pathlib import PurePosixPath
 from producer.errors import PreconditionFailedError, StoreError
 
 __all__ = [
-    "CloudLake",
-    "ObjectNames",
     "ObjectStore",
     "ObjectWrite",
     "Precondition",
@@ -44,35 +41,6 @@ class StoredObject:
 
     data: bytes
     etag: str
-
-
-@dataclass(frozen=True)
-class ObjectNames:
-    """How a cloud store names the lake's objects: each key under ``root`` (no ``/`` at either
-    end) in one bucket or container, ``{scheme}://{container}/{root}`` for people."""
-
-    scheme: str
-    container: str
-    root: str = ""
-
-    @classmethod
-    def under(cls, scheme: str, container: str, root: str) -> ObjectNames:
-        """The names under ``root`` as a lake URL gives it (a ``/`` at either end is dropped)."""
-        return cls(scheme, container, root.strip("/"))
-
-    @property
-    def description(self) -> str:
-        """``{scheme}://{container}/{root}``, or ``{scheme}://{container}`` without a root."""
-        base = f"{self.scheme}://{self.container}"
-        return f"{base}/{self.root}" if self.root else base
-
-    def name(self, key: str) -> str:
-        """The object name of ``key`` (or of a key prefix)."""
-        return f"{self.root}/{key}" if self.root else key
-
-    def key(self, name: str) -> str:
-        """The key of a listed object: its name without the root."""
-        return name[len(self.root) + 1 :] if self.root else name
 
 
 @dataclass(frozen=True)
@@ -180,22 +148,6 @@ class ObjectStore(ABC):
     @abstractmethod
     async def _write(self, write: ObjectWrite) -> str:
         """Carry out ``write`` (see ``put``); returns the new ETag."""
-
-
-@dataclass(frozen=True)
-class CloudLake:
-    """Where a cloud store's opener opens it: a bucket or container, the root inside it (no
-    ``/`` needed at either end), the environment its client is configured from, and how long a
-    call may wait for an answer per attempt (None: the store's own default)."""
-
-    container: str
-    root: str
-    environ: Mapping[str, str]
-    read_timeout_s: float | None = None
-
-    def read_timeout(self, default: float) -> float:
-        """``read_timeout_s``, or the store's ``default`` where it is None."""
-        return default if self.read_timeout_s is None else self.read_timeout_s
 
 
 def md5_etag(data: bytes) -> str:

@@ -19,16 +19,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from producer.errors import StoreError
-from producer.lake.objects import (
-    CloudLake,
-    ObjectNames,
-    ObjectStore,
-    ObjectWrite,
-    StoredObject,
-    put_refused,
-    store_error,
-)
+from producer.lake.cloud import CloudLake, CloudStore
+from producer.lake.objects import ObjectWrite, StoredObject, put_refused
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -55,7 +47,7 @@ _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalReques
 _ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
-class S3Store(ObjectStore):
+class S3Store(CloudStore):
     """An ``ObjectStore`` on an S3 bucket through an aiobotocore client the caller owns.
 
     ``root`` is a key prefix inside the bucket (``s3://bucket/root``). Conditional puts use
@@ -66,10 +58,9 @@ class S3Store(ObjectStore):
     """
 
     def __init__(self, client: S3Client, bucket: str, root: str = "") -> None:
+        super().__init__("s3", bucket, root)
         self._client = client
         self.bucket = bucket
-        self._names = ObjectNames.under("s3", bucket, root)
-        self.description = self._names.description
 
     async def get(self, key: str) -> StoredObject | None:
         async def fetch() -> StoredObject | None:
@@ -177,13 +168,11 @@ class S3Store(ObjectStore):
                 await asyncio.sleep(_TRANSPORT_RETRY_S * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+    def _reason(self, exc: Exception) -> str:
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
-            reason = f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
-        else:
-            reason = f"{type(exc).__name__}: {exc}"
-        return store_error(self.description, operation, key, reason)
+            return f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
+        return f"{type(exc).__name__}: {exc}"
 
 
 @contextlib.asynccontextmanager

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import cast
 
 from producer.errors import ConfigError, PreconditionFailedError
+from producer.lake.cloud import CloudLake
 from producer.lake.objects import (
-    CloudLake,
     ObjectStore,
     ObjectWrite,
     Precondition,
