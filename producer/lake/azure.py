@@ -17,9 +17,8 @@ the expected content. Create-only puts send ``If-None-Match: *``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from azure.core import MatchConditions
@@ -33,18 +32,9 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobProperties, ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
 
-from producer.errors import StoreError
 from producer.lake.azure_account import azure_account
-from producer.lake.objects import (
-    ObjectNames,
-    Precondition,
-    StoredObject,
-    content_etag,
-    content_type,
-    md5_etag,
-    put_refused,
-    store_error,
-)
+from producer.lake.cloud import CloudLake, CloudStore
+from producer.lake.objects import ObjectWrite, StoredObject, content_etag, md5_etag, put_refused
 
 __all__ = [
     "AZURE_CONNECT_TIMEOUT_S",
@@ -64,7 +54,7 @@ _SINGLE_PUT_BYTES = 256 * 1024 * 1024  # one Put Blob up to this size: one atomi
 _METADATA_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
-class AzureBlobStore:
+class AzureBlobStore(CloudStore):
     """An ``ObjectStore`` on a blob container through a ``ContainerClient`` the caller owns.
 
     ``root`` is a name prefix inside the container (``az://container/root``). Blobs are block
@@ -76,10 +66,9 @@ class AzureBlobStore:
     """
 
     def __init__(self, container: ContainerClient, name: str, root: str = "") -> None:
+        super().__init__("az", name, root)
         self._container = container
         self.container = name
-        self._names = ObjectNames.under("az", name, root)
-        self.description = self._names.description
 
     async def get(self, key: str) -> StoredObject | None:
         try:
@@ -105,44 +94,6 @@ class AzureBlobStore:
             return stored
         return await content_etag(self, key)  # a blob written without Content-MD5 (not by us)
 
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        expected = None if only_if is None else only_if.etag
-        creates = only_if is not None and only_if.creates
-        blob = self._container.get_blob_client(self._names.name(key))
-        digest = hashlib.md5(data, usedforsecurity=False).digest()
-        request: dict[str, Any] = {
-            "overwrite": not creates,  # False sends If-None-Match: *
-            "content_settings": ContentSettings(
-                content_type=content_type(key), content_md5=bytearray(digest)
-            ),
-            "metadata": {_METADATA_NAME.sub("_", k): v for k, v in (metadata or {}).items()},
-        }
-        try:
-            if expected is not None:
-                request["etag"] = await self._version_with(key, expected)
-                request["match_condition"] = MatchConditions.IfNotModified
-            await blob.upload_blob(data, **request)
-        except (ResourceModifiedError, ResourceExistsError, _StaleError) as exc:
-            raise put_refused(self.description, key, _code(exc)) from None
-        except ResourceNotFoundError as exc:
-            if expected is not None:
-                raise put_refused(self.description, key, "BlobNotFound") from None
-            raise self._failure("put", key, exc) from exc
-        except HttpResponseError as exc:
-            if exc.status_code in (409, 412) and only_if is not None:
-                raise put_refused(self.description, key, _code(exc)) from None
-            raise self._failure("put", key, exc) from exc
-        except AzureError as exc:
-            raise self._failure("put", key, exc) from exc
-        return '"' + digest.hex() + '"'
-
     async def delete(self, key: str) -> None:
         try:
             await self._container.delete_blob(self._names.name(key), delete_snapshots="include")
@@ -165,6 +116,35 @@ class AzureBlobStore:
             raise self._failure("list", prefix, exc) from exc
         return sorted(names)
 
+    async def _write(self, write: ObjectWrite) -> str:
+        key, expected = write.key, write.expected
+        blob = self._container.get_blob_client(self._names.name(key))
+        request: dict[str, Any] = {
+            "overwrite": not write.creates,  # False sends If-None-Match: *
+            "content_settings": ContentSettings(
+                content_type=write.content_type, content_md5=bytearray(write.md5)
+            ),
+            "metadata": {_METADATA_NAME.sub("_", k): v for k, v in write.metadata.items()},
+        }
+        try:
+            if expected is not None:
+                request["etag"] = await self._version_with(key, expected)
+                request["match_condition"] = MatchConditions.IfNotModified
+            await blob.upload_blob(write.data, **request)
+        except (ResourceModifiedError, ResourceExistsError, _StaleError) as exc:
+            raise put_refused(self.description, key, _code(exc)) from None
+        except ResourceNotFoundError as exc:
+            if expected is not None:
+                raise put_refused(self.description, key, "BlobNotFound") from None
+            raise self._failure("put", key, exc) from exc
+        except HttpResponseError as exc:
+            if exc.status_code in (409, 412) and write.only_if is not None:
+                raise put_refused(self.description, key, _code(exc)) from None
+            raise self._failure("put", key, exc) from exc
+        except AzureError as exc:
+            raise self._failure("put", key, exc) from exc
+        return write.etag
+
     async def _version_with(self, key: str, expected: str) -> str:
         """The blob's own ETag if its content has the MD5 ETag ``expected``.
 
@@ -182,30 +162,24 @@ class AzureBlobStore:
             raise _StaleError("ConditionNotMet")
         return version
 
-    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+    def _reason(self, exc: Exception) -> str:
         if isinstance(exc, HttpResponseError):
-            reason = f"{_code(exc)}: {exc.reason or ''}".rstrip(": ")
-        else:
-            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return store_error(self.description, operation, key, reason)
+            return f"{_code(exc)}: {exc.reason or ''}".rstrip(": ")
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 @contextlib.asynccontextmanager
-async def open_azure_store(
-    container: str,
-    root: str = "",
-    *,
-    environ: Mapping[str, str],
-    read_timeout_s: float = AZURE_READ_TIMEOUT_S,
-) -> AsyncIterator[AzureBlobStore]:
-    """An ``AzureBlobStore`` on ``container``/``root`` whose client lives for the ``async with``.
+async def open_azure_store(lake: CloudLake) -> AsyncIterator[AzureBlobStore]:
+    """An ``AzureBlobStore`` on the lake's container and root whose client lives for the
+    ``async with``.
 
-    The account comes from ``environ`` (``azure_account``); without a connection string the
-    default credential chain of ``azure-identity`` signs the requests (and is closed on exit).
-    Each call may take ``AZURE_CONNECT_TIMEOUT_S`` to connect and ``read_timeout_s`` to answer
-    per attempt, with ``AZURE_MAX_RETRIES`` retries: it returns or raises in bounded time.
+    The account comes from ``lake.environ`` (``azure_account``); without a connection string
+    the default credential chain of ``azure-identity`` signs the requests (and is closed on
+    exit). Each call may take ``AZURE_CONNECT_TIMEOUT_S`` to connect and the lake's read timeout
+    (``AZURE_READ_TIMEOUT_S`` by default) to answer per attempt, with ``AZURE_MAX_RETRIES``
+    retries: it returns or raises in bounded time.
     """
-    account = azure_account(environ)
+    account = azure_account(lake.environ)
     options: dict[str, Any] = {
         "retry_policy": ExponentialRetry(
             initial_backoff=1,
@@ -217,7 +191,7 @@ async def open_azure_store(
             random_jitter_range=1,
         ),
         "connection_timeout": AZURE_CONNECT_TIMEOUT_S,
-        "read_timeout": read_timeout_s,
+        "read_timeout": lake.read_timeout(AZURE_READ_TIMEOUT_S),
         "max_single_put_size": _SINGLE_PUT_BYTES,
     }
     async with contextlib.AsyncExitStack() as stack:
@@ -229,7 +203,9 @@ async def open_azure_store(
             credential = await stack.enter_async_context(DefaultAzureCredential())
             service = BlobServiceClient(account.url or "", credential=credential, **options)
         await stack.enter_async_context(service)
-        yield AzureBlobStore(service.get_container_client(container), container, root)
+        yield AzureBlobStore(
+            service.get_container_client(lake.container), lake.container, lake.root
+        )
 
 
 class _StaleError(Exception):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -27,17 +26,8 @@ from typing import Any, TypeVar, cast
 import aiohttp
 from gcloud.aio.storage import Storage
 
-from producer.errors import StoreError
-from producer.lake.objects import (
-    ObjectNames,
-    Precondition,
-    StoredObject,
-    content_etag,
-    content_type,
-    md5_etag,
-    put_refused,
-    store_error,
-)
+from producer.lake.cloud import CloudLake, CloudStore
+from producer.lake.objects import ObjectWrite, StoredObject, content_etag, md5_etag, put_refused
 
 __all__ = [
     "GCS_CONNECT_TIMEOUT_S",
@@ -59,7 +49,7 @@ _RETRIED_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _T = TypeVar("_T")
 
 
-class GcsStore:
+class GcsStore(CloudStore):
     """An ``ObjectStore`` on a GCS bucket through a ``Storage`` client the caller owns.
 
     ``root`` is a name prefix inside the bucket (``gs://bucket/root``). A 412 on a conditional
@@ -75,10 +65,9 @@ class GcsStore:
         *,
         read_timeout_s: float = GCS_READ_TIMEOUT_S,
     ) -> None:
+        super().__init__("gs", bucket, root)
         self._client = client
         self.bucket = bucket
-        self._names = ObjectNames.under("gs", bucket, root)
-        self.description = self._names.description
         # Per attempt: gcloud-aio replaces the session's timeout by the one each call passes
         # (a bare number would become a total, dropping the connect and read bounds), so every
         # call passes this one. Its stubs say ``int``; its session takes an aiohttp timeout.
@@ -119,49 +108,6 @@ class GcsStore:
             return stored
         return await content_etag(self, key)  # a composite object has no MD5: hash its content
 
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        digest = hashlib.md5(data, usedforsecurity=False).digest()
-        resource: dict[str, Any] = {"md5Hash": base64.b64encode(digest).decode()}
-        if metadata:
-            resource["metadata"] = dict(metadata)
-        try:
-            parameters: dict[str, str] = {}
-            if only_if is not None:
-                expected = only_if.etag
-                parameters["ifGenerationMatch"] = (
-                    "0" if expected is None else await self._generation_with(key, expected)
-                )
-
-            async def upload() -> dict[str, Any]:
-                return await self._client.upload(
-                    self.bucket,
-                    self._names.name(key),
-                    data,
-                    content_type=content_type(key),
-                    parameters=dict(parameters),
-                    metadata=dict(resource),  # with metadata: always a multipart upload
-                    force_resumable_upload=False,
-                    timeout=self._timeout,
-                )
-
-            await self._retried(upload)
-        except _StaleError:
-            raise put_refused(self.description, key, "generation") from None
-        except aiohttp.ClientResponseError as exc:
-            if only_if is not None and exc.status == 412:
-                raise put_refused(self.description, key, "412") from None
-            raise self._failure("put", key, exc) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failure("put", key, exc) from exc
-        return '"' + digest.hex() + '"'
-
     async def delete(self, key: str) -> None:
         async def delete() -> None:
             await self._client.delete(self.bucket, self._names.name(key), timeout=self._timeout)
@@ -195,6 +141,42 @@ class GcsStore:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._failure("list", prefix, exc) from exc
         return sorted(keys)
+
+    async def _write(self, write: ObjectWrite) -> str:
+        key = write.key
+        resource: dict[str, Any] = {"md5Hash": base64.b64encode(write.md5).decode()}
+        if write.metadata:
+            resource["metadata"] = dict(write.metadata)
+        try:
+            parameters: dict[str, str] = {}
+            if write.only_if is not None:
+                expected = write.expected
+                parameters["ifGenerationMatch"] = (
+                    "0" if expected is None else await self._generation_with(key, expected)
+                )
+
+            async def upload() -> dict[str, Any]:
+                return await self._client.upload(
+                    self.bucket,
+                    self._names.name(key),
+                    write.data,
+                    content_type=write.content_type,
+                    parameters=dict(parameters),
+                    metadata=dict(resource),  # with metadata: always a multipart upload
+                    force_resumable_upload=False,
+                    timeout=self._timeout,
+                )
+
+            await self._retried(upload)
+        except _StaleError:
+            raise put_refused(self.description, key, "generation") from None
+        except aiohttp.ClientResponseError as exc:
+            if write.only_if is not None and exc.status == 412:
+                raise put_refused(self.description, key, "412") from None
+            raise self._failure("put", key, exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure("put", key, exc) from exc
+        return write.etag
 
     async def _metadata(self, key: str) -> dict[str, Any] | None:
         async def fetch() -> dict[str, Any]:
@@ -239,29 +221,23 @@ class GcsStore:
             await asyncio.sleep(random.uniform(0, cap))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+    def _reason(self, exc: Exception) -> str:
         if isinstance(exc, aiohttp.ClientResponseError):
-            reason = f"{exc.status}: {_first_line(exc.message)}"
-        else:
-            reason = f"{type(exc).__name__}: {_first_line(str(exc))}"
-        return store_error(self.description, operation, key, reason.rstrip())
+            return f"{exc.status}: {_first_line(exc.message)}".rstrip()
+        return f"{type(exc).__name__}: {_first_line(str(exc))}".rstrip()
 
 
 @contextlib.asynccontextmanager
-async def open_gcs_store(
-    bucket: str,
-    root: str = "",
-    *,
-    environ: Mapping[str, str],
-    read_timeout_s: float = GCS_READ_TIMEOUT_S,
-) -> AsyncIterator[GcsStore]:
-    """A ``GcsStore`` on ``bucket``/``root`` whose client lives for the ``async with``.
+async def open_gcs_store(lake: CloudLake) -> AsyncIterator[GcsStore]:
+    """A ``GcsStore`` on the lake's bucket and root whose client lives for the ``async with``.
 
-    ``STORAGE_EMULATOR_HOST`` (``http://host:port``) points it at an emulator, without
-    credentials; otherwise Application Default Credentials sign the requests. Each attempt may
-    take ``GCS_CONNECT_TIMEOUT_S`` to connect and ``read_timeout_s`` to answer.
+    ``STORAGE_EMULATOR_HOST`` (``http://host:port``) in ``lake.environ`` points it at an
+    emulator, without credentials; otherwise Application Default Credentials sign the requests.
+    Each attempt may take ``GCS_CONNECT_TIMEOUT_S`` to connect and the lake's read timeout
+    (``GCS_READ_TIMEOUT_S`` by default) to answer.
     """
-    emulator = environ.get("STORAGE_EMULATOR_HOST", "").strip()
+    read_timeout_s = lake.read_timeout(GCS_READ_TIMEOUT_S)
+    emulator = lake.environ.get("STORAGE_EMULATOR_HOST", "").strip()
     if emulator and not emulator.startswith(("http://", "https://")):
         emulator = f"http://{emulator}"
     timeout = aiohttp.ClientTimeout(sock_connect=GCS_CONNECT_TIMEOUT_S, sock_read=read_timeout_s)
@@ -269,7 +245,7 @@ async def open_gcs_store(
         # Its stubs name requests' Session (the sync build); the aio build takes aiohttp's.
         client = Storage(session=session, api_root=emulator or None)  # type: ignore[arg-type]
         try:
-            yield GcsStore(client, bucket, root, read_timeout_s=read_timeout_s)
+            yield GcsStore(client, lake.container, lake.root, read_timeout_s=read_timeout_s)
         finally:
             await client.close()
 

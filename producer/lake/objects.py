@@ -1,27 +1,28 @@
 """Step 5, sink: the object-store seam the writer and the checkpoint build on. No I/O.
 
-Owns the ``ObjectStore`` protocol (whole-object get/put/delete/list with S3 ETags and conditional
-puts), the ``StoredObject`` and ``Precondition`` values, the MD5 ETag rule, and what every
+Owns the ``ObjectStore`` base class (whole-object get/put/delete/list with S3 ETags and
+conditional puts; it owns the public ``put`` and hands each store one ``ObjectWrite``), the
+``StoredObject``, ``Precondition`` and ``ObjectWrite`` values, the MD5 ETag rule, and what every
 implementation shares: the content type a key is stored with, the one-line ``StoreError`` naming
-the key, the ``PreconditionFailedError`` of a refused conditional put and, for the cloud stores,
-``ObjectNames`` (keys under a root in a bucket or container). The implementations live in
-``store.py`` (``file://``, and ``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``; this
-module knows none.
+the key and the ``PreconditionFailedError`` of a refused conditional put. What only the cloud
+stores share is in ``cloud.py``. The implementations live in ``store.py`` (``file://``, and
+``open_store``), ``s3.py``, ``gcs.py`` and ``azure.py``; this module knows none.
 """
 
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import PurePosixPath
-from typing import Protocol
 
 from producer.errors import PreconditionFailedError, StoreError
 
 __all__ = [
-    "ObjectNames",
     "ObjectStore",
+    "ObjectWrite",
     "Precondition",
     "StoredObject",
     "content_etag",
@@ -40,35 +41,6 @@ class StoredObject:
 
     data: bytes
     etag: str
-
-
-@dataclass(frozen=True)
-class ObjectNames:
-    """How a cloud store names the lake's objects: each key under ``root`` (no ``/`` at either
-    end) in one bucket or container, ``{scheme}://{container}/{root}`` for people."""
-
-    scheme: str
-    container: str
-    root: str = ""
-
-    @classmethod
-    def under(cls, scheme: str, container: str, root: str) -> ObjectNames:
-        """The names under ``root`` as a lake URL gives it (a ``/`` at either end is dropped)."""
-        return cls(scheme, container, root.strip("/"))
-
-    @property
-    def description(self) -> str:
-        """``{scheme}://{container}/{root}``, or ``{scheme}://{container}`` without a root."""
-        base = f"{self.scheme}://{self.container}"
-        return f"{base}/{self.root}" if self.root else base
-
-    def name(self, key: str) -> str:
-        """The object name of ``key`` (or of a key prefix)."""
-        return f"{self.root}/{key}" if self.root else key
-
-    def key(self, name: str) -> str:
-        """The key of a listed object: its name without the root."""
-        return name[len(self.root) + 1 :] if self.root else name
 
 
 @dataclass(frozen=True)
@@ -98,23 +70,60 @@ class Precondition:
         return self.etag is None
 
 
-class ObjectStore(Protocol):
+@dataclass(frozen=True)
+class ObjectWrite:
+    """One put as ``ObjectStore.put`` hands it to a store: ``data`` at ``key``, over whatever is
+    there unless ``only_if`` says what must be, with ``metadata`` (which a store may not keep)."""
+
+    key: str
+    data: bytes
+    only_if: Precondition | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def expected(self) -> str | None:
+        """The ETag the object must have (If-Match), or None: a create-only or plain put."""
+        return None if self.only_if is None else self.only_if.etag
+
+    @property
+    def creates(self) -> bool:
+        """True for a create-only put (If-None-Match: ``*``)."""
+        return self.only_if is not None and self.only_if.creates
+
+    @property
+    def content_type(self) -> str:
+        """The ``Content-Type`` the object is stored with (``content_type`` of its key)."""
+        return content_type(self.key)
+
+    @cached_property
+    def md5(self) -> bytes:
+        """The MD5 digest of ``data``, computed once."""
+        return hashlib.md5(self.data, usedforsecurity=False).digest()
+
+    @property
+    def etag(self) -> str:
+        """The MD5 ETag of ``data`` (``md5_etag``): what a store that keeps MD5s returns."""
+        return '"' + self.md5.hex() + '"'
+
+
+class ObjectStore(ABC):
     """Whole-object storage addressed by ``/``-separated keys relative to the lake root.
 
     ``put`` is atomic: readers see the old object or the new one, never a part, also when the
     caller is cancelled. A put whose ``Precondition`` does not hold raises
     ``PreconditionFailedError``; every other failure raises ``StoreError`` naming the key.
+    A store implements ``_write``, which carries out the ``ObjectWrite`` of one ``put``.
     """
 
     description: str
 
+    @abstractmethod
     async def get(self, key: str) -> StoredObject | None:
         """The object, or None if absent."""
-        ...
 
+    @abstractmethod
     async def etag(self, key: str) -> str | None:
         """The object's ETag (a HEAD), or None if absent."""
-        ...
 
     async def put(
         self,
@@ -126,15 +135,19 @@ class ObjectStore(Protocol):
     ) -> str:
         """Write ``data``, over whatever is there unless ``only_if`` says what must be; returns
         the new ETag."""
-        ...
+        return await self._write(ObjectWrite(key, data, only_if, dict(metadata or {})))
 
+    @abstractmethod
     async def delete(self, key: str) -> None:
         """Remove the object; an absent one is fine."""
-        ...
 
+    @abstractmethod
     async def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix`` (a plain string prefix), sorted."""
-        ...
+
+    @abstractmethod
+    async def _write(self, write: ObjectWrite) -> str:
+        """Carry out ``write`` (see ``put``); returns the new ETag."""
 
 
 def md5_etag(data: bytes) -> str:

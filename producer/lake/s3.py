@@ -12,22 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from producer.errors import StoreError
-from producer.lake.objects import (
-    ObjectNames,
-    Precondition,
-    StoredObject,
-    content_type,
-    put_refused,
-    store_error,
-)
+from producer.lake.cloud import CloudLake, CloudStore
+from producer.lake.objects import ObjectWrite, StoredObject, put_refused
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -54,7 +47,7 @@ _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalReques
 _ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
-class S3Store:
+class S3Store(CloudStore):
     """An ``ObjectStore`` on an S3 bucket through an aiobotocore client the caller owns.
 
     ``root`` is a key prefix inside the bucket (``s3://bucket/root``). Conditional puts use
@@ -65,21 +58,17 @@ class S3Store:
     """
 
     def __init__(self, client: S3Client, bucket: str, root: str = "") -> None:
+        super().__init__("s3", bucket, root)
         self._client = client
         self.bucket = bucket
-        self._names = ObjectNames.under("s3", bucket, root)
-        self.description = self._names.description
 
     async def get(self, key: str) -> StoredObject | None:
         async def fetch() -> StoredObject | None:
-            try:
-                response = await self._client.get_object(
-                    Bucket=self.bucket, Key=self._names.name(key)
-                )
-            except ClientError as exc:
-                if _code(exc) in _ABSENT_CODES:
-                    return None
-                raise
+            response = await _unless_absent(
+                self._client.get_object(Bucket=self.bucket, Key=self._names.name(key))
+            )
+            if response is None:
+                return None
             try:
                 async with response["Body"] as body:
                     data = await body.read()
@@ -87,62 +76,16 @@ class S3Store:
                 raise _ShortBodyError(f"{type(exc).__name__}: {exc}") from exc
             return StoredObject(data, response["ETag"])
 
-        try:
-            return await self._transport_retried("get", key, fetch)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure("get", key, exc) from exc
+        return await self._called("get", key, fetch)
 
     async def etag(self, key: str) -> str | None:
         async def head() -> str | None:
-            try:
-                response = await self._client.head_object(
-                    Bucket=self.bucket, Key=self._names.name(key)
-                )
-            except ClientError as exc:
-                if _code(exc) in _ABSENT_CODES:
-                    return None
-                raise
-            return response["ETag"]
+            response = await _unless_absent(
+                self._client.head_object(Bucket=self.bucket, Key=self._names.name(key))
+            )
+            return None if response is None else response["ETag"]
 
-        try:
-            return await self._transport_retried("head", key, head)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure("head", key, exc) from exc
-
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        request: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self._names.name(key),
-            "Body": data,
-            "ContentType": content_type(key),
-        }
-        if metadata:
-            request["Metadata"] = dict(metadata)
-        if only_if is not None and only_if.etag is not None:
-            request["IfMatch"] = only_if.etag
-        elif only_if is not None:
-            request["IfNoneMatch"] = "*"
-
-        async def put() -> str:
-            response = await self._client.put_object(**request)
-            return response["ETag"]
-
-        try:
-            return await self._transport_retried("put", key, put)
-        except (ClientError, BotoCoreError) as exc:
-            code = _code(exc)
-            if only_if is not None and (
-                code in _PRECONDITION_CODES or (not only_if.creates and code in _ABSENT_CODES)
-            ):
-                raise put_refused(self.description, key, code) from None
-            raise self._failure("put", key, exc) from exc
+        return await self._called("head", key, head)
 
     async def delete(self, key: str) -> None:
         async def delete() -> None:
@@ -165,10 +108,44 @@ class S3Store:
                 keys.extend(self._names.key(item["Key"]) for item in page.get("Contents", []))
             return keys
 
+        return sorted(await self._called("list", prefix, list_all))
+
+    async def _write(self, write: ObjectWrite) -> str:
+        key, only_if = write.key, write.only_if
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self._names.name(key),
+            "Body": write.data,
+            "ContentType": write.content_type,
+        }
+        if write.metadata:
+            request["Metadata"] = dict(write.metadata)
+        if write.expected is not None:
+            request["IfMatch"] = write.expected
+        elif write.creates:
+            request["IfNoneMatch"] = "*"
+
+        async def put() -> str:
+            response = await self._client.put_object(**request)
+            return response["ETag"]
+
         try:
-            return sorted(await self._transport_retried("list", prefix, list_all))
+            return await self._transport_retried("put", key, put)
         except (ClientError, BotoCoreError) as exc:
-            raise self._failure("list", prefix, exc) from exc
+            code = _code(exc)
+            if only_if is not None and (
+                code in _PRECONDITION_CODES or (not only_if.creates and code in _ABSENT_CODES)
+            ):
+                raise put_refused(self.description, key, code) from None
+            raise self._failure("put", key, exc) from exc
+
+    async def _called(self, operation: str, key: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        """``call()`` with its transport retries; what S3 still answers with an error, or
+        botocore raises, becomes the ``StoreError`` of ``operation`` on ``key``."""
+        try:
+            return await self._transport_retried(operation, key, call)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failure(operation, key, exc) from exc
 
     async def _transport_retried(
         self, operation: str, key: str, call: Callable[[], Awaitable[_T]]
@@ -191,41 +168,31 @@ class S3Store:
                 await asyncio.sleep(_TRANSPORT_RETRY_S * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _failure(self, operation: str, key: str, exc: Exception) -> StoreError:
+    def _reason(self, exc: Exception) -> str:
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
-            reason = f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
-        else:
-            reason = f"{type(exc).__name__}: {exc}"
-        return store_error(self.description, operation, key, reason)
+            return f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
+        return f"{type(exc).__name__}: {exc}"
 
 
 @contextlib.asynccontextmanager
-async def open_s3_store(
-    bucket: str,
-    root: str = "",
-    *,
-    environ: Mapping[str, str] | None = None,
-    read_timeout_s: float = S3_READ_TIMEOUT_S,
-) -> AsyncIterator[S3Store]:
-    """An ``S3Store`` on ``bucket``/``root`` whose client lives for the ``async with``.
+async def open_s3_store(lake: CloudLake) -> AsyncIterator[S3Store]:
+    """An ``S3Store`` on the lake's bucket and root whose client lives for the ``async with``.
 
     The client is configured by the standard AWS chain (``AWS_ENDPOINT_URL_S3``, region,
     credentials, IRSA web identity). Retries: botocore's ``standard`` mode with
     ``S3_MAX_ATTEMPTS`` attempts, unless ``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS`` (or the profile)
-    say otherwise; each attempt may take ``S3_CONNECT_TIMEOUT_S`` to connect and
-    ``read_timeout_s`` to answer. So every call returns or raises ``StoreError`` in bounded time.
-    ``environ`` (default ``os.environ``) is where ``AWS_REGION`` is looked up; botocore reads
-    the rest of the chain from the process environment itself.
+    say otherwise; each attempt may take ``S3_CONNECT_TIMEOUT_S`` to connect and the lake's read
+    timeout (``S3_READ_TIMEOUT_S`` by default) to answer. So every call returns or raises
+    ``StoreError`` in bounded time. ``lake.environ`` is where ``AWS_REGION`` is looked up;
+    botocore reads the rest of the chain from the process environment itself.
     """
     session = get_session()
     # botocore reads only AWS_DEFAULT_REGION; every other AWS SDK also honours AWS_REGION.
-    variables = os.environ if environ is None else environ
-    region = session.get_config_variable("region") or variables.get("AWS_REGION")
-    async with session.create_client(
-        "s3", region_name=region, config=_client_config(session, read_timeout_s)
-    ) as client:
-        yield S3Store(client, bucket, root)
+    region = session.get_config_variable("region") or lake.environ.get("AWS_REGION")
+    config = _client_config(session, lake.read_timeout(S3_READ_TIMEOUT_S))
+    async with session.create_client("s3", region_name=region, config=config) as client:
+        yield S3Store(client, lake.container, lake.root)
 
 
 def _client_config(session: AioSession, read_timeout_s: float) -> AioConfig:
@@ -244,6 +211,16 @@ def _client_config(session: AioSession, read_timeout_s: float) -> AioConfig:
 
 class _ShortBodyError(Exception):
     """A streamed body ended early: retried like any transport failure botocore did not see."""
+
+
+async def _unless_absent(request: Awaitable[_T]) -> _T | None:
+    """What ``request`` answers, or None where S3 says its key is absent."""
+    try:
+        return await request
+    except ClientError as exc:
+        if _code(exc) in _ABSENT_CODES:
+            return None
+        raise
 
 
 def _code(exc: Exception) -> str:

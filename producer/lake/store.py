@@ -19,13 +19,15 @@ import importlib
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Protocol, cast
+from typing import cast
 
 from producer.errors import ConfigError, PreconditionFailedError
+from producer.lake.cloud import CloudLake
 from producer.lake.objects import (
     ObjectStore,
+    ObjectWrite,
     Precondition,
     StoredObject,
     content_etag,
@@ -53,7 +55,7 @@ OBJECT_MODE = 0o640
 """Mode of a new object, less the umask: lake objects hold raw source data, never world-readable."""
 
 
-class FileStore:
+class FileStore(ObjectStore):
     """An ``ObjectStore`` on a local directory (``file://``), with the same layout as on S3.
 
     Writes go to a hidden temp file in the target's directory, are fsynced, then renamed into
@@ -76,21 +78,14 @@ class FileStore:
     async def etag(self, key: str) -> str | None:
         return await content_etag(self, key)
 
-    async def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        only_if: Precondition | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str:
-        return await asyncio.to_thread(self._put, key, data, only_if)
-
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
 
     async def list_keys(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list, prefix)
+
+    async def _write(self, write: ObjectWrite) -> str:
+        return await asyncio.to_thread(self._put, write)
 
     def _path(self, key: str) -> Path:
         segments = key.split("/")
@@ -108,13 +103,14 @@ class FileStore:
             raise store_error(self.description, "get", key, str(exc.strerror)) from exc
         return StoredObject(data, md5_etag(data))
 
-    def _put(self, key: str, data: bytes, only_if: Precondition | None) -> str:
+    def _put(self, write: ObjectWrite) -> str:
+        key, only_if = write.key, write.only_if
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temp = _write_temp(path, data)
+            temp = _write_temp(path, write.data)
             try:
-                if only_if is not None and only_if.creates:
+                if write.creates:
                     try:
                         os.link(temp, path)  # atomic create-exclusive, never replaces
                     except FileExistsError:
@@ -139,7 +135,7 @@ class FileStore:
         except OSError as exc:
             raise store_error(self.description, "put", key, str(exc.strerror)) from exc
         _sweep_orphans(path.parent)
-        return md5_etag(data)
+        return write.etag
 
     def _delete(self, key: str) -> None:
         path = self._path(key)
@@ -168,19 +164,9 @@ class FileStore:
         return sorted(keys)
 
 
-class _CloudOpener(Protocol):
-    """A cloud store module's opener (``open_s3_store``, ``open_azure_store``,
-    ``open_gcs_store``): a bucket or container, a root, the environment, a read timeout."""
-
-    def __call__(
-        self,
-        container: str,
-        root: str = "",
-        /,
-        *,
-        environ: Mapping[str, str],
-        read_timeout_s: float = ...,
-    ) -> contextlib.AbstractAsyncContextManager[ObjectStore]: ...
+# A cloud store module's opener (``open_s3_store``, ``open_azure_store``, ``open_gcs_store``):
+# its store on a ``CloudLake``, open for the ``async with``.
+_CloudOpener = Callable[[CloudLake], contextlib.AbstractAsyncContextManager[ObjectStore]]
 
 
 # Each cloud scheme's store module and its opener (a ``_CloudOpener``), imported at first use.
@@ -216,9 +202,8 @@ async def open_store(
         return
     module, name = _CLOUD_STORES[location.scheme]
     opener = cast(_CloudOpener, getattr(importlib.import_module(module), name))
-    timeout = {} if read_timeout_s is None else {"read_timeout_s": read_timeout_s}
-    container = bucket or location.bucket
-    async with opener(container, location.root, environ=os.environ, **timeout) as store:
+    lake = CloudLake(bucket or location.bucket, location.root, os.environ, read_timeout_s)
+    async with opener(lake) as store:
         yield store
 
 
