@@ -465,7 +465,7 @@ class _Runtime:
                 store, prefix=domain.prefix, domain=name, metrics=metrics, fence=lease
             ),
             start_at=self.settings.start_at or (self.clock.now() - timedelta(hours=24)),
-            planner=spec.make_planner(self.settings.window_seconds, domain),
+            planner=spec.make_planner(self.settings.window_seconds_of(name), domain),
             clock=self.clock,
             metrics=metrics,
             status=self.health.status(name),

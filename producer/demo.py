@@ -85,7 +85,7 @@ async def run_demo(
             registry,
             settings.domains,
             window_seconds={
-                name: settings.window_seconds for name in settings.domains if name != "wfm"
+                name: settings.window_seconds_of(name) for name in settings.domains if name != "wfm"
             },
             now=time.time,
         )

@@ -61,7 +61,8 @@ def _backfill(args: argparse.Namespace) -> int:
 
     start, end = _instant("--from", args.start), _instant("--to", args.end)
     settings = load_settings()
-    plan_range(start, end, settings.window_seconds)  # a refused range is said before any work
+    # a refused range is said before any work
+    plan_range(start, end, settings.window_seconds_of(args.domain))
     configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(backfill(settings, args.domain, start, end))
@@ -155,11 +156,12 @@ async def backfill(
         raise ConfigError(f"--domain {domain}: not enabled in MESH_DOMAINS")
     config = settings.domain(domain)
     spec = domain_spec(domain)
-    if not isinstance(spec.make_planner(settings.window_seconds, config), IncrementalPlanner):
+    window_seconds = settings.window_seconds_of(domain)
+    if not isinstance(spec.make_planner(window_seconds, config), IncrementalPlanner):
         raise ConfigError(
             f"--domain {domain}: a snapshot domain is re-exported by run, not backfill"
         )
-    windows = plan_range(start, end, settings.window_seconds)
+    windows = plan_range(start, end, window_seconds)
     clock = clock or SystemClock()
     total = Counts()
     async with open_domain(settings, domain, clock=clock) as built:

@@ -192,7 +192,31 @@ def _recipients(value: Any) -> Any:
     return value
 
 
-class TelephonySettings(PlatformTelephonyFields, DomainSettings):
+def _divides_a_day(value: int | None) -> int | None:
+    if value is not None and 86_400 % value:
+        raise ValueError("must divide a day (86400) evenly, e.g. 300, 900, 3600")
+    return value
+
+
+class _WindowedFields(BaseModel):
+    """The window length of a domain exported in consecutive windows (Telephony, Quality)."""
+
+    window_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=86_400,
+        description="this domain's window length; must divide a day (86400) evenly; unset: "
+        "`MESH_WINDOW_SECONDS` (a daily window suits Quality on CXone: one Data Extraction job a "
+        "day, docs/nice.md)",
+    )
+
+    @field_validator("window_seconds")
+    @classmethod
+    def _tiles_a_day(cls, value: int | None) -> int | None:
+        return _divides_a_day(value)
+
+
+class TelephonySettings(PlatformTelephonyFields, _WindowedFields, DomainSettings):
     """Telephony defaults: high priority, ``telephony-cdr-export``."""
 
     domain_name: ClassVar[str] = "telephony"
@@ -207,7 +231,7 @@ class _QualityFields(BaseModel):
     settle_seconds: float = Field(default=120.0, ge=0)
 
 
-class QualitySettings(PlatformQualityFields, _QualityFields, DomainSettings):
+class QualitySettings(PlatformQualityFields, _QualityFields, _WindowedFields, DomainSettings):
     """Quality defaults: normal priority, ``qms-scores-export``; windows by changed date."""
 
     domain_name: ClassVar[str] = "quality"
@@ -391,8 +415,7 @@ class Settings(PlatformProcessFields, _EnabledDomains, BaseSettings):
     @field_validator("window_seconds")
     @classmethod
     def _tiles_a_day(cls, value: int) -> int:
-        if 86_400 % value:
-            raise ValueError("must divide a day (86400) evenly, e.g. 300, 900, 3600")
+        _divides_a_day(value)
         return value
 
     @model_validator(mode="after")
@@ -439,6 +462,14 @@ class Settings(PlatformProcessFields, _EnabledDomains, BaseSettings):
         if found is None:
             raise KeyError(name)
         return found
+
+    def window_seconds_of(self, name: str) -> int:
+        """Domain ``name``'s window length: its own ``MESH_{DOMAIN}__WINDOW_SECONDS``, else
+        ``MESH_WINDOW_SECONDS`` (a snapshot domain has no windows of this kind)."""
+        domain = getattr(self, name)
+        if isinstance(domain, _WindowedFields) and domain.window_seconds is not None:
+            return domain.window_seconds
+        return self.window_seconds
 
 
 DOMAIN_MODELS: dict[str, type[DomainSettings]] = {

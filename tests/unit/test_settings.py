@@ -64,6 +64,8 @@ def test_region_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("MESH_WINDOW_SECONDS", "7000", "MESH_WINDOW_SECONDS: must divide a day"),
         ("MESH_WINDOW_SECONDS", "ten", "MESH_WINDOW_SECONDS: Input should be a valid integer"),
+        ("MESH_TELEPHONY__WINDOW_SECONDS", "7000", "MESH_TELEPHONY__WINDOW_SECONDS: must divide"),
+        ("MESH_TELEPHONY__WINDOW_SECONDS", "30", "MESH_TELEPHONY__WINDOW_SECONDS: Input should"),
         ("MESH_LAKE_URL", "ftp://x", "MESH_LAKE_URL: expected s3://bucket"),
         ("MESH_LAKE_URL", "s3://Bad_Bucket", "MESH_LAKE_URL: 'Bad_Bucket' is not a valid S3"),
         ("MESH_TELEPHONY__PRIORITY", "urgent", "MESH_TELEPHONY__PRIORITY: Input should be"),
@@ -90,6 +92,23 @@ def test_bad_variable_is_named_in_one_line(
     message = str(caught.value)
     assert "\n" not in message
     assert expected in message, message
+
+
+@pytest.mark.usefixtures("minimal")
+def test_a_domain_may_have_its_own_window_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``MESH_{DOMAIN}__WINDOW_SECONDS`` wins for its domain; the others keep the process-wide
+    length; WFM (weekly snapshots) has no such variable."""
+    monkeypatch.setenv("MESH_DOMAINS", "telephony,quality")
+    monkeypatch.setenv("MESH_QUALITY__CLIENT_ID", "quality-client")
+    monkeypatch.setenv("MESH_QUALITY__CLIENT_SECRET", "quality-secret-value")
+    monkeypatch.setenv("MESH_WINDOW_SECONDS", "1800")
+    monkeypatch.setenv("MESH_QUALITY__WINDOW_SECONDS", "86400")
+    settings = load_settings()
+    assert settings.window_seconds_of("quality") == 86_400
+    assert settings.window_seconds_of("telephony") == 1800
+    monkeypatch.setenv("MESH_WFM__WINDOW_SECONDS", "86400")
+    with pytest.raises(ConfigError, match=r"^MESH_WFM__WINDOW_SECONDS: "):
+        load_settings()
 
 
 @pytest.mark.usefixtures("minimal")
