@@ -53,6 +53,7 @@ from producer.settings import DomainSettings, Settings
 from producer.telemetry.health import Health
 from producer.telemetry.metrics import DomainMetrics, Metrics
 from producer.telemetry.server import serve_http
+from producer.windows import IncrementalPlanner
 from producer.worker import DomainWorker, OlderMajor, WindowAbandonedError
 
 __all__ = ["BuiltDomain", "RunResult", "open_domain", "run"]
@@ -455,6 +456,9 @@ class _Runtime:
         """The window loop of ``name``: its newest contract first, then any older major."""
         domain, metrics = self.settings.domain(name), self.metrics.for_domain(name)
         contract, *older = contracts
+        planner = spec.make_planner(self.settings.window_seconds_of(name), domain)
+        if isinstance(planner, IncrementalPlanner):
+            metrics.window_length(planner.window_seconds)
         return DomainWorker(
             spec=spec,
             extractor=extractor,
@@ -465,7 +469,7 @@ class _Runtime:
                 store, prefix=domain.prefix, domain=name, metrics=metrics, fence=lease
             ),
             start_at=self.settings.start_at or (self.clock.now() - timedelta(hours=24)),
-            planner=spec.make_planner(self.settings.window_seconds_of(name), domain),
+            planner=planner,
             clock=self.clock,
             metrics=metrics,
             status=self.health.status(name),

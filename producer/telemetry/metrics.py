@@ -154,6 +154,13 @@ class Metrics:
             ["domain"],
             registry=registry,
         )
+        self.window_seconds = Gauge(
+            "mesh_window_seconds",
+            "The domain's window length (a domain exported in consecutive windows): the unit of "
+            "the export-lag alert.",
+            ["domain"],
+            registry=registry,
+        )
         self.ready = Gauge(
             "mesh_domain_ready",
             "1 when the domain holds a token and its worker is running, else 0.",
@@ -257,6 +264,9 @@ class DomainMetrics:
 
     def source_available(self, unix_seconds: float) -> None:
         self.families.source_available.labels(self.domain).set(unix_seconds)
+
+    def window_length(self, seconds: int) -> None:
+        self.families.window_seconds.labels(self.domain).set(seconds)
 
     def ready(self, is_ready: bool) -> None:
         self.families.ready.labels(self.domain).set(1 if is_ready else 0)

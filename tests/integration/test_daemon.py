@@ -91,6 +91,31 @@ async def test_run_once_accounting_holds_in_metrics_and_checkpoint(
     assert windows == report.windows >= 1
 
 
+async def test_a_domain_runs_and_reports_its_own_window_length(
+    simulator: RunningSimulator, lake_url: str
+) -> None:
+    """``MESH_TELEPHONY__WINDOW_SECONDS=1800`` beside the process-wide 900: half-hour windows,
+    and ``mesh_window_seconds`` (the export-lag alert's unit) says so."""
+    registry = CollectorRegistry()
+    settings = telephony_settings(
+        simulator.base_url,
+        lake_url,
+        start_at=_START,
+        request_retry_seconds=10,
+        telephony=telephony_domain(page_size=50, resweep_hours=0, window_seconds=1800),
+    )
+    assert settings.window_seconds == 900
+    result = await run_once(settings, registry)
+    assert _sample(registry, "mesh_window_seconds") == 1800
+    checkpoint = await _checkpoint(lake_url)
+    assert checkpoint is not None
+    span = checkpoint.watermark - align_down(_START, 1800)
+    assert span >= timedelta(seconds=1800)
+    assert span % timedelta(seconds=1800) == timedelta(0)
+    # as many windows as half hours: 900 s windows would be twice as many
+    assert result.reports["telephony"].windows == span // timedelta(seconds=1800)
+
+
 async def test_failed_job_is_rerun_not_skipped(simulator: RunningSimulator, tmp_path: Path) -> None:
     """A job that ends FAILED fails its window; the retry lands it and the counts still match."""
     lake_url = (tmp_path / "lake").as_uri()
