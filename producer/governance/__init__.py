@@ -12,7 +12,7 @@ Nothing here talks to a cloud: policies are plain JSON documents for Terraform o
 
 from __future__ import annotations
 
-from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.lint import Finding, Principal, Reading, lint_policy
 from producer.governance.model import GovernanceConfig, parse_governance
 from producer.governance.ports import LakeLayout, build_layout, read_layout
 from producer.governance.render import Rendered, render
@@ -22,6 +22,7 @@ __all__ = [
     "GovernanceConfig",
     "LakeLayout",
     "Principal",
+    "Reading",
     "Rendered",
     "build_layout",
     "lint_policy",

@@ -13,11 +13,10 @@ to. Pure: no I/O; placeholders (``${SUBSCRIPTION_ID}`` ...) are filled in by the
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from producer.governance.areas import arn
-from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
+from producer.governance.lint import Finding, Principal, Reading, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
 from producer.governance.render import (
@@ -150,23 +149,17 @@ def azure_producer(port: DomainPort) -> dict[str, Any]:
     }
 
 
-def lint_azure(
-    document: Any, principal: Principal, config: GovernanceConfig, layout: LakeLayout, today: date
-) -> list[Finding]:
-    """Findings for an Azure document read as ``principal``'s: its own structural rules, then
+def lint_azure(document: Any, reading: Reading) -> list[Finding]:
+    """Findings for an Azure document as ``reading`` reads it: its own structural rules, then
     the AWS lint's rules on the equivalent S3 statements (``Statement[i]`` = assignment ``i``)."""
+    principal, partition = reading.principal, reading.config.partition
     identity = _identity_of(principal)
     return lint_equivalent(
         document,
-        principal,
-        config,
-        layout,
-        today,
+        reading,
         entries="roleAssignments",
         cloud="an Azure",
-        read=lambda where, assignment: _read_assignment(
-            where, assignment, identity, config.partition
-        ),
+        read=lambda where, assignment: _read_assignment(where, assignment, identity, partition),
         producer_rules=lambda whole: _federation(whole, principal),
     )
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from producer.errors import ConfigError
 from producer.governance.azure import lint_azure, render_azure
 from producer.governance.gcp import lint_gcp, render_gcp
-from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.lint import Finding, Principal, Reading, lint_policy
 from producer.governance.model import GovernanceConfig
 from producer.governance.ports import LakeLayout
 from producer.governance.render import render
@@ -75,21 +75,13 @@ def render_files(cloud: str, config: GovernanceConfig, layout: LakeLayout) -> di
     return {name: json.dumps(document, indent=2) + "\n" for name, document in documents.items()}
 
 
-def lint_document(
-    cloud: str,
-    document: Any,
-    *,
-    principal: Principal,
-    config: GovernanceConfig,
-    layout: LakeLayout,
-    today: date,
-) -> list[Finding]:
-    """The findings of ``cloud``'s lint for one document."""
+def lint_document(cloud: str, document: Any, reading: Reading) -> list[Finding]:
+    """The findings of ``cloud``'s lint for one document read as ``reading`` says."""
     if cloud == "azure":
-        return lint_azure(document, principal, config, layout, today)
+        return lint_azure(document, reading)
     if cloud == "gcp":
-        return lint_gcp(document, principal, config, layout, today)
-    return lint_policy(document, principal, config, layout, today)
+        return lint_gcp(document, reading)
+    return lint_policy(document, reading)
 
 
 def lint_rendered(
@@ -106,8 +98,6 @@ def lint_rendered(
         if principal is None:
             lines.append(Finding("malformed", "policy", "whose policy is it?").line(name))
             continue
-        findings = lint_document(
-            cloud, document, principal=principal, config=config, layout=layout, today=today
-        )
+        findings = lint_document(cloud, document, Reading(principal, config, layout, today))
         lines.extend(finding.line(name) for finding in findings)
     return lines, len(documents)

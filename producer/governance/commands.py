@@ -32,7 +32,7 @@ from producer.governance.files import (
     read_policy,
     write_files,
 )
-from producer.governance.lint import Finding, Principal
+from producer.governance.lint import Finding, Principal, Reading
 from producer.governance.model import GovernanceConfig
 from producer.governance.ports import LakeLayout, read_layout
 
@@ -125,14 +125,8 @@ def _lint(args: argparse.Namespace) -> int:
         targets = _targets(args.paths, args.principal)
         lines = []
         for source, principal, document in targets:
-            findings: list[Finding] = lint_document(
-                cloud,
-                document,
-                principal=principal,
-                config=config,
-                layout=layout,
-                today=today,
-            )
+            reading = Reading(principal, config, layout, today)
+            findings: list[Finding] = lint_document(cloud, document, reading)
             lines.extend(finding.line(source) for finding in findings)
         count = len(targets)
     for line in lines:

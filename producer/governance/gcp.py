@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
 from typing import Any
 
 from producer.governance.areas import arn
-from producer.governance.lint import Finding, Principal, Refused, lint_equivalent
+from producer.governance.lint import Finding, Principal, Reading, Refused, lint_equivalent
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import DomainPort, LakeLayout
 from producer.governance.render import documents_per_principal, granted_reads
@@ -115,21 +114,17 @@ def gcp_producer(port: DomainPort) -> dict[str, Any]:
     }
 
 
-def lint_gcp(
-    document: Any, principal: Principal, config: GovernanceConfig, layout: LakeLayout, today: date
-) -> list[Finding]:
-    """Findings for a GCP document read as ``principal``'s: its own rules, then the AWS lint's
+def lint_gcp(document: Any, reading: Reading) -> list[Finding]:
+    """Findings for a GCP document as ``reading`` reads it: its own rules, then the AWS lint's
     rules on the equivalent S3 statements."""
+    principal, partition = reading.principal, reading.config.partition
     account = service_account(principal.kind, principal.name)
     return lint_equivalent(
         document,
-        principal,
-        config,
-        layout,
-        today,
+        reading,
         entries="bindings",
         cloud="a GCP",
-        read=lambda where, binding: [_read_binding(where, binding, account, config.partition)],
+        read=lambda where, binding: [_read_binding(where, binding, account, partition)],
         producer_rules=lambda whole: _workload_identity(whole, principal, account),
     )
 

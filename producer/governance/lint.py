@@ -1,12 +1,13 @@
 """Governance, step two: findings about a policy document, rendered here or written by hand.
 
-``lint_policy()`` reads an IAM policy as the principal it is for (a consumer group or a domain
-producer) against ``consumers.yaml`` and the lake layout, and reports wildcards, resources
-outside the lake's products, writes by consumers, dead-letter reads, ungranted reads, unscoped
-listings, cross-domain reach, and groups reading several domains without an unexpired approval.
-``clouds.lint_rendered()`` does it for every policy ``render`` made: the gate both ``policies
-render`` (which writes nothing past a finding) and ``policies lint`` apply. Pure: the caller
-reads the files and prints ``Finding.line()``; Deny statements only restrict.
+``lint_policy()`` reads an IAM policy as a ``Reading`` says (as the principal it is for, a consumer
+group or a domain producer, against ``consumers.yaml`` and the lake layout, on a day) and reports
+wildcards, resources outside the lake's products, writes by consumers, dead-letter reads,
+ungranted reads, unscoped listings, cross-domain reach, and groups reading several domains
+without an unexpired approval. ``clouds.lint_rendered()`` does it for every policy ``render``
+made: the gate both ``policies render`` (which writes nothing past a finding) and ``policies
+lint`` apply. Pure: the caller reads the files and prints ``Finding.line()``; Deny statements
+only restrict.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from producer.governance.areas import Area, Unplaced, parse_s3_arn, place
 from producer.governance.model import ConsumerGroup, GovernanceConfig
 from producer.governance.ports import LakeLayout
 
-__all__ = ["Finding", "FindingKind", "Principal", "Refused", "lint_equivalent", "lint_policy"]
+__all__ = [
+    "Finding",
+    "FindingKind",
+    "Principal",
+    "Reading",
+    "Refused",
+    "lint_equivalent",
+    "lint_policy",
+]
 
 FindingKind = Literal[
     "malformed",
@@ -84,6 +93,19 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """Who reads a policy document and against what: the ``principal`` it is for, the governance
+    file (``config``) and lake ``layout`` it is checked against, and ``today``, the day that
+    decides which approvals have expired. Every lint, of every cloud, takes one with the document.
+    """
+
+    principal: Principal
+    config: GovernanceConfig
+    layout: LakeLayout
+    today: date
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem: its kind, where (``Statement[1] ReadWfm`` or ``policy``) and what is wrong."""
 
@@ -96,19 +118,13 @@ class Finding:
         return f"{source}: {self.kind}: {self.where}: {self.message}"
 
 
-def lint_policy(
-    document: Any,
-    principal: Principal,
-    config: GovernanceConfig,
-    layout: LakeLayout,
-    today: date,
-) -> list[Finding]:
-    """Every finding for ``document`` read as ``principal``'s policy, in document order.
+def lint_policy(document: Any, reading: Reading) -> list[Finding]:
+    """Every finding for ``document`` read as ``reading.principal``'s policy, in document order.
 
-    ``today`` decides which approvals are expired (an approval is valid through its ``expires``
-    day). Never raises for a malformed document: that is a ``malformed`` finding.
+    ``reading.today`` decides which approvals are expired (an approval is valid through its
+    ``expires`` day). Never raises for a malformed document: that is a ``malformed`` finding.
     """
-    check = _Check(principal, config, layout, today)
+    check = _Check(reading)
     statements = document.get("Statement") if isinstance(document, dict) else None
     if isinstance(statements, dict):
         statements = [statements]
@@ -131,10 +147,7 @@ class Refused(Exception):
 
 def lint_equivalent(
     document: Any,
-    principal: Principal,
-    config: GovernanceConfig,
-    layout: LakeLayout,
-    today: date,
+    reading: Reading,
     *,
     entries: str,
     cloud: str,
@@ -142,8 +155,8 @@ def lint_equivalent(
     producer_rules: Callable[[dict[str, Any]], list[Finding]],
 ) -> list[Finding]:
     """Findings for another cloud's document (its grants in the list ``document[entries]``) read
-    as ``principal``'s: ``read(where, entry)`` gives the S3 statements one entry amounts to or
-    raises ``Refused``; then ``producer_rules(document)`` for a producer; then ``lint_policy``
+    as ``reading.principal``'s: ``read(where, entry)`` gives the S3 statements one entry amounts
+    to or raises ``Refused``; then ``producer_rules(document)`` for a producer; then ``lint_policy``
     on the equivalent statements."""
     listed = document.get(entries) if isinstance(document, dict) else None
     if not isinstance(document, dict) or not isinstance(listed, list) or not listed:
@@ -155,34 +168,32 @@ def lint_equivalent(
             statements.extend(read(f"{entries}[{index}]", entry))
         except Refused as refused:
             findings.append(refused.finding)
-    if principal.kind == "producer":
+    if reading.principal.kind == "producer":
         findings.extend(producer_rules(document))
     if statements:
-        findings.extend(lint_policy({"Statement": statements}, principal, config, layout, today))
+        findings.extend(lint_policy({"Statement": statements}, reading))
     return findings
 
 
 @dataclass
 class _Check:
-    principal: Principal
-    config: GovernanceConfig
-    layout: LakeLayout
-    today: date
+    reading: Reading
     findings: list[Finding] = field(default_factory=list)
     read_domains: set[str] = field(default_factory=set)
     group: ConsumerGroup | None = None
 
     def __post_init__(self) -> None:
-        if self.principal.kind == "consumer":
-            self.group = self.config.consumers.get(self.principal.name)
+        principal = self.reading.principal
+        if principal.kind == "consumer":
+            self.group = self.reading.config.consumers.get(principal.name)
             if self.group is None:
                 self.add(
                     "unknown-group",
                     "policy",
-                    f"no consumer group {self.principal.name!r} in the governance file",
+                    f"no consumer group {principal.name!r} in the governance file",
                 )
-        elif self.principal.name not in self.layout.ports:
-            self.add("malformed", "policy", f"no domain {self.principal.name!r} in this lake")
+        elif principal.name not in self.reading.layout.ports:
+            self.add("malformed", "policy", f"no domain {principal.name!r} in this lake")
 
     def add(self, kind: FindingKind, where: str, message: str) -> None:
         finding = Finding(kind, where, message)
@@ -232,7 +243,7 @@ class _Check:
                 self.add("outside-lake", where, f"{action!r} is not an action on the lake")
             elif not low.startswith(_READ_PREFIXES):
                 writes.append(action)
-        if writes and self.principal.kind == "consumer":
+        if writes and self.reading.principal.kind == "consumer":
             self.add("consumer-write", where, f"{', '.join(writes)}: consumers only read")
         return writes
 
@@ -251,8 +262,8 @@ class _Check:
             self.add(kind, where, f"{resource!r} is not an S3 bucket or object of the lake")
             return
         partition, bucket, key = parsed
-        if partition != self.config.partition:
-            expected = self.config.partition
+        if partition != self.reading.config.partition:
+            expected = self.reading.config.partition
             self.add("outside-lake", where, f"{resource!r} is not in partition {expected}")
             return
         if "*" in bucket or "?" in bucket:
@@ -261,12 +272,12 @@ class _Check:
         if key is None:
             self._bucket(where, bucket, writes, listing=listing, condition=condition)
             return
-        self._area(where, resource, place(self.layout, bucket, key), writes)
+        self._area(where, resource, place(self.reading.layout, bucket, key), writes)
 
     def _bucket(
         self, where: str, bucket: str, writes: list[str], *, listing: list[str], condition: Any
     ) -> None:
-        if bucket not in self.layout.buckets:
+        if bucket not in self.reading.layout.buckets:
             self.add("outside-lake", where, f"bucket {bucket!r} holds no data product of this lake")
             return
         administrative = [action for action in writes if "bucket" in action.lower()]
@@ -288,26 +299,28 @@ class _Check:
             return
         for prefix in prefixes:
             pattern = prefix if prefix.endswith("*") else prefix + "*"
-            self._area(where, f"listing {prefix!r}", place(self.layout, bucket, pattern), [])
+            area = place(self.reading.layout, bucket, pattern)
+            self._area(where, f"listing {prefix!r}", area, [])
 
     def _stream(self, where: str, resource: str, writes: list[str]) -> None:
         """An event stream: a producer's own only; a consumer's if granted the domain's events."""
         if "*" in resource or "?" in resource:
             self.add("wildcard-resource", where, f"{resource!r}: name each stream")
             return
-        owner = next((p.domain for p in self.layout.ports.values() if resource in p.streams), None)
+        ports = self.reading.layout.ports.values()
+        owner = next((p.domain for p in ports if resource in p.streams), None)
         if owner is None:
             self.add("outside-lake", where, f"{resource!r} is no stream of this lake's domains")
-        elif self.principal.kind == "consumer":
+        elif self.reading.principal.kind == "consumer":
             self.read_domains.add(owner)  # the cross-domain and internal-only rules apply
             if self.group is not None and not self.group.reads_events(owner):
-                name = self.principal.name
+                name = self.reading.principal.name
                 self.add(
                     "not-granted", where, f"{resource!r}: {name} is not granted {owner} events"
                 )
-        elif owner != self.principal.name:
+        elif owner != self.reading.principal.name:
             kind: FindingKind = "cross-domain-write" if writes else "cross-domain-read"
-            own = self.principal.name
+            own = self.reading.principal.name
             self.add(
                 kind, where, f"{resource!r} is {owner}'s stream: producer {own} keeps to its own"
             )
@@ -319,13 +332,13 @@ class _Check:
                 kind = "wildcard-resource"
             self.add(kind, where, f"{what}: {area.detail}")
             return
-        if self.principal.kind == "producer":
+        if self.reading.principal.kind == "producer":
             self._producer_area(where, what, area, writes)
         else:
             self._consumer_area(where, what, area)
 
     def _producer_area(self, where: str, what: str, area: Area, writes: list[str]) -> None:
-        own = self.principal.name
+        own = self.reading.principal.name
         if area.domain != own:
             kind: FindingKind = "cross-domain-write" if writes else "cross-domain-read"
             self.add(kind, where, f"{what} is {area.describe()}: producer {own} keeps to its own")
@@ -333,7 +346,7 @@ class _Check:
             self.add("registry-delete", where, f"{what}: published contracts are immutable")
 
     def _consumer_area(self, where: str, what: str, area: Area) -> None:
-        group, name = self.group, self.principal.name
+        group, name = self.group, self.reading.principal.name
         if area.kind != "registry":
             self.read_domains.add(area.domain)
         if area.kind in ("dead-letters", "product"):
@@ -356,10 +369,10 @@ class _Check:
             )
 
     def finish(self) -> None:
-        if self.principal.kind != "consumer":
+        if self.reading.principal.kind != "consumer":
             return
-        name, group = self.principal.name, self.group
-        internal = sorted(self.read_domains & set(self.config.internal_domains))
+        name, group = self.reading.principal.name, self.group
+        internal = sorted(self.read_domains & set(self.reading.config.internal_domains))
         if group is not None and group.third_party:
             for domain in internal:
                 self.add(
@@ -371,10 +384,11 @@ class _Check:
             return
         domains = frozenset(self.read_domains)
         approvals = group.approvals if group is not None else ()
-        if any(approval.covers(domains, self.today) for approval in approvals):
+        today = self.reading.today
+        if any(approval.covers(domains, today) for approval in approvals):
             return
         message = f"{name} reads {', '.join(sorted(domains))} together without an approval"
-        lapsed = [a for a in approvals if a.covers(domains, a.expires) and a.expires < self.today]
+        lapsed = [a for a in approvals if a.covers(domains, a.expires) and a.expires < today]
         if lapsed:
             message += f" (approval {lapsed[0].use_case!r} expired {lapsed[0].expires.isoformat()})"
         self.add("cross-domain-read", "policy", message)

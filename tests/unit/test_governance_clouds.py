@@ -16,7 +16,7 @@ import pytest
 from producer.governance.azure import ROLES, lint_azure, render_azure
 from producer.governance.files import default_governance_file, load_governance
 from producer.governance.gcp import lint_gcp, render_gcp, service_account
-from producer.governance.lint import Finding, Principal
+from producer.governance.lint import Finding, Principal, Reading
 from producer.governance.ports import build_layout
 
 ON = date(2027, 1, 15)
@@ -31,6 +31,10 @@ AZ = build_layout("az://genesys-data-lake", _OUTPUTS)
 GS = build_layout("gs://genesys-data-lake", _OUTPUTS)
 ANALYTICS = Principal("consumer", "analytics-engineering")
 TELEPHONY = Principal("producer", "telephony")
+AZ_ANALYTICS = Reading(ANALYTICS, CONFIG, AZ, ON)
+AZ_TELEPHONY = Reading(TELEPHONY, CONFIG, AZ, ON)
+GS_ANALYTICS = Reading(ANALYTICS, CONFIG, GS, ON)
+GS_TELEPHONY = Reading(TELEPHONY, CONFIG, GS, ON)
 
 
 def _kinds(findings: list[Finding]) -> set[str]:
@@ -52,7 +56,7 @@ class TestRendered:
             for name, document in render(CONFIG, layout).items():
                 principal = Principal.from_file_name(name)
                 assert principal is not None
-                assert lint(document, principal, CONFIG, layout, ON) == [], name
+                assert lint(document, Reading(principal, CONFIG, layout, ON)) == [], name
 
     def test_azure_reader_is_scoped_to_the_container_and_exact_prefixes(self) -> None:
         """A data reader role on one container, the condition naming v1/ and the registry."""
@@ -107,14 +111,14 @@ class TestAzureLint:
         document = _azure("consumer-analytics-engineering.json")
         scope = document["roleAssignments"][0]["scope"]
         document["roleAssignments"][0]["scope"] = scope.split("/blobServices/")[0]
-        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        findings = lint_azure(document, AZ_ANALYTICS)
         assert _kinds(findings) == {"wildcard-resource"}
         assert "not one container" in findings[0].message
 
     def test_an_assignment_without_a_condition_is_refused(self) -> None:
         document = _azure("consumer-analytics-engineering.json")
         del document["roleAssignments"][0]["condition"]
-        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        findings = lint_azure(document, AZ_ANALYTICS)
         assert _kinds(findings) == {"wildcard-resource"}
         assert "no ABAC condition" in findings[0].message
 
@@ -124,7 +128,7 @@ class TestAzureLint:
         document["roleAssignments"][0]["roleDefinitionId"] = ROLES["Storage Blob Data Contributor"][
             0
         ]
-        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        findings = lint_azure(document, AZ_ANALYTICS)
         assert "wildcard-resource" in _kinds(findings)  # write/delete not restricted
 
     def test_dead_letters_foreign_prefixes_and_loose_operators_are_refused(self) -> None:
@@ -134,19 +138,19 @@ class TestAzureLint:
         assignment["condition"] = condition.replace(
             "'telephony-cdr-export/v1/'", "'telephony-cdr-export/failed-records/'"
         )
-        assert "dead-letter-access" in _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON))
+        assert "dead-letter-access" in _kinds(lint_azure(document, AZ_ANALYTICS))
         assignment["condition"] = condition.replace(
             "'telephony-cdr-export/v1/'", "'qms-scores-export/v1/'"
         )
-        assert "not-granted" in _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON))
+        assert "not-granted" in _kinds(lint_azure(document, AZ_ANALYTICS))
         assignment["condition"] = condition.replace("StringStartsWith", "StringLike", 1)
-        assert _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_azure(document, AZ_ANALYTICS)) == {"wildcard-resource"}
 
     def test_cross_domain_read_needs_an_unexpired_approval(self) -> None:
         document = _azure("consumer-compliance-team.json")
         principal = Principal("consumer", "compliance-team")
-        assert lint_azure(document, principal, CONFIG, AZ, ON) == []
-        findings = lint_azure(document, principal, CONFIG, AZ, AFTER_APPROVAL)
+        assert lint_azure(document, Reading(principal, CONFIG, AZ, ON)) == []
+        findings = lint_azure(document, Reading(principal, CONFIG, AZ, AFTER_APPROVAL))
         assert _kinds(findings) == {"cross-domain-read"}
         assert "expired" in findings[0].message
 
@@ -156,31 +160,31 @@ class TestAzureLint:
         assignment["condition"] = assignment["condition"].replace(
             "'telephony-cdr-export/'", "'wfm-schedules-export/'"
         )
-        assert "cross-domain-write" in _kinds(lint_azure(document, TELEPHONY, CONFIG, AZ, ON))
+        assert "cross-domain-write" in _kinds(lint_azure(document, AZ_TELEPHONY))
         document = _azure("producer-telephony.json")
         document["federatedCredentials"][0]["subject"] = (
             "system:serviceaccount:ccaas-mesh:wfm-mesh-producer"
         )
-        assert _kinds(lint_azure(document, TELEPHONY, CONFIG, AZ, ON)) == {"cross-domain-write"}
+        assert _kinds(lint_azure(document, AZ_TELEPHONY)) == {"cross-domain-write"}
 
 
 class TestGcpLint:
     def test_a_project_wide_or_unconditioned_binding_is_refused(self) -> None:
         document = _gcp("consumer-analytics-engineering.json")
         document["bindings"][0]["resource"] = "projects/my-project"
-        assert _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_gcp(document, GS_ANALYTICS)) == {"wildcard-resource"}
         document = _gcp("consumer-analytics-engineering.json")
         del document["bindings"][0]["condition"]
-        findings = lint_gcp(document, ANALYTICS, CONFIG, GS, ON)
+        findings = lint_gcp(document, GS_ANALYTICS)
         assert _kinds(findings) == {"wildcard-resource"}
         assert "no IAM Condition" in findings[0].message
 
     def test_a_consumer_with_a_write_role_is_refused(self) -> None:
         document = _gcp("consumer-analytics-engineering.json")
         document["bindings"][0]["role"] = "roles/storage.objectUser"
-        assert "consumer-write" in _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON))
+        assert "consumer-write" in _kinds(lint_gcp(document, GS_ANALYTICS))
         document["bindings"][0]["role"] = "roles/storage.objectAdmin"
-        assert "wildcard-action" in _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON))
+        assert "wildcard-action" in _kinds(lint_gcp(document, GS_ANALYTICS))
 
     def test_dead_letters_other_domains_and_loose_conditions_are_refused(self) -> None:
         document = _gcp("consumer-analytics-engineering.json")
@@ -189,15 +193,15 @@ class TestGcpLint:
         condition["expression"] = expression.replace(
             "telephony-cdr-export/v1/", "telephony-cdr-export/failed-records/"
         )
-        assert "dead-letter-access" in _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON))
+        assert "dead-letter-access" in _kinds(lint_gcp(document, GS_ANALYTICS))
         condition["expression"] = expression.replace("telephony-cdr-export/v1/", "wfm-sched")
-        assert "wildcard-resource" in _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON))
+        assert "wildcard-resource" in _kinds(lint_gcp(document, GS_ANALYTICS))
         condition["expression"] = expression + ' || resource.name.matches(".*")'
-        assert _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_gcp(document, GS_ANALYTICS)) == {"wildcard-resource"}
         condition["expression"] = expression.replace(
             "buckets/genesys-data-lake/objects", "buckets/other-lake/objects", 1
         )
-        assert _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_gcp(document, GS_ANALYTICS)) == {"wildcard-resource"}
 
     def test_third_party_reading_internal_data_is_refused(self) -> None:
         document = _gcp("consumer-speech-analytics-vendor.json")
@@ -205,14 +209,14 @@ class TestGcpLint:
         borrowed = _gcp("consumer-compliance-team.json")["bindings"][1]
         borrowed["members"] = document["bindings"][0]["members"]
         document["bindings"].append(borrowed)
-        assert "third-party-internal" in _kinds(lint_gcp(document, vendor, CONFIG, GS, ON))
+        assert "third-party-internal" in _kinds(lint_gcp(document, Reading(vendor, CONFIG, GS, ON)))
 
     def test_a_wrong_workload_identity_member_is_refused(self) -> None:
         document = _gcp("producer-telephony.json")
         document["workloadIdentity"]["member"] = (
             "serviceAccount:${PROJECT_ID}.svc.id.goog[ccaas-mesh/quality-mesh-producer]"
         )
-        assert _kinds(lint_gcp(document, TELEPHONY, CONFIG, GS, ON)) == {"cross-domain-write"}
+        assert _kinds(lint_gcp(document, GS_TELEPHONY)) == {"cross-domain-write"}
 
 
 @pytest.mark.usefixtures("cli_logging")
@@ -257,7 +261,7 @@ class TestHandEditedBypasses:
             f"StringStartsWith 'telephony-cdr-export/v1/' OR {_CONTAINER_NAME}",
             1,
         )
-        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        findings = lint_azure(document, AZ_ANALYTICS)
         assert _kinds(findings) == {"wildcard-resource"}
         assert "not the condition" in findings[0].message
 
@@ -265,7 +269,7 @@ class TestHandEditedBypasses:
         document = _azure("consumer-analytics-engineering.json")
         assignment = document["roleAssignments"][0]
         assignment["condition"] = f"({assignment['condition']}) OR ({_CONTAINER_NAME})"
-        assert _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_azure(document, AZ_ANALYTICS)) == {"wildcard-resource"}
 
     def test_azure_a_list_clause_restricted_by_the_blob_path_is_refused(self) -> None:
         """``Blob.List`` has no blob path: it must be restricted by the request's prefix."""
@@ -275,12 +279,12 @@ class TestHandEditedBypasses:
             "@Request[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:prefix]",
             "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]",
         )
-        assert _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_azure(document, AZ_ANALYTICS)) == {"wildcard-resource"}
 
     def test_azure_an_assignment_to_another_identity_is_refused(self) -> None:
         document = _azure("consumer-analytics-engineering.json")
         document["roleAssignments"][0]["principal"] = "mesh-producer-telephony"
-        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        findings = lint_azure(document, AZ_ANALYTICS)
         assert _kinds(findings) == {"foreign-principal"}
         assert "'mesh-consumer-analytics-engineering'" in findings[0].message
 
@@ -288,7 +292,7 @@ class TestHandEditedBypasses:
         """Telephony's service account federated to wfm's identity would write wfm's data."""
         document = _azure("producer-telephony.json")
         document["federatedCredentials"][0]["identity"] = "mesh-producer-wfm"
-        assert _kinds(lint_azure(document, TELEPHONY, CONFIG, AZ, ON)) == {"foreign-principal"}
+        assert _kinds(lint_azure(document, AZ_TELEPHONY)) == {"foreign-principal"}
 
     @pytest.mark.parametrize(
         "widening", [" || 1 == 1", ' || resource.type == "storage.googleapis.com/Object"']
@@ -296,7 +300,7 @@ class TestHandEditedBypasses:
     def test_gcp_an_or_after_the_prefixes_is_refused(self, widening: str) -> None:
         document = _gcp("consumer-analytics-engineering.json")
         document["bindings"][0]["condition"]["expression"] += widening
-        findings = lint_gcp(document, ANALYTICS, CONFIG, GS, ON)
+        findings = lint_gcp(document, GS_ANALYTICS)
         assert _kinds(findings) == {"wildcard-resource"}
         assert "not the condition" in findings[0].message
 
@@ -306,7 +310,7 @@ class TestHandEditedBypasses:
         condition["expression"] = condition["expression"].replace(
             '.startsWith("telephony-cdr-export/v1/")', '.startsWith("")'
         )
-        assert _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_gcp(document, GS_ANALYTICS)) == {"wildcard-resource"}
 
     @pytest.mark.parametrize(
         "members",
@@ -323,20 +327,20 @@ class TestHandEditedBypasses:
     def test_gcp_a_binding_for_anyone_else_is_refused(self, members: list[str]) -> None:
         document = _gcp("consumer-analytics-engineering.json")
         document["bindings"][0]["members"] = members
-        findings = lint_gcp(document, ANALYTICS, CONFIG, GS, ON)
+        findings = lint_gcp(document, GS_ANALYTICS)
         assert _kinds(findings) == {"foreign-principal"}
 
     def test_gcp_workload_identity_on_another_service_account_is_refused(self) -> None:
         """Telephony's Kubernetes account impersonating wfm's service account."""
         document = _gcp("producer-telephony.json")
         document["workloadIdentity"]["serviceAccount"] = service_account("producer", "wfm")
-        assert _kinds(lint_gcp(document, TELEPHONY, CONFIG, GS, ON)) == {"foreign-principal"}
+        assert _kinds(lint_gcp(document, GS_TELEPHONY)) == {"foreign-principal"}
 
     def test_azure_a_role_id_of_another_role_is_refused(self) -> None:
         """The name says Reader; the id, which the deployment uses, is Owner's."""
         document = _azure("consumer-analytics-engineering.json")
         document["roleAssignments"][0]["roleDefinitionId"] = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
-        findings = lint_azure(document, ANALYTICS, CONFIG, AZ, ON)
+        findings = lint_azure(document, AZ_ANALYTICS)
         assert _kinds(findings) == {"outside-lake"}
 
     def test_a_prefix_with_a_backslash_is_refused(self) -> None:
@@ -346,10 +350,10 @@ class TestHandEditedBypasses:
         condition["expression"] = condition["expression"].replace(
             "telephony-cdr-export/v1/", "telephony-cdr-export/v1/\\\\"
         )
-        assert _kinds(lint_gcp(document, ANALYTICS, CONFIG, GS, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_gcp(document, GS_ANALYTICS)) == {"wildcard-resource"}
         document = _azure("consumer-analytics-engineering.json")
         assignment = document["roleAssignments"][0]
         assignment["condition"] = assignment["condition"].replace(
             "'telephony-cdr-export/v1/'", "'telephony-cdr-export/v1/\\\\'"
         )
-        assert _kinds(lint_azure(document, ANALYTICS, CONFIG, AZ, ON)) == {"wildcard-resource"}
+        assert _kinds(lint_azure(document, AZ_ANALYTICS)) == {"wildcard-resource"}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from producer.errors import ConfigError
-from producer.governance.lint import Finding, Principal, lint_policy
+from producer.governance.lint import Finding, Principal, Reading, lint_policy
 from producer.governance.model import parse_governance
 from producer.governance.ports import build_layout
 
@@ -89,7 +89,7 @@ def _lint(
     *statements: Any, who: str = "consumer:analytics-engineering", on: date = ON
 ) -> list[Finding]:
     document = {"Version": "2012-10-17", "Statement": list(statements)}
-    return lint_policy(document, Principal.parse(who), CONFIG, LAYOUT, on)
+    return lint_policy(document, Reading(Principal.parse(who), CONFIG, LAYOUT, on))
 
 
 def _kinds(findings: list[Finding]) -> list[str]:
@@ -311,7 +311,7 @@ def test_deny_statements_only_take_away() -> None:
 )
 def test_documents_that_are_not_policies(document: Any) -> None:
     """Something without a Statement list is one malformed finding, not a crash."""
-    findings = lint_policy(document, Principal.parse("producer:wfm"), CONFIG, LAYOUT, ON)
+    findings = lint_policy(document, Reading(Principal.parse("producer:wfm"), CONFIG, LAYOUT, ON))
     assert _kinds(findings) == ["malformed"]
 
 
@@ -336,7 +336,7 @@ def test_a_single_statement_object_is_accepted() -> None:
         },
     }
     principal = Principal.parse("consumer:analytics-engineering")
-    assert lint_policy(document, principal, CONFIG, LAYOUT, ON) == []
+    assert lint_policy(document, Reading(principal, CONFIG, LAYOUT, ON)) == []
 
 
 def test_finding_lines_and_principals() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from producer.errors import ConfigError
 from producer.governance.files import default_governance_file, load_governance
-from producer.governance.lint import Principal, lint_policy
+from producer.governance.lint import Principal, Reading, lint_policy
 from producer.governance.model import GovernanceConfig, parse_governance
 from producer.governance.ports import LakeLayout, build_layout, read_layout
 from producer.governance.render import IDP_TABLE, render
@@ -231,7 +231,7 @@ def test_rendered_policies_pass_their_own_lint(
     for name, policy in render(config, layout).policies.items():
         principal = Principal.from_file_name(name)
         assert principal is not None
-        assert lint_policy(policy, principal, config, layout, ON) == [], name
+        assert lint_policy(policy, Reading(principal, config, layout, ON)) == [], name
 
 
 class TestLayoutFromEnvironment:
@@ -290,6 +290,7 @@ def test_an_approval_past_expiry_is_a_finding_the_day_after(layout: LakeLayout) 
     policy = render(CONFIG, layout).policies["consumer-compliance-team.json"]
     principal = Principal("consumer", "compliance-team")
     last_day = date(2027, 6, 30)
-    assert lint_policy(policy, principal, CONFIG, layout, last_day) == []
-    later = lint_policy(policy, principal, CONFIG, layout, last_day + timedelta(days=1))
+    assert lint_policy(policy, Reading(principal, CONFIG, layout, last_day)) == []
+    day_after = Reading(principal, CONFIG, layout, last_day + timedelta(days=1))
+    later = lint_policy(policy, day_after)
     assert [finding.kind for finding in later] == ["cross-domain-read"]

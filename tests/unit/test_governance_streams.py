@@ -17,7 +17,7 @@ import pytest
 
 from producer.errors import ConfigError
 from producer.governance.clouds import lint_rendered
-from producer.governance.lint import Principal, lint_policy
+from producer.governance.lint import Principal, Reading, lint_policy
 from producer.governance.model import parse_governance
 from producer.governance.ports import build_layout, read_layout
 from producer.governance.render import render
@@ -66,7 +66,7 @@ def _policy(actions: list[str], resource: str) -> dict[str, Any]:
 
 
 def _kinds(document: dict[str, Any], principal: str) -> list[str]:
-    findings = lint_policy(document, Principal.parse(principal), CONFIG, LAYOUT, ON)
+    findings = lint_policy(document, Reading(Principal.parse(principal), CONFIG, LAYOUT, ON))
     return [finding.kind for finding in findings]
 
 
