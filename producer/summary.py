@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from producer.checkpoint import CheckpointStore, Counts
 from producer.errors import StoreError
-from producer.lake.encode import decode_part
+from producer.lake.encode import part_lines
 from producer.lake.keys import window_part_prefix
 from producer.lake.store import ObjectStore, open_store
 from producer.reports import DomainReport
@@ -129,17 +129,29 @@ async def _examples(
         try:
             keys = await store.list_keys(part_prefix)
             for key in keys[: _MAX_PARTS_READ - read]:
+                if not wanted - found.keys():
+                    break  # a later part could only repeat rules that have their example
                 read += 1
                 stored = await store.get(key)
                 if stored is not None:
-                    _collect(decode_part(stored.data, compression), wanted, found)
+                    found |= _examples_in(stored.data, compression, wanted - found.keys())
         except (StoreError, ValueError):
             continue  # an example is a courtesy: the counts above are the checkpoint's
     return found
 
 
-def _collect(lines: Sequence[bytes], wanted: set[str], found: dict[str, str]) -> None:
-    for line in lines:
+def _examples_in(data: bytes, compression: str, wanted: set[str]) -> dict[str, str]:
+    """The first example of each ``wanted`` rule in one DLQ part.
+
+    The part is decompressed a little at a time (a DLQ part holds up to 32 MiB of lines: whole,
+    with its lines, it was the largest thing a ``run --once`` ever held), and read to its end
+    even once every rule has its example, so a damaged part still raises ``ValueError`` and
+    gives none.
+    """
+    found: dict[str, str] = {}
+    for line in part_lines(data, compression):
+        if len(found) == len(wanted):
+            continue
         try:
             errors = orjson.loads(line).get("errors") or []
         except (orjson.JSONDecodeError, AttributeError):
@@ -148,6 +160,7 @@ def _collect(lines: Sequence[bytes], wanted: set[str], found: dict[str, str]) ->
             rule = error.get("rule") if isinstance(error, dict) else None
             if rule in wanted and rule not in found:
                 found[rule] = f"{error.get('path', '$')}: {error.get('message', '')}"
+    return found
 
 
 def render_text(

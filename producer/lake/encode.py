@@ -2,15 +2,17 @@
 
 Owns serialising one document to a line (orjson) and lines to a part (gzip or zstd), whole
 (``encode_part``) or as the lines arrive (``PartEncoder``, same bytes), and the inverse for audits
-and tests. Output is deterministic: the same lines always give the same bytes, so the writer can
-skip a part whose ETag already equals its MD5. It must not know keys or stores.
+and tests, whole (``decode_part``) or a little at a time (``part_lines``). Output is
+deterministic: the same lines always give the same bytes, so the writer can skip a part whose ETag
+already equals its MD5. It must not know keys or stores.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = [
     "decode_part",
     "encode_part",
     "json_line",
+    "part_lines",
     "require_codec",
 ]
 
@@ -43,6 +46,11 @@ _ZSTD_MISSING = "MESH_COMPRESSION: zstd needs the 'zstandard' package"
 # A gzip member (header with mtime 0 and no name, deflate, CRC-32 and size trailer): the very
 # bytes of gzip.compress(payload, GZIP_LEVEL, mtime=0), which also uses zlib's gzip wrapper.
 _GZIP_WBITS = 31
+# What ``part_lines`` decompresses at a time: a part's NDJSON is up to 32 MiB (the writer's
+# PART_MAX_BYTES), its lines a few KB at most. zstd is fed this much input at a time instead (its
+# streaming decompressor has no output bound), a few hundred KB of NDJSON at ratios seen here.
+_READ_BYTES = 1024 * 1024
+_ZSTD_INPUT_BYTES = 64 * 1024
 
 
 def require_codec(compression: str) -> None:
@@ -159,6 +167,52 @@ def decode_part(data: bytes, compression: str) -> list[bytes]:
     if not payload.endswith(b"\n"):
         raise ValueError("part does not end with a newline: truncated")
     return payload[:-1].split(b"\n")
+
+
+def part_lines(data: bytes, compression: str) -> Iterator[bytes]:
+    """The lines of a part, as ``decode_part`` gives them, decompressed a megabyte at a time.
+
+    For a reader that looks at each line once: it holds about a megabyte of the part's NDJSON at
+    a time, not the whole of it (up to 32 MiB) plus its lines. A part ``decode_part`` refuses
+    raises the same ``ValueError``, but only once the iteration reaches the fault: the lines
+    before it have been yielded, so a caller that must not use a damaged part's lines keeps
+    what it takes from them until the iteration has ended.
+    """
+    pending = b""
+    for chunk in _payload_chunks(data, compression):
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        yield from lines
+    if pending:
+        raise ValueError("part does not end with a newline: truncated")
+
+
+def _payload_chunks(data: bytes, compression: str) -> Iterator[bytes]:
+    """A part's NDJSON in pieces of at most ``_READ_BYTES`` (zstd: what ``_ZSTD_INPUT_BYTES`` of
+    input decompress to), refused as ``decode_part`` refuses it."""
+    if compression == "gzip":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
+                while chunk := stream.read(_READ_BYTES):
+                    yield chunk
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"not a valid gzip part: {exc}") from None
+    elif compression == "zstd":
+        zstd = _zstd()
+        decompressor = zstd.ZstdDecompressor().decompressobj()
+        view, start = memoryview(data), 0
+        while start < len(view) and not decompressor.eof:
+            try:
+                chunk = decompressor.decompress(view[start : start + _ZSTD_INPUT_BYTES])
+            except zstd.ZstdError as exc:
+                raise ValueError(f"not a valid zstd part: {exc}") from None
+            start += _ZSTD_INPUT_BYTES
+            if chunk:
+                yield chunk
+        if not decompressor.eof or decompressor.unused_data or start < len(view):
+            raise ValueError("not a valid zstd part: truncated or trailing data")
+    else:
+        raise ConfigError(f"MESH_COMPRESSION: {compression!r} is not one of gzip, zstd")
 
 
 def _zstd() -> ModuleType:

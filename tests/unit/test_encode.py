@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from producer.errors import ConfigError
-from producer.lake.encode import decode_part, encode_part, json_line, require_codec
+from producer.lake import encode
+from producer.lake.encode import decode_part, encode_part, json_line, part_lines, require_codec
 
 _json = st.recursive(
     st.none()
@@ -37,6 +38,40 @@ LINES = [
 def test_round_trip(lines: list[bytes], compression: str) -> None:
     """decode_part(encode_part(lines)) gives the lines back, in order, for both codecs."""
     assert decode_part(encode_part(lines, compression), compression) == lines
+
+
+@settings(max_examples=50)
+@given(lines=_lines, compression=st.sampled_from(["gzip", "zstd"]))
+def test_part_lines_are_decode_part(lines: list[bytes], compression: str) -> None:
+    """part_lines yields the very lines decode_part returns, for both codecs."""
+    assert list(part_lines(encode_part(lines, compression), compression)) == lines
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_part_lines_across_reads(compression: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines cut by a read boundary come out whole: reads of a few bytes give the same lines."""
+    monkeypatch.setattr(encode, "_READ_BYTES", 7)
+    monkeypatch.setattr(encode, "_ZSTD_INPUT_BYTES", 5)
+    assert list(part_lines(encode_part(LINES, compression), compression)) == LINES
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_part_lines_refuse_what_decode_part_refuses(compression: str) -> None:
+    """Garbage, a cut-off part, trailing bytes or a last line without its newline raise
+    ValueError by the end of the iteration, as decode_part does."""
+    data = encode_part(LINES, compression)
+    if compression == "gzip":
+        unterminated = gzip.compress(b"{}\n{}", mtime=0)
+    else:
+        import zstandard
+
+        unterminated = zstandard.ZstdCompressor().compress(b"{}\n{}")
+    for bad in (b"definitely not compressed", data[: len(data) // 2], data + b"x", unterminated):
+        with pytest.raises(ValueError, match=r"not a valid|truncated"):
+            decode_part(bad, compression)
+        with pytest.raises(ValueError, match=r"not a valid|truncated"):
+            list(part_lines(bad, compression))
+    assert list(part_lines(encode_part([], compression), compression)) == []
 
 
 @settings(max_examples=30)
