@@ -21,7 +21,7 @@ from producer.platforms.nice.simulator import NiceSimulatorConfig, RunningNiceSi
 from producer.platforms.nice.simulator import serve as serve_nice
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
-from tests.fixtures.process import process_env, run_cli, run_once_process
+from tests.fixtures.process import cxone_domain_env, process_env, run_cli, run_once_process
 
 pytestmark = pytest.mark.e2e
 
@@ -70,16 +70,10 @@ async def test_two_days_of_quality_are_two_jobs_and_land_each_workflow_once(
         lake_url=lake.as_uri(),
         start=start,
         MESH_DOMAINS="quality",
-        MESH_QUALITY__PLATFORM="nice",
-        MESH_QUALITY__NICE_AUTH_URL=cxone.auth_url,
-        MESH_QUALITY__NICE_DISCOVERY_URL=cxone.auth_url,
-        MESH_QUALITY__NICE_ACCESS_KEY_ID=_KEY,
-        MESH_QUALITY__NICE_ACCESS_KEY_SECRET=_SECRET,
         MESH_QUALITY__NICE_EXTRACTION_INTERVAL_SECONDS=str(_INTERVAL),
         MESH_QUALITY__SETTLE_SECONDS="0",  # yesterday is available even just after midnight
-        MESH_QUALITY__RATE_LIMIT_PER_MINUTE="2400",
         MESH_QUALITY__WINDOW_SECONDS="86400",
-    )
+    ) | cxone_domain_env("quality", cxone.auth_url, _KEY, _SECRET)
     code, output = await run_once_process(env, timeout_s=120)
     assert code == 0, output
 

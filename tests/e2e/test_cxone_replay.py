@@ -24,7 +24,7 @@ from producer.platforms.nice.simulator import NiceSimulatorConfig, RunningNiceSi
 from producer.platforms.nice.simulator import serve as serve_nice
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
-from tests.fixtures.process import process_env, run_cli, run_once_process
+from tests.fixtures.process import cxone_domain_env, process_env, run_cli, run_once_process
 from tests.fixtures.product import email_contracts
 
 pytestmark = pytest.mark.e2e
@@ -86,15 +86,9 @@ async def test_replay_moves_the_now_valid_cxone_dead_letters_once(
         lake_url=lake.as_uri(),
         start=start,
         MESH_DOMAINS="telephony",
-        MESH_TELEPHONY__PLATFORM="nice",
-        MESH_TELEPHONY__NICE_AUTH_URL=cxone.auth_url,
-        MESH_TELEPHONY__NICE_DISCOVERY_URL=cxone.auth_url,
-        MESH_TELEPHONY__NICE_ACCESS_KEY_ID=_KEY,
-        MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET=_SECRET,
         MESH_TELEPHONY__NICE_COMPLETION_LAG_SECONDS=str(_LAG_S),
-        MESH_TELEPHONY__RATE_LIMIT_PER_MINUTE="2400",
         MESH_TELEPHONY__RESWEEP_HOURS="0",  # the landed windows are final: replay takes them
-    )
+    ) | cxone_domain_env("telephony", cxone.auth_url, _KEY, _SECRET)
     code, output = await run_once_process(env, timeout_s=120)
     assert code == 0, output
     checkpoint = orjson.loads((lake / _PREFIX / "_state" / "checkpoint.json").read_bytes())
