@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import gc
-import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-_M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 _DEFAULT_SIM_CLIENT = "telephony-client:telephony-secret"
 _DEFAULT_NICE_KEY = "telephony-key:telephony-key-secret"
 
@@ -204,10 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(*, once: bool) -> int:
     from producer import daemon
+    from producer.allocator import tune_allocator
     from producer.logs import configure_logging
     from producer.settings import load_settings
 
-    _tune_allocator()
+    tune_allocator()
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     _tune_collector()
@@ -249,30 +247,6 @@ def _tune_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-
-
-def _tune_allocator() -> None:
-    """Have every thread allocate from glibc's main arena (``M_ARENA_MAX`` = 1).
-
-    Parts are compressed in worker threads, and glibc gives each thread an arena of its own that
-    keeps freed memory to itself (~7 MB each for the two compression threads of a long window),
-    so the peak RSS of a 1M-record window was 10 MB higher (docs/performance.md). Those threads
-    allocate a few buffers per megabyte compressed: sharing the main arena cost no measurable CPU.
-    Does nothing off glibc (musl ignores the call, other systems have no ``mallopt``) or when the
-    operator chose a value (``MALLOC_ARENA_MAX``, ``GLIBC_TUNABLES``). Call it before any thread
-    starts.
-    """
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
-        return
-    if "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    mallopt(_M_ARENA_MAX, 1)
 
 
 def _simulate(args: argparse.Namespace) -> int:

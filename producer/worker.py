@@ -22,6 +22,7 @@ import structlog
 
 from producer.accounting import Accounted, WindowTally, report_landed
 from producer.alerts import AlertMonitor
+from producer.allocator import release_free_memory
 from producer.bus.port import EventPort
 from producer.bus.window import NoEvents, WindowEvents, window_events
 from producer.checkpoint import DEFAULT_PLATFORM, Checkpoint, CheckpointStore, RecentWindow
@@ -200,6 +201,7 @@ class DomainWorker:
                 tally.add_page(routed)
                 await writes.add_page(routed)  # 5 write
                 events.add_page(routed)
+                release_free_memory()  # what the pages before this one left in the heap
         accounted = await tally.finish(writes)  # every record in one place, in every major
         counts = accounted.counts[0]
         unchanged = recent is not None and recent.counts == counts

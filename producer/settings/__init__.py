@@ -28,8 +28,8 @@ read elsewhere, and where: the cloud SDKs read their own standard variables them
 ``AZURE_STORAGE_ACCOUNT_URL`` or ``AZURE_STORAGE_ACCOUNT``, also checked by ``Settings`` for an
 ``az://`` lake) and to ``producer.lake.gcs`` (``STORAGE_EMULATOR_HOST``). ``producer.lake.s3``
 and ``producer.bus.kinesis`` read ``AWS_REGION`` (``s3`` also ``AWS_RETRY_MODE``) next to
-botocore's own chain. ``producer.cli`` reads ``MALLOC_ARENA_MAX`` and ``GLIBC_TUNABLES`` to decide
-whether to re-exec itself with glibc's arena limit.
+botocore's own chain. ``producer.allocator`` reads ``MALLOC_ARENA_MAX`` and ``GLIBC_TUNABLES``
+to leave glibc's arena limit to an operator who set one.
 """
 
 from __future__ import annotations

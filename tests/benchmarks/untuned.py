@@ -19,13 +19,13 @@ __all__ = ["main"]
 def main() -> int:
     """``run [--once]`` with the collector as CPython starts it; returns the exit code."""
     from producer import daemon
-    from producer.cli import _tune_allocator  # the producer's own call, not a copy of it
+    from producer.allocator import tune_allocator  # the producer's own call, not a copy
     from producer.logs import configure_logging
     from producer.settings import load_settings
 
     if sys.argv[1:2] != ["run"]:
         raise SystemExit("usage: python -m tests.benchmarks.untuned run [--once]")
-    _tune_allocator()
+    tune_allocator()
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     result = asyncio.run(daemon.run(settings, once="--once" in sys.argv[2:]))

@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "clock",
             "logs",
             "lifecycle",
+            "allocator",
             "settings",
             # A platform's variables and checks: pydantic and ``settings.base`` only.
             "platforms.*.settings",
