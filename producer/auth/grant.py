@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from producer.errors import ConfigError
 __all__ = [
     "GrantAnswer",
     "GrantRefused",
+    "GrantRequest",
     "SecretSource",
     "TokenEndpoint",
     "grant_rotating",
@@ -174,11 +175,13 @@ class TokenEndpoint:
             await post_grant(
                 self.session,
                 self.url,
-                data={"grant_type": "client_credentials"},
-                headers={
-                    "Authorization": _basic_credentials(self.client_id, self.secret.value),
-                    "Accept": "application/json",
-                },
+                GrantRequest(
+                    data={"grant_type": "client_credentials"},
+                    headers={
+                        "Authorization": _basic_credentials(self.client_id, self.secret.value),
+                        "Accept": "application/json",
+                    },
+                ),
                 timeout_s=self.timeout_s,
                 read_body=_json_body,
             )
@@ -189,14 +192,33 @@ class TokenEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantRequest:
+    """What one grant sends: its body and its headers, which carry the secret. ``repr`` shows
+    neither, so a traceback rendered with locals shows no secret in the frame that sends it."""
+
+    data: Any
+    headers: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return "GrantRequest(...)"
+
+
+@dataclass(frozen=True, slots=True)
 class GrantAnswer:
     """A token endpoint's answer: its status, its decoded body (None when empty or not JSON)
-    and its ``Retry-After`` header; or, when none came, the name of the transport error."""
+    and its ``Retry-After`` header; or, when none came, the name of the transport error.
+    ``repr`` leaves the body out (it holds the token)."""
 
     status: int = 0
     body: Any = None
     retry_after: str | None = None
     transport_error: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"GrantAnswer(status={self.status}, retry_after={self.retry_after!r}, "
+            f"transport_error={self.transport_error!r})"
+        )
 
     def received(self) -> GrantAnswer:
         """This answer; ``GrantRefused`` (``token_endpoint_error``) when none came. Raised
@@ -209,18 +231,20 @@ class GrantAnswer:
 async def post_grant(
     session: aiohttp.ClientSession,
     url: str,
+    request: GrantRequest,
     *,
-    data: Any,
-    headers: dict[str, str],
     timeout_s: float,
     read_body: Callable[[aiohttp.ClientResponse], Awaitable[Any]],
 ) -> GrantAnswer:
     """One ``POST`` of a grant request and its answer, the body decoded by ``read_body`` (None
-    on ``ValueError``). Any platform's grant sends its request this way; the caller takes the
-    answer with ``received()``."""
+    on ``ValueError``). Any platform's grant sends its request this way, built inline so no
+    frame names its secret; the caller takes the answer with ``received()``."""
     try:
         async with session.post(
-            url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            url,
+            data=request.data,
+            headers=dict(request.headers),
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as response:
             try:
                 body = await read_body(response)

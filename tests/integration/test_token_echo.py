@@ -10,10 +10,12 @@ scrubbed text itself must still be there (``[redacted]``): the test sees the ech
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import random
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 import structlog
+from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -30,9 +33,11 @@ from producer.api.client import ApiClient
 from producer.api.http import DomainHttp
 from producer.api.retry import RetryPolicy
 from producer.auth import TokenManager
+from producer.auth.grant import SecretSource, TokenEndpoint
 from producer.clock import SystemClock
 from producer.errors import SourceError
 from producer.platforms.genesys.jobs import ConversationJobs
+from producer.platforms.nice.auth import AccessKeyGrant
 from producer.ratelimit import DomainLimiter
 from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
@@ -142,3 +147,83 @@ def _frames_with_locals(error: BaseException) -> Iterable[Any]:
         tb = tb.tb_next
     trace = structlog.tracebacks.extract(type(error), error, tb, show_locals=True)
     return [frame for stack in trace.stacks for frame in stack.frames]
+
+
+async def _grant_cancelled_mid_request(grant: Callable[[str], Coroutine[Any, Any, Any]]) -> str:
+    """``grant(url)`` against a token endpoint that does not answer, cancelled once the request
+    arrived (a shutdown during a grant): every local of the producer's frames of the traceback
+    it raised, as ``repr`` shows them (what a traceback rendered with locals prints). aiohttp's
+    own frames hold what it sends; the producer's must not keep a copy under a name."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def stall(request: web.Request) -> web.Response:
+        await request.read()
+        arrived.set()
+        await release.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", stall)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        task = asyncio.create_task(grant(f"http://127.0.0.1:{port}"))
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await task
+    finally:
+        release.set()
+        await runner.cleanup()
+    shown, names = [], []
+    tb = raised.value.__traceback__
+    while tb is not None:
+        if f"{os.sep}producer{os.sep}" in tb.tb_frame.f_code.co_filename:
+            names.append(tb.tb_frame.f_code.co_name)
+            shown += [f"{name}={value!r}" for name, value in tb.tb_frame.f_locals.items()]
+        tb = tb.tb_next
+    assert "post_grant" in names, names  # the scan went through the request's own frame
+    return "\n".join(shown)
+
+
+async def test_a_grant_cancelled_mid_request_shows_no_secret_in_its_frames() -> None:
+    """Genesys: the HTTP Basic header (the secret in base64) is in no frame's locals."""
+    basic = base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
+
+    async def grant(url: str) -> Any:
+        async with aiohttp.ClientSession() as session:
+            endpoint = TokenEndpoint(
+                domain="telephony",
+                url=f"{url}/oauth/token",
+                client_id=CLIENT,
+                secret=SecretSource(SecretStr(SECRET), None),
+                session=session,
+                timeout_s=30,
+            )
+            return await endpoint.grant()
+
+    shown = await _grant_cancelled_mid_request(grant)
+    assert SECRET not in shown
+    assert basic not in shown
+
+
+async def test_a_cxone_grant_cancelled_mid_request_shows_no_secret_in_its_frames() -> None:
+    """CXone: the access-key secret (in the JSON body) is in no frame's locals."""
+
+    async def grant(url: str) -> Any:
+        async with aiohttp.ClientSession() as session:
+            access = AccessKeyGrant(
+                domain="telephony",
+                auth_url=url,
+                access_key_id="telephony-key",
+                secret=SecretStr(SECRET),
+                secret_file=None,
+                session=session,
+            )
+            return await access.grant()
+
+    shown = await _grant_cancelled_mid_request(grant)
+    assert SECRET not in shown

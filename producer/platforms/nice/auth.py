@@ -30,6 +30,7 @@ from producer.api.client import ApiClient
 from producer.api.http import DomainHttp
 from producer.auth.grant import (
     GrantRefused,
+    GrantRequest,
     SecretSource,
     grant_rotating,
     granted_token,
@@ -100,13 +101,15 @@ class AccessKeyGrant:
             await post_grant(
                 self._session,
                 self._url,
-                data=orjson.dumps(
-                    {
-                        "accessKeyId": self._key_id,
-                        "accessKeySecret": self._secret.value.get_secret_value(),
-                    }
+                GrantRequest(
+                    data=orjson.dumps(
+                        {
+                            "accessKeyId": self._key_id,
+                            "accessKeySecret": self._secret.value.get_secret_value(),
+                        }
+                    ),
+                    headers={"Content-Type": "application/json", "Accept": "application/json"},
                 ),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
                 timeout_s=self._timeout_s,
                 read_body=_orjson_body,
             )
