@@ -32,7 +32,7 @@ from producer.platforms.nice.simulator import serve as serve_nice
 from producer.settings import default_contracts_dir
 from producer.windows import align_down
 from tests.fixtures.lake import assert_each_once, lake_lines
-from tests.fixtures.process import process_env, run_cli, run_once_process
+from tests.fixtures.process import cxone_domain_env, process_env, run_cli, run_once_process
 from tests.fixtures.simulator import conversation_ids
 
 pytestmark = pytest.mark.e2e
@@ -92,15 +92,14 @@ def _env(simulator: RunningSimulator, lake: Path, **variables: str) -> dict[str,
 def _on_cxone(env: dict[str, str], cxone: RunningNiceSimulator) -> dict[str, str]:
     """Telephony switched to CXone: its own access key; the Genesys client is not needed."""
     moved = {k: v for k, v in env.items() if k != "MESH_TELEPHONY__CLIENT_SECRET"}
-    return moved | {
-        "MESH_TELEPHONY__PLATFORM": "nice",
-        "MESH_TELEPHONY__NICE_AUTH_URL": cxone.auth_url,
-        "MESH_TELEPHONY__NICE_DISCOVERY_URL": cxone.auth_url,
-        "MESH_TELEPHONY__NICE_ACCESS_KEY_ID": _KEY,
-        "MESH_TELEPHONY__NICE_ACCESS_KEY_SECRET": _KEY_SECRET,
-        "MESH_TELEPHONY__NICE_COMPLETION_LAG_SECONDS": "1800",
-        "MESH_TELEPHONY__PAGE_SIZE": "25",
-    }
+    return (
+        moved
+        | cxone_domain_env("telephony", cxone.auth_url, _KEY, _KEY_SECRET)
+        | {
+            "MESH_TELEPHONY__NICE_COMPLETION_LAG_SECONDS": "1800",
+            "MESH_TELEPHONY__PAGE_SIZE": "25",
+        }
+    )
 
 
 def _read(lake: Path) -> dict[str, bytes]:
