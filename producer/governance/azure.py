@@ -170,42 +170,34 @@ def _read_assignment(
     """The S3 statements an assignment amounts to (one per data action it grants);
     ``Refused`` at the first thing that makes it none, or not for the identity ``expected``."""
     if not isinstance(assignment, dict):
-        raise Refused(Finding("malformed", where, "a role assignment must be an object"))
+        raise Refused("malformed", where, "a role assignment must be an object")
     sid = assignment.get("name") if isinstance(assignment.get("name"), str) else ""
     where = f"{where} {sid}".rstrip()
     role = assignment.get("roleDefinitionName")
     if role not in ROLES:
-        raise Refused(
-            Finding("outside-lake", where, f"role {role!r} is not a blob data role we grant")
-        )
+        raise Refused("outside-lake", where, f"role {role!r} is not a blob data role we grant")
     role_id = assignment.get("roleDefinitionId")
     if role_id != ROLES[role][0]:
         raise Refused(
-            Finding(
-                "outside-lake",
-                where,
-                f"roleDefinitionId {role_id!r} is not {role}'s {ROLES[role][0]!r}: "
-                "the assignment would grant another role",
-            )
+            "outside-lake",
+            where,
+            f"roleDefinitionId {role_id!r} is not {role}'s {ROLES[role][0]!r}: "
+            "the assignment would grant another role",
         )
     scope = assignment.get("scope")
     match = _CONTAINER_SCOPE.match(scope) if isinstance(scope, str) else None
     if match is None:
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                f"scope {scope!r} is not one container: the role would reach every container",
-            )
+            "wildcard-resource",
+            where,
+            f"scope {scope!r} is not one container: the role would reach every container",
         )
     condition = assignment.get("condition")
     if not isinstance(condition, str) or not condition.strip():
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                f"no ABAC condition: {role} reaches every blob of container {match['container']!r}",
-            )
+            "wildcard-resource",
+            where,
+            f"no ABAC condition: {role} reaches every blob of container {match['container']!r}",
         )
     clauses = _clauses(condition)
     granted = ROLES[role][1]
@@ -214,12 +206,10 @@ def _read_assignment(
     if other is not None or loose:
         detail = f"found {other[0]}" if other else f"{', '.join(loose)} not restricted"
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                f"the condition must restrict every {role} action to blob paths with "
-                f"StringStartsWith on exact prefixes ({detail})",
-            )
+            "wildcard-resource",
+            where,
+            f"the condition must restrict every {role} action to blob paths with "
+            f"StringStartsWith on exact prefixes ({detail})",
         )
     canonical = " AND ".join(
         _clause(f"{_BLOBS}/{action}", prefixes, sub_operation=sub)
@@ -227,22 +217,18 @@ def _read_assignment(
     )
     if canonical != condition:
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                "not the condition render writes for its prefixes: only clauses "
-                "'((!(ActionMatches{...})) OR (<path> StringStartsWith ...))' joined by AND "
-                "may restrict a blob data role (anything else may open the container)",
-            )
+            "wildcard-resource",
+            where,
+            "not the condition render writes for its prefixes: only clauses "
+            "'((!(ActionMatches{...})) OR (<path> StringStartsWith ...))' joined by AND "
+            "may restrict a blob data role (anything else may open the container)",
         )
     principal_found = assignment.get("principal")
     if principal_found != expected:
         raise Refused(
-            Finding(
-                "foreign-principal",
-                where,
-                f"principal {principal_found!r} is not this document's identity {expected!r}",
-            )
+            "foreign-principal",
+            where,
+            f"principal {principal_found!r} is not this document's identity {expected!r}",
         )
     actions: dict[str, list[str]] = {}
     for action, _, prefixes in clauses:

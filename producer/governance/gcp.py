@@ -162,31 +162,27 @@ def _read_binding(where: str, binding: Any, account: str, partition: str) -> dic
     """The S3 statement a binding amounts to; ``Refused`` at the first thing that makes it none,
     or not for ``account`` alone."""
     if not isinstance(binding, dict):
-        raise Refused(Finding("malformed", where, "a binding must be an object"))
+        raise Refused("malformed", where, "a binding must be an object")
     condition = binding.get("condition")
     title = condition.get("title", "") if isinstance(condition, dict) else ""
     where = f"{where} {title}".rstrip()
     role = binding.get("role")
     if role not in ROLES:
-        raise Refused(Finding("outside-lake", where, f"role {role!r} is not a storage role"))
+        raise Refused("outside-lake", where, f"role {role!r} is not a storage role")
     resource = binding.get("resource")
     bucket = resource.removeprefix("projects/_/buckets/") if isinstance(resource, str) else ""
     if not bucket or "/" in bucket or "*" in bucket:
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                f"resource {resource!r} is not one bucket: the binding would reach every bucket",
-            )
+            "wildcard-resource",
+            where,
+            f"resource {resource!r} is not one bucket: the binding would reach every bucket",
         )
     expression = condition.get("expression") if isinstance(condition, dict) else None
     if not isinstance(expression, str) or not expression.strip():
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                f"no IAM Condition: {role} reaches every object of bucket {bucket!r}",
-            )
+            "wildcard-resource",
+            where,
+            f"no IAM Condition: {role} reaches every object of bucket {bucket!r}",
         )
     objects = f"projects/_/buckets/{bucket}/objects/"
     reads = [found["value"] for found in _STARTS_WITH.finditer(expression)]
@@ -197,33 +193,27 @@ def _read_binding(where: str, binding: Any, account: str, partition: str) -> dic
     if loose is not None or foreign or not prefixes:
         detail = f"found {loose[0]!r}" if loose else f"not in {objects!r}: {foreign}"
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                "the condition must restrict resource.name to exact object prefixes "
-                f"with startsWith ({detail if loose or foreign else 'none found'})",
-            )
+            "wildcard-resource",
+            where,
+            "the condition must restrict resource.name to exact object prefixes "
+            f"with startsWith ({detail if loose or foreign else 'none found'})",
         )
     read_keys = [prefix[len(objects) :] for prefix in reads]
     if _expression(bucket, read_keys, listings) != expression:
         raise Refused(
-            Finding(
-                "wildcard-resource",
-                where,
-                "not the condition render writes for its prefixes: only "
-                'resource.name.startsWith("...") terms, then one listing term on the bucket, '
-                "joined by || may restrict a storage role (anything else may open the bucket)",
-            )
+            "wildcard-resource",
+            where,
+            "not the condition render writes for its prefixes: only "
+            'resource.name.startsWith("...") terms, then one listing term on the bucket, '
+            "joined by || may restrict a storage role (anything else may open the bucket)",
         )
     members = binding.get("members")
     if members != [f"serviceAccount:{account}"]:
         raise Refused(
-            Finding(
-                "foreign-principal",
-                where,
-                f"members {members!r} are not this document's service account "
-                f"['serviceAccount:{account}'] alone",
-            )
+            "foreign-principal",
+            where,
+            f"members {members!r} are not this document's service account "
+            f"['serviceAccount:{account}'] alone",
         )
     keys = dict.fromkeys(prefix[len(objects) :] for prefix in prefixes)
     return {

@@ -138,11 +138,14 @@ def lint_policy(document: Any, reading: Reading) -> list[Finding]:
 
 
 class Refused(Exception):
-    """An entry of a cloud's document that cannot be read as S3 statements: its one finding."""
+    """An entry of a cloud's document that cannot be read as S3 statements: its one finding.
 
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.message)
-        self.finding = finding
+    Raised as ``Refused(kind, where, message)``; the finding is built here, once.
+    """
+
+    def __init__(self, kind: FindingKind, where: str, message: str) -> None:
+        super().__init__(message)
+        self.finding = Finding(kind, where, message)
 
 
 def lint_equivalent(
