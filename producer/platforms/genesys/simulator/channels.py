@@ -9,7 +9,6 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from producer.platforms.genesys.simulator.legs import (
     AgentLeg,
@@ -22,11 +21,10 @@ from producer.platforms.genesys.simulator.legs import (
     random_agent,
     room_id,
 )
-from producer.platforms.genesys.simulator.timeline import DIRECTORY, Timeline, new_uuid
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, JsonDict, Timeline, new_uuid
 
 __all__ = ["Parts", "callback", "digital", "odd"]
 
-JsonDict = dict[str, Any]
 Parts = tuple[list[JsonDict | None], JsonDict]
 _ODD_MEDIA = ("video", "cobrowse", "screenshare", "unknown")
 

@@ -26,11 +26,16 @@ from producer.platforms.genesys.simulator.legs import (
     phone_number,
     random_agent,
 )
-from producer.platforms.genesys.simulator.timeline import DIRECTORY, Timeline, format_ms, new_uuid
+from producer.platforms.genesys.simulator.timeline import (
+    DIRECTORY,
+    JsonDict,
+    Timeline,
+    format_ms,
+    new_uuid,
+)
 
 __all__ = ["KIND_WEIGHTS", "MEDIAN_DURATION_SECONDS", "build"]
 
-JsonDict = dict[str, Any]
 
 # share of arrivals per kind: voice ~70 % (inbound + outbound), chat ~20 %, a realistic rest
 KIND_WEIGHTS: tuple[tuple[str, float], ...] = (

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from producer.platforms.genesys.simulator.timeline import JsonDict
+
 __all__ = ["RecordFilter", "compile_filters"]
 
-JsonDict = dict[str, Any]
 RecordFilter = Callable[[JsonDict], bool]
 _Scope = list[JsonDict]  # dicts searched for a dimension, innermost first
 _Test = Callable[[_Scope], bool]

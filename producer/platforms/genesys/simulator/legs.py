@@ -10,9 +10,14 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from producer.platforms.genesys.simulator.timeline import DIRECTORY, Agent, Timeline, new_uuid
+from producer.platforms.genesys.simulator.timeline import (
+    DIRECTORY,
+    Agent,
+    JsonDict,
+    Timeline,
+    new_uuid,
+)
 
 __all__ = [
     "AgentLeg",
@@ -27,8 +32,6 @@ __all__ = [
     "random_agent",
     "room_id",
 ]
-
-JsonDict = dict[str, Any]
 
 
 def phone_number(tl: Timeline) -> str:

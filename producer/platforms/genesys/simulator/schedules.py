@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from random import Random
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from producer.platforms.genesys.simulator.timeline import DIRECTORY, new_uuid
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, JsonDict, new_uuid
 
 __all__ = [
     "CHANGED_DAY",
@@ -54,8 +53,6 @@ _DAYS_OFF = ((0, 1), (1, 2), (4, 5), (5, 6), (6, 0))  # never the changed day
 _VACATION_RATIO = 0.04
 _PARTIAL_TIME_OFF_RATIO = 0.06
 _DEFECTS = ("no_activities", "negative_length", "no_activity_code")
-
-JsonDict = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from random import Random
-from typing import Any
 
 from producer.platforms.genesys.simulator import data
 from producer.platforms.genesys.simulator.evaluations import Plan, Revision
-from producer.platforms.genesys.simulator.timeline import DIRECTORY, format_ms, new_uuid
+from producer.platforms.genesys.simulator.timeline import DIRECTORY, JsonDict, format_ms, new_uuid
 
 __all__ = ["EVALUATORS", "FORMS", "ODD_STATUS", "Form", "build"]
 
-JsonDict = dict[str, Any]
 ODD_STATUS = "CALIBRATION"  # a status the reference does not list (the "odd_status" quirk)
 _POINTS = (0.0, 5.0, 10.0)
 

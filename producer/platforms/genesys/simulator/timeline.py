@@ -21,6 +21,7 @@ __all__ = [
     "DIRECTORY",
     "Agent",
     "Directory",
+    "JsonDict",
     "Timeline",
     "epoch_ms",
     "format_ms",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 JsonDict = dict[str, Any]
+"""A JSON object as the simulator builds and reads bodies (every module here shares this one)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

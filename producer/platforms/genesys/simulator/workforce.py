@@ -13,7 +13,7 @@ import copy
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from producer.platforms.genesys.simulator.schedules import (
     BusinessUnit,
@@ -23,10 +23,10 @@ from producer.platforms.genesys.simulator.schedules import (
     week_start,
     weeks_overlapping,
 )
+from producer.platforms.genesys.simulator.timeline import JsonDict
 
 __all__ = ["Download", "SearchShape", "Workforce"]
 
-JsonDict = dict[str, Any]
 SearchShape = Literal["auto", "inline", "download", "processing"]
 """How the agent-schedule search answers: ``auto`` is inline, or a downloadUrl when large."""
 
