@@ -1,12 +1,13 @@
 """Side channel: dead-letter alerts by email over SMTP (the guide's "email or Slack webhook").
 
-Owns ``EmailChannel``: one message per alert to the domain's recipients (its own list, else the
-default list), over SMTP with STARTTLS before anything else is said, then login when a user is
-configured. The password is read from its secret file at each send, so a rotated Kubernetes
-Secret is used without restart; neither the password nor the file's content is ever logged.
-``send`` runs the blocking ``smtplib`` exchange in a worker thread and returns an
-``EmailOutcome``: delivered, or why not and whether a retry can help (connection problems,
-timeouts and 4xx replies: yes; 5xx replies and a server without STARTTLS: no).
+Owns ``EmailChannel``: the relay and the recipients as one frozen value (``email_channel``
+builds it once from the settings) that sends one message per alert to the domain's recipients
+(its own list, else the default list), over SMTP with STARTTLS before anything else is said,
+then login when a user is configured. The password is read from its secret file at each send,
+so a rotated Kubernetes Secret is used without restart; neither the password nor the file's
+content is ever logged. ``send`` runs the blocking ``smtplib`` exchange in a worker thread and
+returns an ``EmailOutcome``: delivered, or why not and whether a retry can help (connection
+problems, timeouts and 4xx replies: yes; 5xx replies and a server without STARTTLS: no).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class EmailOutcome:
     retryable: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class EmailChannel:
     """Sends alert emails through one SMTP relay.
 
@@ -43,34 +45,20 @@ class EmailChannel:
     system's. ``password_file`` is read at each send.
     """
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        sender: str,
-        default_recipients: tuple[str, ...],
-        recipients: Mapping[str, tuple[str, ...]],
-        starttls: bool = True,
-        username: str | None = None,
-        password_file: Path | None = None,
-        ca_file: Path | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self._host = host
-        self._port = port
-        self._sender = sender
-        self._default = default_recipients
-        self._recipients = dict(recipients)
-        self._starttls = starttls
-        self._username = username
-        self._password_file = password_file
-        self._ca_file = ca_file
-        self._timeout_s = timeout_s
+    host: str
+    port: int
+    sender: str
+    default_recipients: tuple[str, ...]
+    recipients: Mapping[str, tuple[str, ...]]
+    starttls: bool = True
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    timeout_s: float = 10.0
 
     def recipients_for(self, domain: str) -> tuple[str, ...]:
         """The domain's own recipients, else the default ones (maybe none)."""
-        return self._recipients.get(domain) or self._default
+        return self.recipients.get(domain) or self.default_recipients
 
     async def send(self, domain: str, subject: str, text: str) -> EmailOutcome:
         """One attempt to deliver ``text`` to the domain's recipients; never raises."""
@@ -78,7 +66,7 @@ class EmailChannel:
         if not to:
             return EmailOutcome(False, "no recipients", retryable=False)
         message = EmailMessage()
-        message["From"] = self._sender
+        message["From"] = self.sender
         message["To"] = ", ".join(to)
         message["Subject"] = subject
         message["Date"] = formatdate(usegmt=True)
@@ -91,24 +79,24 @@ class EmailChannel:
         return EmailOutcome(True)
 
     def _exchange(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout_s) as smtp:
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
             smtp.ehlo()
-            if self._starttls:
+            if self.starttls:
                 if not smtp.has_extn("starttls"):
                     raise smtplib.SMTPNotSupportedError("STARTTLS not offered")
                 context = ssl.create_default_context(
-                    cafile=str(self._ca_file) if self._ca_file else None
+                    cafile=str(self.ca_file) if self.ca_file else None
                 )
                 smtp.starttls(context=context)
                 smtp.ehlo()
-            if self._username is not None:
-                smtp.login(self._username, self._password())
+            if self.username is not None:
+                smtp.login(self.username, self._password())
             smtp.send_message(message)
 
     def _password(self) -> str:
-        if self._password_file is None:
+        if self.password_file is None:
             return ""
-        return self._password_file.read_text(encoding="utf-8").strip()
+        return self.password_file.read_text(encoding="utf-8").strip()
 
 
 def _failed(exc: BaseException) -> EmailOutcome:

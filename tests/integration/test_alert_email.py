@@ -52,19 +52,17 @@ def plain_relay(tmp_path: Path) -> Iterator[Relay]:
     yield from smtp_relay(tmp_path, starttls=False)
 
 
-def _channel(relay: Relay, password_file: Path, **options: object) -> EmailChannel:
-    settings: dict[str, object] = {
-        "host": relay.host,
-        "port": relay.port,
-        "sender": "mesh-producer@example.com",
-        "default_recipients": ("data-platform@example.com",),
-        "recipients": {"telephony": ("telephony-team@example.com", "oncall@example.com")},
-        "username": relay.user,
-        "password_file": password_file,
-        "ca_file": relay.ca_file,
-        **options,
-    }
-    return EmailChannel(**settings)  # type: ignore[arg-type]
+def _channel(relay: Relay, password_file: Path) -> EmailChannel:
+    return EmailChannel(
+        host=relay.host,
+        port=relay.port,
+        sender="mesh-producer@example.com",
+        default_recipients=("data-platform@example.com",),
+        recipients={"telephony": ("telephony-team@example.com", "oncall@example.com")},
+        username=relay.user,
+        password_file=password_file,
+        ca_file=relay.ca_file,
+    )
 
 
 @pytest.fixture
