@@ -19,12 +19,19 @@ from structlog.testing import capture_logs
 from producer.api.client import open_session
 from producer.clock import SystemClock
 from producer.errors import AuthError, PermanentSourceError
+from producer.platforms.nice.auth import NiceClients
 from producer.platforms.nice.contacts import COMPLETED, CompletedContacts
+from producer.platforms.nice.options import NiceOptions
 from producer.platforms.nice.simulator import RunningNiceSimulator, serve
 from producer.windows import Window
 from tests.nice.conftest import KEY, SECRET, Connect, connector, sim_config
 
 WINDOW = Window(datetime(2025, 3, 10, 1, tzinfo=UTC), datetime(2025, 3, 10, 2, tzinfo=UTC))
+DEFAULTS = NiceOptions()
+
+
+def _contacts(clients: NiceClients, options: NiceOptions = DEFAULTS) -> CompletedContacts:
+    return CompletedContacts(clients.reporting, clock=SystemClock(), options=options)
 
 
 async def _count(extractor: CompletedContacts) -> int:
@@ -37,7 +44,7 @@ async def test_discovery_names_the_api_host_and_reporting_goes_only_there(
     async with connect() as clients:
         assert clients.api_endpoint == nice_sim.api_url != nice_sim.auth_url
         assert clients.grant.tenant_id == nice_sim.sim.config.tenant_id
-        assert await _count(CompletedContacts(clients.reporting, clock=SystemClock())) > 0
+        assert await _count(_contacts(clients)) > 0
         # The API is not on the auth host: a client that assumed it would fail.
         with pytest.raises(PermanentSourceError, match="404"):
             await clients.area.call("GET", "/inContactAPI/services/v30.0" + COMPLETED)
@@ -83,7 +90,7 @@ async def test_a_revoked_token_mid_paging_gets_a_new_one_and_the_same_request_is
 ) -> None:
     sim = nice_sim.sim
     async with connect() as clients:
-        extractor = CompletedContacts(clients.reporting, clock=SystemClock(), page_size=10)
+        extractor = _contacts(clients, NiceOptions(page_size=10))
         pages = extractor.fetch(WINDOW)
         first = await anext(pages)
         sim.revoke_tokens()
@@ -102,7 +109,7 @@ async def test_an_expired_token_is_answered_401_and_replaced() -> None:
     skew = [0.0]
     config = sim_config(token_lifetime_seconds=3600, monotonic=lambda: time.monotonic() + skew[0])
     async with serve(config) as running, connector(running)() as clients:
-        extractor = CompletedContacts(clients.reporting, clock=SystemClock())
+        extractor = _contacts(clients)
         assert await _count(extractor) > 0
         skew[0] = 3601.0  # the platform's clock says the token has expired; ours does not
         assert await _count(extractor) > 0
@@ -122,7 +129,7 @@ async def test_a_rotated_secret_file_is_read_again(tmp_path: Path) -> None:
         running.sim.config.access_keys[KEY] = "rotated-secret-55555"
         secret_file.write_text("rotated-secret-55555\n")
         running.sim.revoke_tokens()
-        extractor = CompletedContacts(clients.reporting, clock=SystemClock())
+        extractor = _contacts(clients)
         assert await _count(extractor) > 0
     assert running.sim.tokens_issued == 2
 
@@ -133,7 +140,7 @@ async def test_no_secret_token_or_id_token_reaches_a_log(
     with capture_logs() as logs:
         async with connect() as clients:
             nice_sim.sim.revoke_tokens()
-            await _count(CompletedContacts(clients.reporting, clock=SystemClock()))
+            await _count(_contacts(clients))
             held = clients.tokens.credentials()
     text = repr(logs)
     assert logs  # the flow logged (token refreshes, discovery, fetch)
@@ -164,7 +171,7 @@ async def test_a_two_second_token_is_renewed_ahead_of_expiry_without_a_401() -> 
         try:
             for _ in range(4):
                 await asyncio.sleep(0.8)
-                await _count(CompletedContacts(clients.reporting, clock=SystemClock()))
+                await _count(_contacts(clients))
         finally:
             refresher.cancel()
             await asyncio.gather(refresher, return_exceptions=True)

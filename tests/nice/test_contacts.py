@@ -15,6 +15,7 @@ from producer.domains.telephony.nice import contact_start
 from producer.errors import PermanentSourceError, TransientSourceError
 from producer.platforms.genesys.simulator.faults import Fault
 from producer.platforms.nice.contacts import CompletedContacts
+from producer.platforms.nice.options import NiceOptions
 from producer.platforms.nice.simulator import RunningNiceSimulator, data, serve
 from producer.windows import Window
 from tests.nice.conftest import Connect, connector, fast_retry, sim_config
@@ -53,9 +54,8 @@ def extractor(clients: object, page_size: int = 10) -> CompletedContacts:
     from producer.platforms.nice.auth import NiceClients
 
     assert isinstance(clients, NiceClients)
-    return CompletedContacts(
-        clients.reporting, clock=SystemClock(), page_size=page_size, completion_lag_s=LAG_S
-    )
+    options = NiceOptions(page_size=page_size, completion_lag_seconds=LAG_S)
+    return CompletedContacts(clients.reporting, clock=SystemClock(), options=options)
 
 
 async def test_pages_follow_the_links_and_every_contact_of_the_window_arrives_once(

@@ -18,6 +18,7 @@ from producer.domains.quality.nice import workflow_submitted
 from producer.errors import TransientSourceError
 from producer.platforms.nice.auth import NiceClients
 from producer.platforms.nice.extraction import CsvError, QmWorkflowExtraction, csv_key, parse_csv
+from producer.platforms.nice.options import NiceOptions
 from producer.platforms.nice.simulator import RunningNiceSimulator, data, serve
 from producer.windows import Window
 from tests.nice.conftest import (
@@ -49,15 +50,14 @@ def expected_workflows(running: RunningNiceSimulator, window: Window) -> set[str
     return found
 
 
-def extraction(clients: NiceClients, **overrides: Any) -> QmWorkflowExtraction:
-    settings: dict[str, Any] = {"min_interval_s": INTERVAL, "max_throttled": 3}
-    settings.update(overrides)
+def extraction(clients: NiceClients, *, max_throttled: int = 3) -> QmWorkflowExtraction:
     return QmWorkflowExtraction(
         clients.area,
         clients.downloads,
         gate=clients.extraction_gate,
         clock=SystemClock(),
-        **settings,
+        options=NiceOptions(extraction_interval_seconds=INTERVAL),
+        max_throttled=max_throttled,
     )
 
 

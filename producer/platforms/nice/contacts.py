@@ -23,9 +23,13 @@ have the documented shape (``shapes.contacts_page``); one that does not is reque
 backoff (``ApiClient``), then ``TransientSourceError`` fails the window. The next page is the
 one ``_links.next`` announces; its absence is the end. ``skip`` advances by the rows received
 (``top`` is only what we ask for). A page that links on but holds no rows, more than
-``max_pages`` pages, or fewer distinct contacts than the first page's ``totalRecords`` (skip
-paging that lost rows under our feet) fail the window (``TransientSourceError``): it is re-run
-later, never committed short. Yields raw contact objects; knows nothing of mapping or the lake.
+``max_pages_per_window`` pages, or fewer distinct contacts than the first page's ``totalRecords``
+(skip paging that lost rows under our feet) fail the window (``TransientSourceError``): it is
+re-run later, never committed short. Yields raw contact objects; knows nothing of mapping or the
+lake.
+
+``top`` (``page_size``), ``completion_lag`` (``completion_lag_seconds``) and
+``max_pages_per_window`` are the domain's ``NiceOptions``, taken whole.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from producer.api.client import ApiClient
 from producer.clock import Clock
 from producer.errors import TransientSourceError
 from producer.platforms.nice import shapes
+from producer.platforms.nice.options import NiceOptions
 from producer.windows import Window
 
 __all__ = ["COMPLETED", "CompletedContacts", "iso_z"]
@@ -56,20 +61,11 @@ def iso_z(instant: datetime) -> str:
 class CompletedContacts:
     """Extracts the completed contacts that started in one window (module docstring)."""
 
-    def __init__(
-        self,
-        api: ApiClient,
-        *,
-        clock: Clock,
-        page_size: int = 1000,
-        completion_lag_s: float = 7200.0,
-        max_pages: int = 10_000,
-    ) -> None:
+    def __init__(self, api: ApiClient, *, clock: Clock, options: NiceOptions) -> None:
         self._api = api
         self._clock = clock
-        self._top = page_size
-        self._lag = timedelta(seconds=completion_lag_s)
-        self._max_pages = max_pages
+        self._options = options
+        self._lag = timedelta(seconds=options.completion_lag_seconds)
 
     async def availability(self) -> datetime:
         """``now - completion_lag``: windows ending before it are complete (module docstring)."""
@@ -81,7 +77,7 @@ class CompletedContacts:
             "startDate": iso_z(window.start),
             "endDate": iso_z(window.end + self._lag),
             "orderBy": "lastUpdateTime asc",
-            "top": str(self._top),
+            "top": str(self._options.page_size),
         }
         skip = 0
         pages = 0
@@ -111,9 +107,10 @@ class CompletedContacts:
             yield contacts
             if not following:
                 break
-            if pages >= self._max_pages:
+            if pages >= self._options.max_pages_per_window:
                 raise TransientSourceError(
-                    f"{COMPLETED}: more than {self._max_pages} pages for window {window.label}"
+                    f"{COMPLETED}: more than {self._options.max_pages_per_window} pages "
+                    f"for window {window.label}"
                 )
         if expected is not None and len(seen) < expected:
             raise TransientSourceError(

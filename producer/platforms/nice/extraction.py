@@ -12,21 +12,25 @@ the worker keeps the rows whose ``submissionDate`` lies in the window (``record_
 Limits (§3.4): one call per 30 s per tenant, one caller at a time, and a 403 (not a 429) for a
 call that breaks the rule. Every call to the area host (submit and polls alike: whether polls
 count is unconfirmed) goes through ``gate``, a ``DomainLimiter`` at one request per
-``min_interval_s``, shared by every domain of the tenant, so two domains never collide. A 403
-still answered (another user of the tenant) pauses the shared gate for ``min_interval_s`` and
-the call is tried again, ``max_throttled`` times, then the window fails: a 403 that persists is
-a missing permission ("QM Workflow API") or a neighbour that never lets go.
+``extraction_interval_seconds``, shared by every domain of the tenant, so two domains never
+collide. A 403 still answered (another user of the tenant) pauses the shared gate for
+``extraction_interval_seconds`` and the call is tried again, ``max_throttled`` times, then the
+window fails: a 403 that persists is a missing permission ("QM Workflow API") or a neighbour
+that never lets go.
 
 The download goes out at once through ``downloads`` (the domain's own limiter, no token: a
 pre-signed URL refuses a second credential), never waiting on the gate. A URL refused as
 expired (403/404), an empty body (no header row), or a CSV cut short (a row whose field count
 differs from the header's, an unterminated quote) asks for the job status again, which hands
 out a fresh URL, up to ``max_downloads`` times; then ``TransientSourceError`` fails the window,
-as does a job that ends FAILED/CANCELLED/EXPIRED or outlives ``max_job_wait_s``.
+as does a job that ends FAILED/CANCELLED/EXPIRED or outlives ``job_max_wait_seconds``.
 
 Rows are parsed with every value a string and keyed by ``csv_key`` of their header (the form
 the open-source clients use: ``Workflow ID`` -> ``workflowId``); two headers with one key fail
 the window. Yields one page (the rows of the CSV); knows nothing of mapping or the lake.
+
+The entity version, settle, interval and job wait are the domain's ``NiceOptions``, taken whole;
+``max_throttled`` and ``max_downloads`` are the extractor's own bounds.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from producer.api.client import ApiClient, ApiResponse
 from producer.clock import Clock
 from producer.errors import PermanentSourceError, PermissionDeniedError, TransientSourceError
 from producer.platforms.nice import shapes
+from producer.platforms.nice.options import NiceOptions
 from producer.ratelimit import DomainLimiter
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
@@ -175,10 +180,7 @@ class QmWorkflowExtraction:
         *,
         gate: DomainLimiter,
         clock: Clock,
-        entity_version: str = "3",
-        settle_seconds: float = 1800.0,
-        min_interval_s: float = 30.0,
-        max_job_wait_s: float = 1800.0,
+        options: NiceOptions,
         max_throttled: int = 4,
         max_downloads: int = 3,
     ) -> None:
@@ -186,23 +188,20 @@ class QmWorkflowExtraction:
         self._downloads = downloads
         self._gate = gate
         self._clock = clock
-        self._version = entity_version
-        self._settle = timedelta(seconds=settle_seconds)
-        self._interval = min_interval_s
-        self._max_job_wait_s = max_job_wait_s
+        self._options = options
         self._max_throttled = max_throttled
         self._max_downloads = max_downloads
 
     async def availability(self) -> datetime:
         """``now - settle``: new interaction data can take up to 30 min to appear (§3.3)."""
-        return self._clock.now() - self._settle
+        return self._clock.now() - timedelta(seconds=self._options.settle_seconds)
 
     async def fetch(self, window: Window) -> AsyncGenerator[list[Any], None]:
         """Yield the rows of a job over the days covering ``window`` (one page)."""
         last_day = (window.end - timedelta(microseconds=1)).date()
         body = {
             "entityName": "qm-workflows",
-            "version": self._version,
+            "version": self._options.qm_entity_version,
             "startDate": window.start.date().isoformat(),
             "endDate": (last_day + timedelta(days=1)).isoformat(),
         }
@@ -235,6 +234,7 @@ class QmWorkflowExtraction:
     async def _wait_succeeded(self, job_id: str) -> str:
         """The job's fresh result URL once it has SUCCEEDED (each status hands out a new one)."""
         started = self._clock.monotonic()
+        max_wait_s = self._options.job_max_wait_seconds
         while True:
             status = await self._throttled("GET", f"{JOBS}/{job_id}", expect=shapes.job_status)
             job = status.body["jobStatus"]
@@ -250,26 +250,27 @@ class QmWorkflowExtraction:
             if state != "RUNNING":
                 text = f"job {job_id}: unexpected status {state!r}"
                 raise TransientSourceError(self._area.scrub(text)[:300])
-            if self._clock.monotonic() - started > self._max_job_wait_s:
-                text = f"job {job_id} still RUNNING after {self._max_job_wait_s:.0f} s"
+            if self._clock.monotonic() - started > max_wait_s:
+                text = f"job {job_id} still RUNNING after {max_wait_s:.0f} s"
                 raise TransientSourceError(self._area.scrub(text))
-            # No sleep of our own: the gate spaces the polls min_interval_s apart.
+            # No sleep of our own: the gate spaces the polls the extraction interval apart.
 
     async def _throttled(
         self, method: str, path: str, *, json: Any = None, expect: shapes.Shape
     ) -> ApiResponse:
         """One call to the area host; a 403 pauses the tenant's gate and is tried again."""
+        interval = self._options.extraction_interval_seconds
         for _ in range(self._max_throttled):
             try:
                 return await self._area.call(method, path, json=json, expect=expect)
             except PermissionDeniedError:
-                self._gate.pause(self._interval)
+                self._gate.pause(interval)
                 _log.info(
                     "cxone_extraction_throttled", request=self._area.scrub(f"{method} {path}")
                 )
         text = (
             f"{method} {path}: refused with 403 {self._max_throttled} times "
-            f"{self._interval:g} s apart (the tenant's Data Extraction rule, or the access "
+            f"{interval:g} s apart (the tenant's Data Extraction rule, or the access "
             "key lacks the QM Workflow API permission)"
         )
         raise TransientSourceError(self._area.scrub(text))

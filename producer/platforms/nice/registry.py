@@ -2,7 +2,8 @@
 
 ``nice_spec(domain)`` gives a supported domain's ``producer.domains.Feed`` on CXone (mapper,
 window key, identity: ``platform.PLATFORM.feed``) and its extractor factory (Telephony: completed
-contacts; Quality: QM workflows by Data Extraction).
+contacts; Quality: QM workflows by Data Extraction), which takes the domain's ``NiceOptions``
+whole (defined in ``options``, below the extractors, and re-exported here).
 WFM is not supported: no published-schedule source with a documented host, path and shift
 fields exists (``docs/nice.md``), so ``nice_spec("wfm")`` raises ``ConfigError`` with one line
 naming the setting, the reason the settings give (``settings.RULES.refuses``). Pure wiring: no
@@ -22,24 +23,12 @@ from producer.errors import ConfigError
 from producer.platforms.nice.auth import NiceClients
 from producer.platforms.nice.contacts import CompletedContacts
 from producer.platforms.nice.extraction import QmWorkflowExtraction
+from producer.platforms.nice.options import NiceOptions
 from producer.platforms.nice.settings import RULES
 
 __all__ = ["SUPPORTED", "NiceOptions", "NiceSpec", "nice_spec"]
 
 SUPPORTED = ("telephony", "quality")
-
-
-@dataclass(frozen=True, slots=True)
-class NiceOptions:
-    """A CXone domain's extractor knobs (filled from its settings; defaults as documented)."""
-
-    page_size: int = 1000
-    completion_lag_seconds: float = 7200.0
-    max_pages_per_window: int = 10_000
-    qm_entity_version: str = "3"
-    settle_seconds: float = 1800.0
-    extraction_interval_seconds: float = 30.0
-    job_max_wait_seconds: float = 1800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +41,12 @@ class NiceSpec:
 
 
 def _contacts(clients: NiceClients, options: NiceOptions, clock: Clock) -> Extractor:
-    return CompletedContacts(
-        clients.reporting,
-        clock=clock,
-        page_size=options.page_size,
-        completion_lag_s=options.completion_lag_seconds,
-        max_pages=options.max_pages_per_window,
-    )
+    return CompletedContacts(clients.reporting, clock=clock, options=options)
 
 
 def _workflows(clients: NiceClients, options: NiceOptions, clock: Clock) -> Extractor:
     return QmWorkflowExtraction(
-        clients.area,
-        clients.downloads,
-        gate=clients.extraction_gate,
-        clock=clock,
-        entity_version=options.qm_entity_version,
-        settle_seconds=options.settle_seconds,
-        min_interval_s=options.extraction_interval_seconds,
-        max_job_wait_s=options.job_max_wait_seconds,
+        clients.area, clients.downloads, gate=clients.extraction_gate, clock=clock, options=options
     )
 
 
