@@ -119,12 +119,7 @@ def _audit(args: argparse.Namespace) -> int:
         port,
         "lake audit",
         lambda store: audit_product(
-            store,
-            domain=port.domain,
-            prefix=port.prefix,
-            metrics=_metrics(port.domain),
-            start=start,
-            end=end,
+            store, port, metrics=_metrics(port.domain), start=start, end=end
         ),
     )
     if report is None:
