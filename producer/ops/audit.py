@@ -31,6 +31,7 @@ from producer.lake.inventory import (
 )
 from producer.lake.store import ObjectStore
 from producer.seen import SeenIds
+from producer.settings.ports import OutputPort
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window, parse_instant
 
@@ -130,14 +131,16 @@ class AuditReport:
 
 async def audit_product(
     store: ObjectStore,
+    port: OutputPort,
     *,
-    domain: str,
-    prefix: str,
     metrics: DomainMetrics,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> AuditReport:
-    """Recount ``domain``'s product under ``prefix`` (windows starting in ``[start, end)``).
+    """Recount ``port``'s product (windows starting in ``[start, end)``) as ``store`` holds it.
+
+    ``port`` names the product (its domain and prefix); its lake is not opened here: ``store``
+    is that lake, open.
 
     What it proves: every part is readable (a truncated or corrupt object is named) and every
     line is a well-formed line of this domain (envelope of the folder's major; dead letter of
@@ -157,6 +160,7 @@ async def audit_product(
     notes (objects of several windows and no checkpoint at all is a discrepancy: it was lost).
     Raises ``StoreError`` if the lake cannot be listed or read, or the checkpoint is unreadable.
     """
+    domain, prefix = port.domain, port.prefix
     checkpoint, _ = await CheckpointStore(
         store, prefix=prefix, domain=domain, metrics=metrics
     ).load()

@@ -119,12 +119,7 @@ def _audit(args: argparse.Namespace) -> int:
         port,
         "lake audit",
         lambda store: audit_product(
-            store,
-            domain=port.domain,
-            prefix=port.prefix,
-            metrics=_metrics(port.domain),
-            start=start,
-            end=end,
+            store, port, metrics=_metrics(port.domain), start=start, end=end
         ),
     )
     if report is None:
@@ -181,13 +176,9 @@ def _replay(args: argparse.Namespace) -> int:
         "dlq replay",
         lambda store: replay_dead_letters(
             store,
-            domain=port.domain,
-            prefix=port.prefix,
+            port,
             contract=contract,
             map_record=spec.map_record,
-            compression=port.compression,
-            part_max_records=port.part_max_records,
-            resweep_hours=port.resweep_hours,
             metrics=_metrics(port.domain),
             clock=SystemClock(),
             start=start,

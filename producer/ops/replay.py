@@ -44,6 +44,7 @@ from producer.lake.inventory import (
 )
 from producer.lake.lease import DomainLease, Fence, LeaseHeldError, new_owner
 from producer.lake.store import ObjectStore
+from producer.settings.ports import OutputPort
 from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
@@ -110,13 +111,10 @@ class _Split:
 
 async def replay_dead_letters(
     store: ObjectStore,
+    port: OutputPort,
     *,
-    domain: str,
-    prefix: str,
     contract: Contract,
     map_record: Callable[[Any], Mapped],
-    compression: str,
-    part_max_records: int,
     metrics: DomainMetrics,
     clock: Clock,
     start: datetime | None = None,
@@ -124,9 +122,12 @@ async def replay_dead_letters(
     include_recent: bool = False,
     dry_run: bool = False,
     lease_seconds: float = 60.0,
-    resweep_hours: float | None = None,
 ) -> ReplayReport:
-    """Replay the dead letters of ``domain``'s committed windows starting in ``[start, end)``.
+    """Replay the dead letters of ``port``'s committed windows starting in ``[start, end)``.
+
+    ``port`` is the product as the producer writes it: its domain and prefix, the compression
+    and part size of the replay parts, and its re-sweep horizon (None: the domain's default).
+    Its lake is not opened here: ``store`` is that lake, open.
 
     Skipped (and reported): windows the checkpoint does not account for yet (the producer will
     rewrite them), windows still in the re-export ledger unless ``include_recent`` (the producer
@@ -139,8 +140,12 @@ async def replay_dead_letters(
     the domain's writer lease (of ``lease_seconds``) for the run: ``LeaseHeldError`` while a
     producer holds it; a crashed holder's lease is waited out.
     """
-    if resweep_hours is None:
-        resweep_hours = domain_spec(domain).default_resweep_hours
+    domain, prefix = port.domain, port.prefix
+    resweep_hours = (
+        port.resweep_hours
+        if port.resweep_hours is not None
+        else domain_spec(domain).default_resweep_hours
+    )
     async with _writer_lease(
         store,
         prefix=prefix,
@@ -156,12 +161,9 @@ async def replay_dead_letters(
         inventory = await take_inventory(store, prefix, domain)
         mover = _Mover(
             store,
-            domain=domain,
-            prefix=prefix,
+            port=port,
             contract=contract,
             map_record=map_record,
-            compression=compression,
-            part_max_records=part_max_records,
             metrics=metrics,
             dry_run=dry_run,
             fence=fence,
@@ -259,12 +261,9 @@ class _Mover:
 
     store: ObjectStore
     _: KW_ONLY
-    domain: str
-    prefix: str
+    port: OutputPort
     contract: Contract
     map_record: Callable[[Any], Mapped]
-    compression: str
-    part_max_records: int
     metrics: DomainMetrics
     dry_run: bool
     fence: Fence | None = None
@@ -329,7 +328,7 @@ class _Mover:
             document = orjson.loads(line)
         except orjson.JSONDecodeError:
             return None  # the audit reports it; replay leaves what it cannot read
-        if not isinstance(document, dict) or document.get("domain") != self.domain:
+        if not isinstance(document, dict) or document.get("domain") != self.port.domain:
             return None
         if "source" not in document:
             return None
@@ -343,17 +342,18 @@ class _Mover:
     ) -> None:
         first = parts.replay[-1].number + 1 if parts.replay else 0
         lines = [envelope_line(self.contract, record) for record in records]
-        for index, offset in enumerate(range(0, len(lines), self.part_max_records), start=first):
+        port = self.port
+        for index, offset in enumerate(range(0, len(lines), port.part_max_records), start=first):
             key = replay_key(
-                self.prefix,
+                port.prefix,
                 self.contract.major,
-                self.domain,
+                port.domain,
                 parts.window,
                 index,
-                compression=self.compression,
+                compression=port.compression,
             )
-            chunk = lines[offset : offset + self.part_max_records]
-            await self._put(key, chunk, self.compression, "data", versioned=True)
+            chunk = lines[offset : offset + port.part_max_records]
+            await self._put(key, chunk, port.compression, "data", versioned=True)
 
     async def _lines(self, key: str, compression: str) -> list[bytes]:
         found = await self.store.get(key)
@@ -365,7 +365,7 @@ class _Mover:
         self, key: str, lines: Sequence[bytes], compression: str, kind: str, *, versioned: bool
     ) -> None:
         body = await asyncio.to_thread(encode_part, lines, compression)
-        metadata = {"domain": self.domain, "records": str(len(lines))}
+        metadata = {"domain": self.port.domain, "records": str(len(lines))}
         if versioned:
             metadata["x-schema-version"] = self.contract.version
 

@@ -19,14 +19,13 @@ from enum import Enum
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry
 
 from producer.lake.encode import decode_part
 from producer.lake.keys import checkpoint_key, parse_part_key
 from producer.lake.store import ObjectStore
-from producer.ops.audit import AuditReport, audit_product
-from producer.telemetry.metrics import Metrics
+from producer.ops.audit import AuditReport
 from tests.fixtures.lake import assert_each_once, lake_objects
+from tests.fixtures.product import audit
 
 __all__ = [
     "PREFIX",
@@ -116,8 +115,7 @@ def decode_product(objects: Mapping[str, bytes], prefix: str = PREFIX) -> LakeCo
 async def read_product(store: ObjectStore) -> tuple[LakeContent, AuditReport]:
     """The product as decoded here, and ``lake audit``'s report of it."""
     content = decode_product(await lake_objects(store, PREFIX))
-    metrics = Metrics(CollectorRegistry()).for_domain("telephony")
-    report = await audit_product(store, domain="telephony", prefix=PREFIX, metrics=metrics)
+    report = await audit(store, PREFIX)
     return content, report
 
 

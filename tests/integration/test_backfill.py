@@ -19,17 +19,15 @@ from pathlib import Path
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
 from producer.cli import main
 from producer.lake.encode import decode_part
 from producer.lake.store import open_store
-from producer.ops.audit import audit_product
 from producer.platforms.genesys.simulator import RunningSimulator, SimulatorConfig
 from producer.settings import LakeLocation
-from producer.telemetry.metrics import Metrics
 from producer.windows import align_down
 from tests.fixtures.process import process_env
+from tests.fixtures.product import audit
 from tests.fixtures.runs import run_once, telephony_domain, telephony_settings
 from tests.fixtures.simulator import TELEPHONY_CLIENT, conversation_ids, telephony_config
 
@@ -192,12 +190,7 @@ async def test_backfill_rewrites_only_what_changed_and_keeps_the_totals(
     assert datetime.fromisoformat(checkpoint["watermark"]) == _T0, "the watermark moved"
     _assert_totals_are_the_lake(after)
     async with open_store(LakeLocation.parse(lake.as_uri())) as store:
-        report = await audit_product(
-            store,
-            domain="telephony",
-            prefix=_PREFIX,
-            metrics=Metrics(CollectorRegistry()).for_domain("telephony"),
-        )
+        report = await audit(store, _PREFIX)
     assert report.consistent, report.discrepancies
     state = await _status(env)
     assert (state["last_window"], state["last_landed_at"]) == (
