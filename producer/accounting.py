@@ -144,32 +144,24 @@ def report_landed(
         metrics.resweep("unchanged" if unchanged else "changed")
     if unchanged:
         return
-    window, counts, routes = tally.window, accounted.counts[0], tally.routes
-    metrics.records("fetched", counts.fetched)
-    metrics.records("landed", counts.landed)
-    metrics.records("dead_lettered", counts.dead_lettered)
-    metrics.records("out_of_window", routes[Route.OUT_OF_WINDOW])
-    metrics.records("duplicate", routes[Route.DUPLICATE])
+    window, counts = tally.window, accounted.counts[0].as_dict()
+    out_of_window, duplicates = tally.routes[Route.OUT_OF_WINDOW], tally.routes[Route.DUPLICATE]
+    routed = (*counts.items(), ("out_of_window", out_of_window), ("duplicate", duplicates))
+    for outcome, count in routed:
+        metrics.records(outcome, count)
     metrics.window_done("landed", elapsed)
     metrics.watermark(watermark)
     _log.info(
         "window_landed",
         window=window.label,
         resweep=resweep,
-        fetched=counts.fetched,
-        landed=counts.landed,
-        dead_lettered=counts.dead_lettered,
-        out_of_window=routes[Route.OUT_OF_WINDOW],
-        duplicates=routes[Route.DUPLICATE],
+        **counts,
+        out_of_window=out_of_window,
+        duplicates=duplicates,
         seconds=round(elapsed, 3),
     )
     for version, older in zip(tally.versions[1:], accounted.counts[1:], strict=True):
-        metrics.older_major_records(version, "landed", older.landed)
-        metrics.older_major_records(version, "dead_lettered", older.dead_lettered)
-        _log.info(
-            "window_landed_older_major",
-            window=window.label,
-            version=version,
-            landed=older.landed,
-            dead_lettered=older.dead_lettered,
-        )
+        written = {"landed": older.landed, "dead_lettered": older.dead_lettered}
+        for outcome, count in written.items():
+            metrics.older_major_records(version, outcome, count)
+        _log.info("window_landed_older_major", window=window.label, version=version, **written)

@@ -38,22 +38,25 @@ _RECOVERY_QUIET_S = 5.0
 _ADVISORY_SHARE = 0.9
 
 
+def _rate_and_capacity(per_minute: float) -> tuple[float, float]:
+    """A bucket's refill per second and its size: ``_BURST_S`` seconds' worth, one at least."""
+    return per_minute / 60.0, max(1.0, per_minute * _BURST_S / 60.0)
+
+
 class _Bucket:
     """A token bucket on the injected clock, served first come, first served."""
 
     def __init__(self, per_minute: float, clock: Clock) -> None:
         self._clock = clock
         self._lock = asyncio.Lock()
-        self._rate_per_s = per_minute / 60.0
-        self._capacity = max(1.0, per_minute * _BURST_S / 60.0)
+        self._rate_per_s, self._capacity = _rate_and_capacity(per_minute)
         self._tokens = self._capacity
         self._updated = clock.monotonic()
 
     def set_rate(self, per_minute: float) -> None:
         """Change the rate; the slots saved so far stay (within the new capacity)."""
         self._refill()
-        self._rate_per_s = per_minute / 60.0
-        self._capacity = max(1.0, per_minute * _BURST_S / 60.0)
+        self._rate_per_s, self._capacity = _rate_and_capacity(per_minute)
         self._tokens = min(self._tokens, self._capacity)
 
     def _refill(self) -> None:

@@ -28,13 +28,12 @@ instead of awaiting and allocating once a record.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from producer.contracts.derive import derive
-from producer.contracts.registry import Contract
 from producer.contracts.validate import Validator
 from producer.domains import DomainSpec
 from producer.domains.mapped import Mapped
@@ -59,8 +58,8 @@ class Route(Enum):
 class Routed:
     """The route; for landed and dead-lettered objects the line; for the latter, the rules.
 
-    ``also``: for a landed or dead-lettered object, its outcome in each version written beside
-    the primary one (in the order the router was given them); empty otherwise.
+    ``also``: for a landed or dead-lettered object, its outcome in each older version written
+    beside the newest (in the order the router was given them); empty otherwise.
     """
 
     route: Route
@@ -81,9 +80,9 @@ class MajorLines:
 
 @dataclass(slots=True)
 class RoutedPage:
-    """Where a page's objects went: ``majors`` newest first (the router's primary version,
-    then ``also`` in order); ``out_of_window`` and ``duplicates`` counted once (they are the
-    same in every major); ``rules`` the rules of the newest major's dead letters, one per issue."""
+    """Where a page's objects went: ``majors`` newest first (in the router's order);
+    ``out_of_window`` and ``duplicates`` counted once (they are the same in every major);
+    ``rules`` the rules of the newest major's dead letters, one per issue."""
 
     majors: tuple[MajorLines, ...]
     out_of_window: int = 0
@@ -94,29 +93,28 @@ class RoutedPage:
 class WindowRouter:
     """Routes the source objects of one window; one instance per window attempt.
 
-    ``contract``/``validator`` are the primary version's; ``also`` the other versions written
-    side by side (contract and validator each). ``seen`` remembers the window's record ids (a
-    fresh ``SeenIds`` unless given; tests pass one with a small memory bound).
+    ``validators`` holds one per version written, each with its contract: first the newest
+    major (the data prefix's), then the older ones written side by side during a migration.
+    ``seen`` remembers the window's record ids (a fresh ``SeenIds`` unless given; tests pass one
+    with a small memory bound).
     """
 
     def __init__(
         self,
         *,
         spec: DomainSpec,
-        contract: Contract,
-        validator: Validator,
+        validators: Sequence[Validator],
         window: Window,
         rejected_at: datetime,
-        also: Sequence[tuple[Contract, Validator]] = (),
         seen: SeenIds | None = None,
     ) -> None:
+        if not validators:
+            raise ValueError("a window is routed into one major at least")
         self._spec = spec
-        self._contract = contract
-        self._validator = validator
+        self._validators = tuple(validators)
         self._window = window
         self._rejected_at = rejected_at
         self._seen = seen if seen is not None else SeenIds()
-        self._also = tuple(also)
 
     def route(self, source: Any) -> Routed:
         """Route one source object (never raises on odd input)."""
@@ -127,22 +125,17 @@ class WindowRouter:
         if record_id is not None and not self._seen.add(record_id):
             return Routed(Route.DUPLICATE)
         mapped = self._spec.map_record(source)
-        routed = self._routed(self._contract, self._validator, mapped, source)
-        if not self._also:
-            return routed
-        also = tuple(
-            self._routed(contract, validator, mapped, source) for contract, validator in self._also
-        )
-        return Routed(routed.route, routed.line, routed.rules, also)
+        newest, *older = (self._routed(validator, mapped, source) for validator in self._validators)
+        return replace(newest, also=tuple(older)) if older else newest
 
     def route_page(self, page: Iterable[Any]) -> RoutedPage:
         """Route every object of ``page`` in order, as ``route`` would one at a time."""
         spec, window, seen_add = self._spec, self._window, self._seen.add
         record_time, record_id, map_record = spec.record_time, spec.record_id, spec.map_record
         start, end = window.start, window.end
-        versions = ((self._contract, self._validator), *self._also)
-        routed = RoutedPage(tuple(MajorLines() for _ in versions))
-        majors = tuple(zip(versions, routed.majors, strict=True))
+        validators = self._validators
+        routed = RoutedPage(tuple(MajorLines() for _ in validators))
+        majors = tuple(zip(validators, routed.majors, strict=True))
         rules = routed.rules
         out_of_window = duplicates = 0
         for source in page:
@@ -156,8 +149,8 @@ class WindowRouter:
                 continue
             mapped = map_record(source)
             newest = True
-            for (contract, validator), lines in majors:
-                line, issues = self._outcome(contract, validator, mapped, source)
+            for validator, lines in majors:
+                line, issues = self._outcome(validator, mapped, source)
                 if issues is None:
                     lines.landed.append(line)
                     lines.ids.append(key or "")
@@ -169,20 +162,19 @@ class WindowRouter:
         routed.out_of_window, routed.duplicates = out_of_window, duplicates
         return routed
 
-    def _routed(
-        self, contract: Contract, validator: Validator, mapped: Mapped, source: Any
-    ) -> Routed:
+    def _routed(self, validator: Validator, mapped: Mapped, source: Any) -> Routed:
         """One version's outcome for a mapped object, as a ``Routed``."""
-        line, issues = self._outcome(contract, validator, mapped, source)
+        line, issues = self._outcome(validator, mapped, source)
         if issues is None:
             return Routed(Route.LANDED, line)
         return Routed(Route.DEAD_LETTERED, line, tuple(issue.rule for issue in issues))
 
     def _outcome(
-        self, contract: Contract, validator: Validator, mapped: Mapped, source: Any
+        self, validator: Validator, mapped: Mapped, source: Any
     ) -> tuple[bytes, tuple[Issue, ...] | None]:
         """One version's line for a mapped object: its data line and None, or its dead-letter
         line and the issues that rejected it."""
+        contract = validator.contract
         issues = mapped.issues
         stage = mapped.stage
         record = mapped.record

@@ -217,11 +217,9 @@ class DomainWorker:
         """Steps 3 and 4 for ``window``: map and validate in every major written."""
         return WindowRouter(
             spec=self.spec,
-            contract=self.contract,
-            validator=self.validator,
+            validators=[self.validator, *(older.validator for older in self.older)],
             window=window,
             rejected_at=exported_at,
-            also=[(older.contract, older.validator) for older in self.older],
         )
 
     def _window_events(self, window: Window, exported_at: datetime) -> WindowEvents | NoEvents:

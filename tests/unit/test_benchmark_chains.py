@@ -55,9 +55,7 @@ def _sample() -> tuple[list[WindowPages], list[tuple[int, int, int]]]:
     for window in _WINDOWS:
         pages = _job_pages(window)
         windows.append(WindowPages(platform_time(window.start), platform_time(window.end), pages))
-        router = WindowRouter(
-            spec=spec, contract=_CONTRACT, validator=validator, window=window, rejected_at=_START
-        )
+        router = WindowRouter(spec=spec, validators=[validator], window=window, rejected_at=_START)
         routes = [
             router.route(source).route
             for page in pages

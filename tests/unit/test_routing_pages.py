@@ -62,14 +62,12 @@ def _pages() -> list[list[Any]]:
 
 
 def _router(*, older: bool) -> WindowRouter:
-    also = [(_older(), Validator(_older()))] if older else []
+    contracts = [_CONTRACT, _older()] if older else [_CONTRACT]
     return WindowRouter(
         spec=domain_spec("telephony"),
-        contract=_CONTRACT,
-        validator=Validator(_CONTRACT),
+        validators=[Validator(contract) for contract in contracts],
         window=_WINDOW,
         rejected_at=_WINDOW.end,
-        also=also,
     )
 
 

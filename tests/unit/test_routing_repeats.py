@@ -37,8 +37,7 @@ def test_an_early_conversation_sent_again_after_later_ones_is_a_duplicate(
     with SeenIds(memory_ids=memory_ids) as seen:
         router = WindowRouter(
             spec=domain_spec("telephony"),
-            contract=_CONTRACT,
-            validator=Validator(_CONTRACT),
+            validators=[Validator(_CONTRACT)],
             window=_WINDOW,
             rejected_at=_WINDOW.end,
             seen=seen,
