@@ -23,7 +23,7 @@ from producer.api.http import DomainHttp
 from producer.api.retry import RetryPolicy
 from producer.clock import SystemClock
 from producer.platforms.nice.auth import NiceClients, open_nice_clients
-from producer.platforms.nice.extraction import TenantGates
+from producer.platforms.nice.gates import TenantGates
 from producer.platforms.nice.simulator import (
     NiceSimulatorConfig,
     RunningNiceSimulator,

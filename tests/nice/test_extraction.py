@@ -52,9 +52,7 @@ def expected_workflows(running: RunningNiceSimulator, window: Window) -> set[str
 
 def extraction(clients: NiceClients, *, max_throttled: int = 3) -> QmWorkflowExtraction:
     return QmWorkflowExtraction(
-        clients.area,
-        clients.downloads,
-        gate=clients.extraction_gate,
+        clients,
         clock=SystemClock(),
         options=NiceOptions(extraction_interval_seconds=INTERVAL),
         max_throttled=max_throttled,

@@ -39,7 +39,7 @@ from producer.auth.grant import (
 from producer.auth.manager import TokenManager
 from producer.errors import TransientSourceError
 from producer.platforms.nice import shapes
-from producer.platforms.nice.extraction import TenantGates
+from producer.platforms.nice.gates import TenantGates
 from producer.ratelimit import DomainLimiter
 
 __all__ = [

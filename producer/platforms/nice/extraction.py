@@ -11,15 +11,15 @@ the worker keeps the rows whose ``submissionDate`` lies in the window (``record_
 
 Limits (§3.4): one call per 30 s per tenant, one caller at a time, and a 403 (not a 429) for a
 call that breaks the rule. Every call to the area host (submit and polls alike: whether polls
-count is unconfirmed) goes through ``gate``, a ``DomainLimiter`` at one request per
-``extraction_interval_seconds``, shared by every domain of the tenant, so two domains never
-collide. A 403 still answered (another user of the tenant) pauses the shared gate for
+count is unconfirmed) goes through the clients' ``extraction_gate`` (``gates.py``), one
+request per ``extraction_interval_seconds``, shared by every domain of the tenant, so two
+domains never collide. A 403 still answered (another user of the tenant) pauses the shared gate for
 ``extraction_interval_seconds`` and the call is tried again, ``max_throttled`` times, then the
 window fails: a 403 that persists is a missing permission ("QM Workflow API") or a neighbour
 that never lets go.
 
-The download goes out at once through ``downloads`` (the domain's own limiter, no token: a
-pre-signed URL refuses a second credential), never waiting on the gate. A URL refused as
+The download goes out at once through the clients' ``downloads`` (the domain's own limiter, no
+token: a pre-signed URL refuses a second credential), never waiting on the gate. A URL refused as
 expired (403/404), an empty body (no header row), or a CSV cut short (a row whose field count
 differs from the header's, an unterminated quote) asks for the job status again, which hands
 out a fresh URL, up to ``max_downloads`` times; then ``TransientSourceError`` fails the window,
@@ -29,13 +29,12 @@ Rows are parsed with every value a string and keyed by ``csv_key`` of their head
 the open-source clients use: ``Workflow ID`` -> ``workflowId``); two headers with one key fail
 the window. Yields one page (the rows of the CSV); knows nothing of mapping or the lake.
 
-The entity version, settle, interval and job wait are the domain's ``NiceOptions``, taken whole;
-``max_throttled`` and ``max_downloads`` are the extractor's own bounds.
+The domain's ``NiceClients`` and ``NiceOptions`` (entity version, settle, interval, job wait)
+are taken whole; ``max_throttled`` and ``max_downloads`` are the extractor's own bounds.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
@@ -45,90 +44,20 @@ from typing import Any
 
 import structlog
 
-from producer.api.client import ApiClient, ApiResponse
+from producer.api.client import ApiResponse
 from producer.clock import Clock
 from producer.errors import PermanentSourceError, PermissionDeniedError, TransientSourceError
 from producer.platforms.nice import shapes
+from producer.platforms.nice.auth import NiceClients
 from producer.platforms.nice.options import NiceOptions
-from producer.ratelimit import DomainLimiter
-from producer.telemetry.metrics import DomainMetrics
 from producer.windows import Window
 
-__all__ = [
-    "JOBS",
-    "IntervalGate",
-    "QmWorkflowExtraction",
-    "TenantGates",
-    "csv_key",
-    "parse_csv",
-]
+__all__ = ["JOBS", "QmWorkflowExtraction", "csv_key", "parse_csv"]
 
 JOBS = "/data-extraction/v1/jobs"
 _FINAL_FAILURES = frozenset({"FAILED", "CANCELLED", "EXPIRED"})
 _WORD_BREAK = re.compile(r"[()]|-(?= )")
 _log = structlog.get_logger("producer.source")
-
-
-class IntervalGate(DomainLimiter):
-    """A limiter that lets one request leave every ``interval_s`` seconds, never a burst.
-
-    ``DomainLimiter``'s bucket holds five seconds' worth of requests; a tenant rule of one call
-    per 30 s allows no burst at all, so this gate spaces departures by ``interval_s`` (which
-    includes a margin for the requests' unequal transit). Pauses (``pause``) still apply.
-    """
-
-    def __init__(self, *, interval_s: float, clock: Clock, metrics: DomainMetrics) -> None:
-        super().__init__(
-            per_minute=60.0 / interval_s, priority="normal", clock=clock, metrics=metrics
-        )
-        self._interval_s = interval_s
-        self._gate_clock = clock
-        self._gate_lock = asyncio.Lock()
-        self._last: float | None = None
-
-    async def acquire(self) -> None:
-        """Wait for any pause, then until ``interval_s`` after the previous departure."""
-        async with self._gate_lock:
-            while True:
-                await self._wait_pause()
-                now = self._gate_clock.monotonic()
-                due = now if self._last is None else self._last + self._interval_s
-                if due <= now:
-                    break
-                await self._gate_clock.sleep(due - now)
-            self._last = self._gate_clock.monotonic()
-
-
-class TenantGates:
-    """One Data Extraction gate per CXone tenant, shared by every domain of this process.
-
-    Each is an ``IntervalGate`` at ``min_interval_s + margin_s``: the tenant's calls leave at
-    least that far apart whichever domain sends them, and arrive at least ``min_interval_s``
-    apart unless transit times differ by more than the margin.
-    """
-
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        metrics: DomainMetrics,
-        min_interval_s: float = 30.0,
-        margin_s: float = 1.0,
-    ) -> None:
-        self._clock = clock
-        self._metrics = metrics
-        self._interval_s = min_interval_s + margin_s
-        self._gates: dict[str, IntervalGate] = {}
-
-    def gate(self, tenant_id: str) -> IntervalGate:
-        """The tenant's gate, made on first use."""
-        found = self._gates.get(tenant_id)
-        if found is None:
-            found = IntervalGate(
-                interval_s=self._interval_s, clock=self._clock, metrics=self._metrics
-            )
-            self._gates[tenant_id] = found
-        return found
 
 
 class CsvError(ValueError):
@@ -175,18 +104,16 @@ class QmWorkflowExtraction:
 
     def __init__(
         self,
-        area: ApiClient,
-        downloads: ApiClient,
+        clients: NiceClients,
         *,
-        gate: DomainLimiter,
         clock: Clock,
         options: NiceOptions,
         max_throttled: int = 4,
         max_downloads: int = 3,
     ) -> None:
-        self._area = area
-        self._downloads = downloads
-        self._gate = gate
+        self._area = clients.area
+        self._downloads = clients.downloads
+        self._gate = clients.extraction_gate
         self._clock = clock
         self._options = options
         self._max_throttled = max_throttled

@@ -45,9 +45,7 @@ def _contacts(clients: NiceClients, options: NiceOptions, clock: Clock) -> Extra
 
 
 def _workflows(clients: NiceClients, options: NiceOptions, clock: Clock) -> Extractor:
-    return QmWorkflowExtraction(
-        clients.area, clients.downloads, gate=clients.extraction_gate, clock=clock, options=options
-    )
+    return QmWorkflowExtraction(clients, clock=clock, options=options)
 
 
 _SPECS = {

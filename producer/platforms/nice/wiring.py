@@ -16,7 +16,7 @@ from __future__ import annotations
 from producer.clock import Clock
 from producer.errors import ConfigError
 from producer.platforms.nice.auth import open_nice_clients
-from producer.platforms.nice.extraction import TenantGates
+from producer.platforms.nice.gates import TenantGates
 from producer.platforms.nice.registry import NiceOptions, nice_spec
 from producer.platforms.source import Source, SourceContext
 from producer.settings import DomainSettings, QualitySettings, Settings, TelephonySettings
